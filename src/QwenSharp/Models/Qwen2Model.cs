@@ -1,0 +1,54 @@
+using QwenSharp.Formats;
+using QwenSharp.Tokenization;
+
+namespace QwenSharp.Models;
+
+/// <summary>A loaded Qwen2 dense model: the memory-mapped GGUF, its config, bound weights and tokenizer.
+/// Immutable and shareable; all per-conversation state (KV cache, buffers, threads) lives in a
+/// <see cref="Qwen2Context"/>, whose forward pass is written out in Qwen2Forward.cs.</summary>
+public sealed class Qwen2Model : IDisposable
+{
+    public GgufFile File { get; }
+    public Qwen2Config Config { get; }
+    public Qwen2Weights Weights { get; }
+    public QwenTokenizer Tokenizer { get; }
+    public SpecialTokens Special { get; }
+
+    /// <summary>The file's chat template (tokenizer.chat_template), when it has one.</summary>
+    public string? ChatTemplate { get; }
+
+    /// <summary>general.name, or the file name.</summary>
+    public string Name { get; }
+
+    private Qwen2Model(GgufFile file)
+    {
+        File = file;
+        Config = Qwen2Config.FromGguf(file);
+        Weights = Qwen2Weights.Bind(file, Config);
+        Tokenizer = GgufTokenizer.Load(file);
+        if (Tokenizer.VocabSize > Config.VocabSize)
+            throw new ModelFileException(file.FilePath,
+                $"tokenizer has {Tokenizer.VocabSize} tokens but token_embd.weight has only {Config.VocabSize} rows");
+        Special = SpecialTokens.FromGguf(file, Tokenizer);
+        ChatTemplate = file.TryGetString("tokenizer.chat_template", out string? template) ? template : null;
+        Name = file.TryGetString("general.name", out string? name) && !string.IsNullOrWhiteSpace(name)
+            ? name : Path.GetFileNameWithoutExtension(file.FilePath);
+    }
+
+    public static Qwen2Model Load(string path)
+    {
+        if (!System.IO.File.Exists(path)) throw new QwenSharpException($"{path}: model file not found");
+        var file = GgufFile.Open(path);
+        try
+        {
+            return new Qwen2Model(file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() => File.Dispose();
+}

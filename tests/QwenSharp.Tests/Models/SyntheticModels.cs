@@ -1,0 +1,35 @@
+using QwenSharp.Models;
+using QwenSharp.Tensors;
+
+namespace QwenSharp.Tests.Models;
+
+/// <summary>Synthetic model files shared by the tests of one run, written once on first use.</summary>
+internal static class SyntheticModels
+{
+    private static readonly string Dir = TestPaths.NewTempDir("models");
+    private static readonly Dictionary<string, string> Written = [];
+    private static readonly object Gate = new();
+
+    /// <summary>Tiny shapes (GQA 4:2, head dim 16) and the byte-level vocabulary: fast enough for many tests.</summary>
+    public static SyntheticModelSpec Tiny => new()
+    {
+        HiddenSize = 64, FeedForwardSize = 96, LayerCount = 2, HeadCount = 4, KvHeadCount = 2,
+        ContextLength = 256, InitStd = 0.25f, Seed = 7,
+    };
+
+    public static string Get(string name, SyntheticModelSpec spec, Func<SyntheticVocabulary>? vocabulary = null)
+    {
+        lock (Gate)
+        {
+            if (Written.TryGetValue(name, out string? existing)) return existing;
+            string path = Path.Combine(Dir, name + ".gguf");
+            SyntheticQwen2.Write(path, spec, (vocabulary ?? SyntheticVocabulary.ByteLevel)());
+            Written[name] = path;
+            return path;
+        }
+    }
+
+    public static string TinyF32 => Get("tiny-f32", Tiny);
+    public static string TinyUntied => Get("tiny-untied-f32", Tiny with { TiedEmbeddings = false, Seed = 8 });
+    public static string TinyQ8 => Get("tiny-q8_0", Tiny with { WeightType = GgmlType.Q8_0, HiddenSize = 64, FeedForwardSize = 128 });
+}
