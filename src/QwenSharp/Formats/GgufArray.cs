@@ -55,9 +55,11 @@ public sealed class GgufArray
     /// (byte for UInt8, int for Int32, float for Float32, bool for Bool, ...).</summary>
     public ReadOnlySpan<T> AsSpan<T>() where T : unmanaged
     {
-        if (_items is not T[] typed)
+        // An exact type test: "is T[]" would let an int[] pass as uint[] (the runtime treats same-size integer
+        // arrays as interchangeable).
+        if (_items.GetType() != typeof(T[]))
             throw new QwenSharpException($"array of {GgufValueTypes.Name(ElementType)} read as {typeof(T).Name}");
-        return typed;
+        return (T[])_items;
     }
 
     /// <summary>The items of a string array, without copying.</summary>
@@ -83,21 +85,24 @@ public sealed class GgufArray
     /// <summary>Any integer array widened to long. Throws if an unsigned 64-bit item does not fit.</summary>
     public long[] ToInt64Array()
     {
+        // Switch on the declared element type, not with "is T[]": the runtime lets an int[] pass as uint[] (and
+        // likewise for the other same-size integer pairs), which would silently flip signs.
         var result = new long[Count];
-        switch (_items)
+        switch (ElementType)
         {
-            case byte[] a: for (int i = 0; i < a.Length; i++) result[i] = a[i]; break;
-            case sbyte[] a: for (int i = 0; i < a.Length; i++) result[i] = a[i]; break;
-            case ushort[] a: for (int i = 0; i < a.Length; i++) result[i] = a[i]; break;
-            case short[] a: for (int i = 0; i < a.Length; i++) result[i] = a[i]; break;
-            case uint[] a: for (int i = 0; i < a.Length; i++) result[i] = a[i]; break;
-            case int[] a: for (int i = 0; i < a.Length; i++) result[i] = a[i]; break;
-            case long[] a: a.CopyTo(result, 0); break;
-            case ulong[] a:
-                for (int i = 0; i < a.Length; i++)
+            case GgufValueType.UInt8: Widen(AsSpan<byte>(), result, v => v); break;
+            case GgufValueType.Int8: Widen(AsSpan<sbyte>(), result, v => v); break;
+            case GgufValueType.UInt16: Widen(AsSpan<ushort>(), result, v => v); break;
+            case GgufValueType.Int16: Widen(AsSpan<short>(), result, v => v); break;
+            case GgufValueType.UInt32: Widen(AsSpan<uint>(), result, v => v); break;
+            case GgufValueType.Int32: Widen(AsSpan<int>(), result, v => v); break;
+            case GgufValueType.Int64: AsSpan<long>().CopyTo(result); break;
+            case GgufValueType.UInt64:
+                ReadOnlySpan<ulong> big = AsSpan<ulong>();
+                for (int i = 0; i < big.Length; i++)
                 {
-                    if (a[i] > long.MaxValue) throw new QwenSharpException($"array item {i} = {a[i]} does not fit in int64");
-                    result[i] = (long)a[i];
+                    if (big[i] > long.MaxValue) throw new QwenSharpException($"array item {i} = {big[i]} does not fit in int64");
+                    result[i] = (long)big[i];
                 }
                 break;
             default: throw new QwenSharpException($"array of {GgufValueTypes.Name(ElementType)} read as integers");
@@ -109,11 +114,11 @@ public sealed class GgufArray
     public double[] ToDoubleArray()
     {
         var result = new double[Count];
-        switch (_items)
+        switch (ElementType)
         {
-            case double[] a: a.CopyTo(result, 0); break;
-            case float[] a: for (int i = 0; i < a.Length; i++) result[i] = a[i]; break;
-            case ulong[] a: for (int i = 0; i < a.Length; i++) result[i] = a[i]; break;
+            case GgufValueType.Float64: AsSpan<double>().CopyTo(result); break;
+            case GgufValueType.Float32: Widen(AsSpan<float>(), result, v => v); break;
+            case GgufValueType.UInt64: Widen(AsSpan<ulong>(), result, v => v); break;
             default:
                 if (!GgufValueTypes.IsInteger(ElementType))
                     throw new QwenSharpException($"array of {GgufValueTypes.Name(ElementType)} read as numbers");
@@ -124,10 +129,15 @@ public sealed class GgufArray
         return result;
     }
 
+    private static void Widen<TFrom, TTo>(ReadOnlySpan<TFrom> from, TTo[] to, Func<TFrom, TTo> convert)
+    {
+        for (int i = 0; i < from.Length; i++) to[i] = convert(from[i]);
+    }
+
     /// <summary>Any float or integer array as floats (float64 items are rounded).</summary>
     public float[] ToFloatArray()
     {
-        if (_items is float[] f) return (float[])f.Clone();
+        if (ElementType == GgufValueType.Float32) return AsSpan<float>().ToArray();
         double[] d = ToDoubleArray();
         var result = new float[d.Length];
         for (int i = 0; i < d.Length; i++) result[i] = (float)d[i];
@@ -158,19 +168,19 @@ public sealed class GgufArray
     /// <summary>The raw items for the writer (numeric arrays as bytes in memory order, which is little-endian here).</summary>
     internal Array Items => _items;
 
-    internal ReadOnlySpan<byte> NumericBytes() => _items switch
+    internal ReadOnlySpan<byte> NumericBytes() => ElementType switch
     {
-        byte[] a => a,
-        sbyte[] a => MemoryMarshal.AsBytes<sbyte>(a),
-        ushort[] a => MemoryMarshal.AsBytes<ushort>(a),
-        short[] a => MemoryMarshal.AsBytes<short>(a),
-        uint[] a => MemoryMarshal.AsBytes<uint>(a),
-        int[] a => MemoryMarshal.AsBytes<int>(a),
-        float[] a => MemoryMarshal.AsBytes<float>(a),
-        ulong[] a => MemoryMarshal.AsBytes<ulong>(a),
-        long[] a => MemoryMarshal.AsBytes<long>(a),
-        double[] a => MemoryMarshal.AsBytes<double>(a),
-        bool[] a => MemoryMarshal.AsBytes<bool>(a),
+        GgufValueType.UInt8 => AsSpan<byte>(),
+        GgufValueType.Int8 => MemoryMarshal.AsBytes(AsSpan<sbyte>()),
+        GgufValueType.UInt16 => MemoryMarshal.AsBytes(AsSpan<ushort>()),
+        GgufValueType.Int16 => MemoryMarshal.AsBytes(AsSpan<short>()),
+        GgufValueType.UInt32 => MemoryMarshal.AsBytes(AsSpan<uint>()),
+        GgufValueType.Int32 => MemoryMarshal.AsBytes(AsSpan<int>()),
+        GgufValueType.Float32 => MemoryMarshal.AsBytes(AsSpan<float>()),
+        GgufValueType.UInt64 => MemoryMarshal.AsBytes(AsSpan<ulong>()),
+        GgufValueType.Int64 => MemoryMarshal.AsBytes(AsSpan<long>()),
+        GgufValueType.Float64 => MemoryMarshal.AsBytes(AsSpan<double>()),
+        GgufValueType.Bool => MemoryMarshal.AsBytes(AsSpan<bool>()),
         _ => throw new InvalidOperationException("not a numeric array"),
     };
 }

@@ -54,10 +54,10 @@ internal static unsafe class GgufParser
         // before any list is sized from them.
         ulong left = (ulong)cursor.Remaining;
         if (kvCount > left / GgufConstants.MinKeyValueSize)
-            throw cursor.Fail($"metadata count {kvCount} is impossible: only {left} bytes follow the header");
+            throw cursor.Fail($"metadata count {kvCount} is impossible: only {left} bytes follow the header (truncated or corrupt file)");
         if (tensorCount > left / GgufConstants.MinTensorInfoSize
             || kvCount * GgufConstants.MinKeyValueSize + tensorCount * GgufConstants.MinTensorInfoSize > left)
-            throw cursor.Fail($"tensor count {tensorCount} is impossible: only {left} bytes follow the header");
+            throw cursor.Fail($"tensor count {tensorCount} is impossible: only {left} bytes follow the header (truncated or corrupt file)");
         if (kvCount > int.MaxValue || tensorCount > int.MaxValue)
             throw cursor.Fail($"{kvCount} metadata entries and {tensorCount} tensors are more than QwenSharp can list");
         return version;
