@@ -74,13 +74,14 @@ internal static unsafe class GgufParser
             cursor.Item = -1;
             cursor.Field = "key";
             string key = cursor.ReadString();
-            cursor.Field = "value type of " + key;
+            string shownKey = GgufPrintable.Name(key);
+            cursor.Field = "value type of " + shownKey;
             var type = (GgufValueType)cursor.ReadU32();
             if (!GgufValueTypes.IsKnown(type))
-                throw cursor.Fail($"metadata key {key} has unknown value type {(uint)type}");
-            cursor.Field = "value of " + key;
+                throw cursor.Fail($"metadata key {shownKey} has unknown value type {(uint)type}");
+            cursor.Field = "value of " + shownKey;
             GgufValue value = GgufValueReader.Read(cursor, type, depth: 0);
-            if (!byKey.TryAdd(key, value)) throw cursor.Fail($"duplicate metadata key {key}");
+            if (!byKey.TryAdd(key, value)) throw cursor.Fail($"duplicate metadata key {shownKey}");
             ordered.Add(new(key, value));
         }
         cursor.Item = -1;
@@ -113,11 +114,12 @@ internal static unsafe class GgufParser
             cursor.Index = i;
             cursor.Field = "name";
             string name = cursor.ReadString();
+            string shownName = GgufPrintable.Name(name);
 
             cursor.Field = "dimension count";
             uint dimCount = cursor.ReadU32();
             if (dimCount > GgufConstants.MaxDims)
-                throw cursor.Fail($"tensor {name} has {dimCount} dimensions (at most {GgufConstants.MaxDims})");
+                throw cursor.Fail($"tensor {shownName} has {dimCount} dimensions (at most {GgufConstants.MaxDims})");
             cursor.Field = "dimensions";
             for (int d = 0; d < dimCount; d++)
             {
@@ -133,12 +135,12 @@ internal static unsafe class GgufParser
 
             long[] shape = dims[..(int)dimCount].ToArray();
             string? problem = GgufTensorShape.Check(type, shape, out long elementCount, out long byteSize);
-            if (problem != null) throw cursor.Fail($"tensor {name} {problem}");
+            if (problem != null) throw cursor.Fail($"tensor {shownName} {problem}");
             if (offset > (ulong)cursor.Length)
-                throw cursor.Fail($"truncated: tensor {name} starts at data offset {offset}, past the end of the {cursor.Length}-byte file");
+                throw cursor.Fail($"truncated: tensor {shownName} starts at data offset {offset}, past the end of the {cursor.Length}-byte file");
 
             var info = new GgufTensorInfo(name, type, shape, elementCount, byteSize, (long)offset, i);
-            if (!byName.TryAdd(name, info)) throw cursor.Fail($"duplicate tensor name {name}");
+            if (!byName.TryAdd(name, info)) throw cursor.Fail($"duplicate tensor name {shownName}");
             tensors.Add(info);
         }
         return tensors;
@@ -155,9 +157,9 @@ internal static unsafe class GgufParser
         foreach (GgufTensorInfo t in tensors)
         {
             if (t.Offset % alignment != 0)
-                throw cursor.Fail($"tensor {t.Name} offset {t.Offset} is not a multiple of the alignment {alignment}");
+                throw cursor.Fail($"tensor {GgufPrintable.Name(t.Name)} offset {t.Offset} is not a multiple of the alignment {alignment}");
             if (t.Offset > dataLength || t.ByteSize > dataLength - t.Offset)
-                throw cursor.Fail($"truncated: tensor {t.Name} data ({t.ByteSize} bytes at data offset {t.Offset}) "
+                throw cursor.Fail($"truncated: tensor {GgufPrintable.Name(t.Name)} data ({t.ByteSize} bytes at data offset {t.Offset}) "
                     + $"runs past the end of the file (the data section has {dataLength} bytes)");
         }
 
@@ -167,7 +169,7 @@ internal static unsafe class GgufParser
         {
             GgufTensorInfo prev = byOffset[i - 1], cur = byOffset[i];
             if (prev.Offset + prev.ByteSize > cur.Offset)
-                throw cursor.Fail($"tensors {prev.Name} and {cur.Name} overlap in the data section");
+                throw cursor.Fail($"tensors {GgufPrintable.Name(prev.Name)} and {GgufPrintable.Name(cur.Name)} overlap in the data section");
         }
     }
 }

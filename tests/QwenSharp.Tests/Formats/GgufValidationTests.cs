@@ -212,6 +212,17 @@ public class GgufValidationTests
         GgufTestFiles.AssertRejected(Build(0, null, [("w", F32, [4], 0), ("w", F32, [4], 32)], 64).ToArray(), "duplicate tensor name w");
 
     [Fact]
+    public void Names_with_control_characters_are_escaped_and_long_names_shortened_in_messages()
+    {
+        var e = GgufTestFiles.AssertRejected(Build(0, null, [("bad\nname\0", 4, [4], 0)], 16).ToArray(), @"tensor bad\x0Aname\x00 has unknown type 4");
+        Assert.DoesNotContain('\n', e.Message);
+        string longKey = new('k', 5000);
+        e = GgufTestFiles.AssertRejected(Build(2, r => { r.Key(longKey, TypeU32).U32(1); r.Key(longKey, TypeU32).U32(1); }, [], 0).ToArray(),
+            "duplicate metadata key kkkk");
+        Assert.True(e.Message.Length < 400, e.Message);
+    }
+
+    [Fact]
     public void Duplicate_metadata_keys() =>
         GgufTestFiles.AssertRejected(Build(2, r => { r.Key("k", TypeU32).U32(1); r.Key("k", TypeString).Str("x"); }, [], 0).ToArray(),
             "duplicate metadata key k");
