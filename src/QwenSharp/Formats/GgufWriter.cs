@@ -100,9 +100,11 @@ public sealed class GgufWriter
                 Write(file);
             File.Move(temp, path, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (e is IOException or UnauthorizedAccessException)
+                throw new QwenSharpException($"{path}: cannot write: {e.Message}", e);
             throw;
         }
     }

@@ -1,10 +1,11 @@
 using QwenSharp.Formats;
 using QwenSharp.Tensors;
+using Xunit.Abstractions;
 
 namespace QwenSharp.Tests.Formats;
 
 /// <summary>Files written by GgufWriter read back by GgufFile with every value and every tensor byte intact.</summary>
-public class GgufRoundTripTests
+public class GgufRoundTripTests(ITestOutputHelper output)
 {
     [Theory]
     [InlineData(2u)]
@@ -121,12 +122,18 @@ public class GgufRoundTripTests
     public void A_tokenizer_sized_string_array_round_trips()
     {
         string[] tokens = Enumerable.Range(0, 151_936).Select(i => i % 7 == 0 ? $"Ġtok{i}" : $"词{i}").ToArray();
+        string[] merges = Enumerable.Range(0, 151_387).Select(i => $"Ġt{i % 977} ok{i}").ToArray();
         int[] types = Enumerable.Range(0, tokens.Length).Select(i => i % 3).ToArray();
         var w = new GgufWriter();
         w.AddArray("tokenizer.ggml.tokens", tokens);
         w.AddArray("tokenizer.ggml.token_type", types);
+        w.AddArray("tokenizer.ggml.merges", merges);
+        string path = GgufTestFiles.Write(w);
 
-        using var g = GgufFile.Open(GgufTestFiles.Write(w));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var g = GgufFile.Open(path);
+        output.WriteLine($"opened a {new FileInfo(path).Length / 1024} KiB vocabulary-sized GGUF in {clock.Elapsed.TotalMilliseconds:F1} ms");
+        Assert.Equal(merges, g.GetStringArray("tokenizer.ggml.merges"));
         Assert.Equal(tokens, g.GetStringArray("tokenizer.ggml.tokens"));
         Assert.Equal(types.Select(t => (long)t), g.GetIntegerArray("tokenizer.ggml.token_type"));
     }

@@ -176,6 +176,49 @@ public class GgufValidationTests
     }
 
     [Fact]
+    public void A_tensor_with_no_dimensions_is_a_single_element()
+    {
+        using var g = GgufFile.Open(GgufTestFiles.WriteBytes(OneTensor([])));
+        GgufTensorInfo t = g.GetTensor("t");
+        Assert.Empty(t.Dims);
+        Assert.Equal(1, t.ElementCount);
+        Assert.Equal(4, t.ByteSize);
+        Assert.Equal(1, t.Ne(0));
+    }
+
+    [Fact]
+    public void Tensors_beyond_two_gigabytes_are_addressed_by_pointer_not_span()
+    {
+        // A sparse file: the header is real, the 2.4 GB of data are a hole that reads as zeros.
+        const ulong elements = 600_000_000;
+        byte[] header = Build(0, null, [("small", F32, [4], 0), ("huge", F32, [elements], 32)], 0).ToArray();
+        string path = GgufTestFiles.NewPath("sparse");
+        try
+        {
+            using (var file = new FileStream(path, FileMode.CreateNew))
+            {
+                file.Write(header);
+                file.SetLength(header.Length + 32 + (long)elements * 4);
+            }
+            using var g = GgufFile.Open(path);
+            GgufTensorInfo huge = g.GetTensor("huge");
+            Assert.Equal(2_400_000_000L, huge.ByteSize);
+            var e = Assert.Throws<ModelFileException>(() => g.GetTensorSpan(huge).Length);
+            Assert.Contains("tensor huge has 2400000000 bytes, too many for one span", e.Message);
+            unsafe
+            {
+                byte* last = g.GetTensorData(huge) + huge.ByteSize - 1;
+                Assert.Equal(0, *last);
+                Assert.Equal(g.FileSize, (long)(last + 1 - g.GetTensorData(g.GetTensor("small"))) + g.DataOffset);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Too_many_dimensions() =>
         GgufTestFiles.AssertRejected(OneTensor([1, 1, 1, 1, 4]), "tensor t has 5 dimensions (at most 4)");
 

@@ -95,4 +95,11 @@ public class GgufWriterValidationTests
         Assert.Equal(new long[] { 1, 2, 3 }, g.GetIntegerArray("v"));
         Assert.Equal(new long[] { 4 }, g.GetTensor("t").Dims);
     }
+
+    [Fact]
+    public void An_unwritable_path_is_a_QwenSharpException()
+    {
+        string path = Path.Combine(GgufTestFiles.NewPath("no-such-dir"), "model.gguf");
+        Refused(() => new GgufWriter().Write(path), "cannot write");
+    }
 }
