@@ -50,7 +50,7 @@ public sealed class Sampler
 
         float max = MaxLogit(logits);
         if (_options.Temperature <= 0f || float.IsPositiveInfinity(max))
-            return TensorPrimitives.IndexOfMax((ReadOnlySpan<float>)logits);   // first (lowest) id among equal maxima
+            return TensorPrimitives.IndexOfMax((ReadOnlySpan<float>)logits);   // the first (lowest) id among equal maxima
 
         PrepareCandidates(logits, max);
         return Draw(_rng.NextDouble());

@@ -37,10 +37,11 @@ public sealed record SamplingOptions
     /// <summary>Random seed; the same seed, logits and history give the same choices. Null picks a random seed.</summary>
     public ulong? Seed { get; init; }
 
-    /// <summary>Deterministic argmax decoding with no penalties.</summary>
+    /// <summary>Deterministic argmax decoding, no penalties (add some with <c>Greedy with { RepeatPenalty = 1.1f }</c>:
+    /// penalties still apply before the argmax).</summary>
     public static SamplingOptions Greedy { get; } = new()
     {
-        Temperature = 0f, TopK = 0, TopP = 1f, MinP = 0f, RepeatPenalty = 1f, RepeatLastN = 0,
+        Temperature = 0f, TopK = 0, TopP = 1f, MinP = 0f, RepeatPenalty = 1f,
     };
 
     /// <summary>Throws <see cref="QwenSharpException"/> naming the first setting that makes no sense.</summary>

@@ -39,7 +39,7 @@ public class SamplerTests(ITestOutputHelper output)
     [Fact]
     public void GreedyAppliesPenaltiesFirst()
     {
-        var options = SamplingOptions.Greedy with { RepeatPenalty = 2f, RepeatLastN = 64 };
+        var options = SamplingOptions.Greedy with { RepeatPenalty = 2f };
         var sampler = new Sampler(3, options);
         // Token 0 (logit 4) was just generated: 4 / 2 = 2 < 3, so token 1 wins.
         Assert.Equal(1, sampler.Sample(new float[] { 4, 3, 1 }, [0]));
