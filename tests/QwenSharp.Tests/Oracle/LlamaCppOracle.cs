@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Text;
+using LLama;
+using LLama.Common;
+using LLama.Native;
+using QwenSharp.Tensors;
+
+namespace QwenSharp.Tests.Oracle;
+
+/// <summary>
+/// llama.cpp (through LLamaSharp's CPU build) as the reference our engine is compared with in tests.
+/// Every call loads the model afresh, so calls are independent; they are serialised because llama.cpp's
+/// backend and our log capture are process-wide. llama.cpp's log output is captured rather than printed, and the
+/// recent lines are put into the exception message when something fails.
+/// </summary>
+internal static class LlamaCppOracle
+{
+    private static readonly object Gate = new();
+    private static readonly ConcurrentQueue<string> Log = new();
+    private const int LogLinesKept = 200;
+
+    static LlamaCppOracle()
+    {
+        // Must happen before the first native call loads the library; later it can only be re-pointed.
+        if (!NativeLibraryConfig.LLama.LibraryHasLoaded)
+            NativeLibraryConfig.All.WithLogCallback(Capture);
+        NativeLogConfig.llama_log_set(Capture);
+        // Load the library now: some entry points (the quantizer) P/Invoke without going through LLamaSharp's
+        // loader and would not find it otherwise.
+        NativeApi.llama_empty_call();
+    }
+
+    private static void Capture(LLamaLogLevel level, string message)
+    {
+        Log.Enqueue($"[{level}] {message.TrimEnd()}");
+        while (Log.Count > LogLinesKept) Log.TryDequeue(out _);
+    }
+
+    /// <summary>The last lines llama.cpp logged, newest last.</summary>
+    public static string RecentLog(int lines = 20) => string.Join("\n", Log.TakeLast(lines));
+
+    /// <summary>Path of the libllama.so this process loaded (shows which CPU variant: avx512, avx2, avx, noavx).</summary>
+    public static string LoadedLibrary()
+    {
+        lock (Gate)
+        {
+            NativeApi.llama_max_devices();   // forces the load
+            if (!OperatingSystem.IsLinux()) return "unknown (not Linux)";
+            return File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
+                .FirstOrDefault(p => p.EndsWith("libllama.so", StringComparison.Ordinal)) ?? "not found in /proc/self/maps";
+        }
+    }
+
+    /// <summary>Logits for every position of <paramref name="tokens"/>, evaluated as one batch (one ubatch) with
+    /// an F32 KV cache and flash attention off, so an F32 model is compared without cache rounding.</summary>
+    public static float[][] Logits(string ggufPath, IReadOnlyList<int> tokens, int threads = 2)
+    {
+        if (tokens.Count == 0) throw new ArgumentException("no tokens", nameof(tokens));
+        lock (Gate)
+        {
+            ModelParams p = Params(ggufPath, tokens.Count, threads);
+            using LLamaWeights weights = LLamaWeights.LoadFromFile(p);
+            using LLamaContext context = weights.CreateContext(p);
+            var batch = new LLamaBatch();
+            for (int i = 0; i < tokens.Count; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
+            Decode(context, batch);
+
+            int nVocab = weights.Vocab.Count;
+            var result = new float[tokens.Count][];
+            for (int i = 0; i < tokens.Count; i++)
+            {
+                Span<float> row = context.NativeHandle.GetLogitsIth(i);
+                if (row.Length != nVocab) throw new InvalidOperationException($"llama.cpp returned {row.Length} logits, vocabulary is {nVocab}");
+                result[i] = row.ToArray();
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Greedy decoding: the prompt as one batch, then one token at a time, each the argmax (lowest id on
+    /// ties) of the previous step's logits. Returns the <paramref name="n"/> generated tokens (no early stop on eos).</summary>
+    public static int[] Greedy(string ggufPath, IReadOnlyList<int> prompt, int n, int threads = 2)
+    {
+        if (prompt.Count == 0) throw new ArgumentException("empty prompt", nameof(prompt));
+        lock (Gate)
+        {
+            ModelParams p = Params(ggufPath, prompt.Count + n, threads);
+            using LLamaWeights weights = LLamaWeights.LoadFromFile(p);
+            using LLamaContext context = weights.CreateContext(p);
+            var batch = new LLamaBatch();
+            for (int i = 0; i < prompt.Count; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Count - 1);
+            Decode(context, batch);
+
+            var output = new int[n];
+            int pos = prompt.Count;
+            for (int step = 0; step < n; step++)
+            {
+                int next = Argmax(context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
+                output[step] = next;
+                if (step == n - 1) break;
+                batch.Clear();
+                batch.Add(next, pos++, LLamaSeqId.Zero, true);
+                Decode(context, batch);
+            }
+            return output;
+        }
+    }
+
+    /// <summary>llama.cpp's tokenization of <paramref name="text"/> with the file's vocabulary
+    /// (<paramref name="parseSpecial"/>: whether "&lt;|im_start|&gt;" etc. in the text become special tokens).</summary>
+    public static int[] Tokenize(string ggufPath, string text, bool addBos = false, bool parseSpecial = true)
+    {
+        lock (Gate)
+        {
+            var p = new ModelParams(ggufPath) { VocabOnly = true, GpuLayerCount = 0 };
+            using LLamaWeights weights = LLamaWeights.LoadFromFile(p);
+            return weights.Tokenize(text, addBos, parseSpecial, Encoding.UTF8).Select(t => (int)t).ToArray();
+        }
+    }
+
+    /// <summary>llama.cpp's own quantizer (llama_model_quantize, called directly because LLamaSharp's wrapper
+    /// refuses BF16 and hides --pure). Without <paramref name="pure"/>, K-quant types map to llama.cpp's "_M" mixes
+    /// (Q3_K -> Q3_K_M, Q4_K -> Q4_K_M, Q5_K -> Q5_K_M) that keep some tensors at a higher type, as published GGUFs
+    /// do; with it, every matrix whose rows fit the block size gets exactly <paramref name="type"/>.</summary>
+    public static void Quantize(string srcGguf, string dstGguf, GgmlType type, bool pure = false) =>
+        Quantize(srcGguf, dstGguf, ToFtype(type), pure);
+
+    public static void Quantize(string srcGguf, string dstGguf, LLamaFtype ftype, bool pure = false, int threads = 2)
+    {
+        if (!File.Exists(srcGguf)) throw new FileNotFoundException("model file not found", srcGguf);
+        lock (Gate)
+        {
+            LLamaModelQuantizeParams p = LLamaModelQuantizeParams.Default();
+            p.nthread = threads;
+            p.ftype = ftype;
+            p.allow_requantize = true;
+            p.quantize_output_tensor = true;
+            p.pure = pure;
+            uint rc = NativeApi.llama_model_quantize(srcGguf, dstGguf, ref p);
+            if (rc != 0) throw new InvalidOperationException($"llama.cpp could not quantize {srcGguf} to {ftype} (code {rc}):\n{RecentLog()}");
+        }
+    }
+
+    public static LLamaFtype ToFtype(GgmlType type) => type switch
+    {
+        GgmlType.F32 => LLamaFtype.ALL_F32,
+        GgmlType.F16 => LLamaFtype.MOSTLY_F16,
+        GgmlType.BF16 => LLamaFtype.MOSTLY_BF16,
+        GgmlType.Q8_0 => LLamaFtype.MOSTLY_Q8_0,
+        GgmlType.Q4_0 => LLamaFtype.MOSTLY_Q4_0,
+        GgmlType.Q4_1 => LLamaFtype.MOSTLY_Q4_1,
+        GgmlType.Q5_0 => LLamaFtype.MOSTLY_Q5_0,
+        GgmlType.Q5_1 => LLamaFtype.MOSTLY_Q5_1,
+        GgmlType.Q2_K => LLamaFtype.MOSTLY_Q2_K,
+        GgmlType.Q3_K => LLamaFtype.MOSTLY_Q3_K_M,
+        GgmlType.Q4_K => LLamaFtype.MOSTLY_Q4_K_M,
+        GgmlType.Q5_K => LLamaFtype.MOSTLY_Q5_K_M,
+        GgmlType.Q6_K => LLamaFtype.MOSTLY_Q6_K,
+        _ => throw new ArgumentException($"no llama.cpp file type for {type}"),
+    };
+
+    private static ModelParams Params(string ggufPath, int tokens, int threads)
+    {
+        if (!File.Exists(ggufPath)) throw new FileNotFoundException("model file not found", ggufPath);
+        uint n = (uint)Math.Max(tokens, 1);
+        return new ModelParams(ggufPath)
+        {
+            ContextSize = n,
+            BatchSize = n,
+            UBatchSize = n,   // one ubatch: the whole sequence in a single graph evaluation
+            Threads = threads,
+            BatchThreads = threads,
+            GpuLayerCount = 0,
+            TypeK = GGMLType.GGML_TYPE_F32,
+            TypeV = GGMLType.GGML_TYPE_F32,
+            FlashAttention = false,
+        };
+    }
+
+    private static void Decode(LLamaContext context, LLamaBatch batch)
+    {
+        DecodeResult r = context.NativeHandle.Decode(batch);
+        if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode returned {r}:\n{RecentLog()}");
+    }
+
+    private static int Argmax(ReadOnlySpan<float> logits)
+    {
+        int best = 0;
+        for (int i = 1; i < logits.Length; i++)
+            if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+}
