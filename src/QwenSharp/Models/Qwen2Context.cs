@@ -74,8 +74,8 @@ public sealed unsafe partial class Qwen2Context : IDisposable
             _buffers[i] = GC.AllocateArray<float>(checked((int)sizes[i]), pinned: true);
             fixed (float* p = _buffers[i]) ptrs[i] = p; // pinned: the address stays valid after `fixed`
         }
-        (_x, _xn, _q, _k, _v, _attn, _gate, _up, _ropeCos, _ropeSin) =
-            (ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7], ptrs[8], ptrs[9]);
+        _x = ptrs[0]; _xn = ptrs[1]; _q = ptrs[2]; _k = ptrs[3]; _v = ptrs[4];
+        _attn = ptrs[5]; _gate = ptrs[6]; _up = ptrs[7]; _ropeCos = ptrs[8]; _ropeSin = ptrs[9];
         _act = (byte*)ptrs[10];
         _outputRows = new int[MaxBatch];
         _lengthCheck = new int[options.MaxSequences];

@@ -12,8 +12,14 @@ internal sealed unsafe class QuantizeJob : ComputeJob
     private byte* _output;
 
     /// <summary>Rows land contiguously, each VecDot.ActivationRowBytes(weightType, n) bytes, as MatMulRows reads them.</summary>
-    public void Set(GgmlType weightType, float* input, int n, int rows, byte* output) =>
-        (_weightType, _input, _n, _rows, _output) = (weightType, input, n, rows, output);
+    public void Set(GgmlType weightType, float* input, int n, int rows, byte* output)
+    {
+        _weightType = weightType;
+        _input = input;
+        _n = n;
+        _rows = rows;
+        _output = output;
+    }
 
     public override void Execute(int threadIndex, int threadCount)
     {
@@ -32,8 +38,13 @@ internal sealed unsafe class MatMulJob : ComputeJob
     private int _batch;
     private float* _output;
 
-    public void Set(in WeightMatrix w, byte* act, int batch, float* output) =>
-        (_w, _act, _batch, _output) = (w, act, batch, output);
+    public void Set(in WeightMatrix w, byte* act, int batch, float* output)
+    {
+        _w = w;
+        _act = act;
+        _batch = batch;
+        _output = output;
+    }
 
     public override void Execute(int threadIndex, int threadCount)
     {

@@ -34,9 +34,9 @@ internal sealed class NaiveQwen2
     }
 
     /// <summary>Logits at every position of <paramref name="tokens"/> (one sequence from position 0).</summary>
-    public double[][] Logits(int[] tokens)
+    public double[][] Logits(IReadOnlyList<int> tokens)
     {
-        int n = tokens.Length, kvDim = _kvHeads * _d;
+        int n = tokens.Count, kvDim = _kvHeads * _d;
         var x = new double[n][];
         for (int i = 0; i < n; i++)
             x[i] = Enumerable.Range(0, _h).Select(j => (double)_w["token_embd.weight"][tokens[i] * _h + j]).ToArray();

@@ -140,7 +140,7 @@ public class LlamaCppOracleAgreesWithTheSpecTests(ITestOutputHelper output)
         int[] tokens = [TinyQwen2Gguf.ImStart, 'a', 'b', 10, 200, 'z', TinyQwen2Gguf.EndOfText, ' ', 'q', 'r', 's', 't'];
 
         float[][] oracle = LlamaCppOracle.Logits(path, tokens);
-        double[][] naive = new NaiveQwen2Reference(path).Logits(tokens);
+        double[][] naive = new QwenSharp.Tests.Models.NaiveQwen2(path).Logits(tokens);
 
         double worst = 0, scale = 0;
         for (int p = 0; p < tokens.Length; p++)
