@@ -94,8 +94,8 @@ internal static unsafe class GgufParser
         if (!value.IsInteger)
             throw cursor.Fail($"{GgufConstants.AlignmentKey} has type {GgufValueTypes.Name(value.Type)}, expected an integer");
         bool fitsLong = value.Value is not ulong big || big <= long.MaxValue;
-        long alignment = fitsLong ? value.AsInt64() : -1;
-        if (alignment <= 0 || (alignment & (alignment - 1)) != 0)
+        long alignment = fitsLong ? value.AsInt64() : long.MaxValue;
+        if (alignment <= 0 || (fitsLong && (alignment & (alignment - 1)) != 0))
             throw cursor.Fail($"{GgufConstants.AlignmentKey} = {value} is not a power of two");
         if (alignment > GgufConstants.MaxAlignment)
             throw cursor.Fail($"{GgufConstants.AlignmentKey} = {value} is unreasonably large (at most {GgufConstants.MaxAlignment})");

@@ -9,7 +9,8 @@ public sealed class GgufTensorInfo
 
     public GgmlType Type { get; }
 
-    /// <summary>ggml's ne: the innermost (contiguous, quant-block) dimension first. An HF [out, in] weight is {in, out}.</summary>
+    /// <summary>ggml's ne: the innermost (contiguous, quant-block) dimension first. An HF [out, in] weight is {in, out}.
+    /// Shared, not copied: do not modify it.</summary>
     public long[] Dims { get; }
 
     public long ElementCount { get; }

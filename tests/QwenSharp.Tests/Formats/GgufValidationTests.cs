@@ -296,6 +296,11 @@ public class GgufValidationTests
         GgufTestFiles.AssertRejected(Build(1, r => r.Key("general.alignment", TypeU32).U32(alignment), [("t", F32, [4], 0)], 16).ToArray(), fragment);
 
     [Fact]
+    public void Alignment_beyond_int64_is_too_large() =>
+        GgufTestFiles.AssertRejected(Build(1, r => r.Key("general.alignment", 10).U64(1UL << 63), [], 0).ToArray(),
+            "general.alignment = 9223372036854775808 is unreasonably large");
+
+    [Fact]
     public void Negative_alignment() =>
         GgufTestFiles.AssertRejected(Build(1, r => r.Key("general.alignment", 5).U32(unchecked((uint)-32)), [], 0).ToArray(),
             "general.alignment = -32 is not a power of two");
