@@ -72,16 +72,8 @@ public sealed record SyntheticVocabulary(string[] Tokens, int[] TokenTypes, stri
         return new SyntheticVocabulary([.. tokens], [.. types], [.. merges], Bos: eot, Eos: eot + 2, Pad: eot);
     }
 
-    /// <summary>GPT-2's byte-to-unicode map: printable Latin-1 bytes stand for themselves, the rest move to U+0100+.</summary>
-    public static string ByteSymbol(byte b)
-    {
-        bool printable = b is >= (byte)'!' and <= (byte)'~' or >= 0xA1 and <= 0xAC or >= 0xAE;
-        if (printable) return ((char)b).ToString();
-        int shift = 0;
-        for (int i = 0; i < b; i++)
-            if (!(i is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE)) shift++;
-        return ((char)(256 + shift)).ToString();
-    }
+    /// <summary>The vocabulary spelling of one byte (GPT-2's byte-to-unicode map).</summary>
+    public static string ByteSymbol(byte b) => QwenSharp.Tokenization.ByteLevelAlphabet.CharOf(b).ToString();
 }
 
 /// <summary>Writes a Qwen2 GGUF with the real layout (names, keys, shapes) and seeded random weights: what tests,
