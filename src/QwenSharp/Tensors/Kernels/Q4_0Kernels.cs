@@ -1,0 +1,112 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tensors.Kernels;
+
+/// <summary>Q4_0 weights: 18-byte blocks of 32 (fp16 d, qs[16]); element j is the low nibble of qs[j], element
+/// j+16 its high nibble; value = (q-8)·d. Dotted with Q8_0 activations: per block d_w·d_a·Σ (q-8)·q_a.</summary>
+internal static unsafe class Q4_0Kernels
+{
+    private const int Block = 18;
+    private const int ActBlock = 34;
+
+    public static WeightKernels For(KernelPath path) => path switch
+    {
+        KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
+        KernelPath.Vector256AvxVnni => new(&Dequantize<FloatStore256>, &Dot256<AvxVnniInt8Dot>),
+        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256<Avx2Int8Dot>),
+        KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
+        KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
+        _ => new(&DequantizeScalar, &DotScalar),
+    };
+
+    public static void DequantizeScalar(byte* src, float* dst, int n)
+    {
+        for (int b = 0; b < n / 32; b++, src += Block, dst += 32)
+        {
+            float d = Fp16.ToSingle(src);
+            for (int j = 0; j < 16; j++)
+            {
+                int q = src[2 + j];
+                dst[j] = ((q & 15) - 8) * d;
+                dst[j + 16] = ((q >> 4) - 8) * d;
+            }
+        }
+    }
+
+    public static void Dequantize<TStore>(byte* src, float* dst, int n) where TStore : IFloatStore16
+    {
+        var eight = Vector128.Create((sbyte)8);
+        for (int b = 0; b < n / 32; b++, src += Block, dst += 32)
+        {
+            float d = Fp16.ToSingle(src);
+            var v = Vector128.Load(src + 2);
+            TStore.Store(dst, Simd128.Low(v).AsSByte() - eight, d);
+            TStore.Store(dst + 16, Simd128.High(v).AsSByte() - eight, d);
+        }
+    }
+
+    public static float DotScalar(byte* w, byte* a, int n)
+    {
+        float sum = 0;
+        for (int b = 0; b < n / 32; b++, w += Block, a += ActBlock)
+        {
+            sbyte* y = (sbyte*)(a + 2);
+            int isum = 0;
+            for (int j = 0; j < 16; j++)
+            {
+                int q = w[2 + j];
+                isum += ((q & 15) - 8) * y[j] + ((q >> 4) - 8) * y[j + 16];
+            }
+            sum += isum * (Fp16.ToSingle(w) * Fp16.ToSingle(a));
+        }
+        return sum;
+    }
+
+    public static float Dot128<TDot>(byte* w, byte* a, int n) where TDot : IInt8Dot128
+    {
+        var acc = Vector128<float>.Zero;
+        var eight = Vector128.Create((sbyte)8);
+        for (int b = 0; b < n / 32; b++, w += Block, a += ActBlock)
+        {
+            var v = Vector128.Load(w + 2);
+            var i = TDot.MultiplyAddSigned(Vector128<int>.Zero, Simd128.Low(v).AsSByte() - eight, Vector128.Load((sbyte*)(a + 2)));
+            i = TDot.MultiplyAddSigned(i, Simd128.High(v).AsSByte() - eight, Vector128.Load((sbyte*)(a + 18)));
+            acc += Vector128.ConvertToSingle(i) * Vector128.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a));
+        }
+        return Vector128.Sum(acc);
+    }
+
+    public static float Dot256<TDot>(byte* w, byte* a, int n) where TDot : IInt8Dot256
+    {
+        var acc = Vector256<float>.Zero;
+        var eight = Vector256.Create((sbyte)8);
+        for (int b = 0; b < n / 32; b++, w += Block, a += ActBlock)
+        {
+            var x = Simd256.Nibbles(w + 2).AsSByte() - eight;
+            var i = Simd256.MultiplyAddSigned<TDot>(Vector256<int>.Zero, x, Vector256.Load((sbyte*)(a + 2)));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a)), acc);
+        }
+        return Simd256.Sum(acc);
+    }
+
+    public static float Dot512(byte* w, byte* a, int n)
+    {
+        int blocks = n / 32, b = 0;
+        var acc = Vector512<float>.Zero;
+        var eight = Vector512.Create((sbyte)8);
+        for (; b + 2 <= blocks; b += 2, w += 2 * Block, a += 2 * ActBlock)
+        {
+            var x = Vector512.Create(Simd256.Nibbles(w + 2), Simd256.Nibbles(w + Block + 2)).AsSByte() - eight;
+            var y = Vector512.Create(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + ActBlock + 2)));
+            var i = Simd512.MultiplyAddSigned(Vector512<int>.Zero, x, y);
+            var d = Vector512.Create(Vector256.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a)),
+                                     Vector256.Create(Fp16.ToSingle(w + Block) * Fp16.ToSingle(a + ActBlock)));
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), d, acc);
+        }
+        float sum = Simd512.Sum(acc);
+        if (b < blocks) sum += Dot256<Avx2Int8Dot>(w, a, 32);
+        return sum;
+    }
+}

@@ -1,0 +1,98 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tensors.Kernels;
+
+/// <summary>Q8_0 weights: 34-byte blocks of 32 (fp16 d, int8 q[32]; value = q·d), dotted with Q8_0 activations
+/// (same layout): per block d_w·d_a·Σ q_w·q_a.</summary>
+internal static unsafe class Q8_0Kernels
+{
+    private const int Block = 34;
+
+    public static WeightKernels For(KernelPath path) => path switch
+    {
+        KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
+        KernelPath.Vector256AvxVnni => new(&Dequantize<FloatStore256>, &Dot256<AvxVnniInt8Dot>),
+        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256<Avx2Int8Dot>),
+        KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
+        KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
+        _ => new(&DequantizeScalar, &DotScalar),
+    };
+
+    public static void DequantizeScalar(byte* src, float* dst, int n)
+    {
+        for (int b = 0; b < n / 32; b++, src += Block, dst += 32)
+        {
+            float d = Fp16.ToSingle(src);
+            sbyte* q = (sbyte*)(src + 2);
+            for (int j = 0; j < 32; j++) dst[j] = q[j] * d;
+        }
+    }
+
+    public static void Dequantize<TStore>(byte* src, float* dst, int n) where TStore : IFloatStore16
+    {
+        for (int b = 0; b < n / 32; b++, src += Block, dst += 32)
+        {
+            float d = Fp16.ToSingle(src);
+            TStore.Store(dst, Vector128.Load((sbyte*)(src + 2)), d);
+            TStore.Store(dst + 16, Vector128.Load((sbyte*)(src + 18)), d);
+        }
+    }
+
+    public static float DotScalar(byte* w, byte* a, int n)
+    {
+        float sum = 0;
+        for (int b = 0; b < n / 32; b++, w += Block, a += Block)
+        {
+            sbyte* x = (sbyte*)(w + 2);
+            sbyte* y = (sbyte*)(a + 2);
+            int isum = 0;
+            for (int j = 0; j < 32; j++) isum += x[j] * y[j];
+            sum += isum * (Fp16.ToSingle(w) * Fp16.ToSingle(a));
+        }
+        return sum;
+    }
+
+    public static float Dot128<TDot>(byte* w, byte* a, int n) where TDot : IInt8Dot128
+    {
+        var acc = Vector128<float>.Zero;
+        for (int b = 0; b < n / 32; b++, w += Block, a += Block)
+        {
+            var i = TDot.MultiplyAddSigned(Vector128<int>.Zero, Vector128.Load((sbyte*)(w + 2)), Vector128.Load((sbyte*)(a + 2)));
+            i = TDot.MultiplyAddSigned(i, Vector128.Load((sbyte*)(w + 18)), Vector128.Load((sbyte*)(a + 18)));
+            acc += Vector128.ConvertToSingle(i) * Vector128.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a));
+        }
+        return Vector128.Sum(acc);
+    }
+
+    public static float Dot256<TDot>(byte* w, byte* a, int n) where TDot : IInt8Dot256
+    {
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < n / 32; b++, w += Block, a += Block)
+        {
+            var i = Simd256.MultiplyAddSigned<TDot>(Vector256<int>.Zero, Vector256.Load((sbyte*)(w + 2)), Vector256.Load((sbyte*)(a + 2)));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a)), acc);
+        }
+        return Simd256.Sum(acc);
+    }
+
+    /// <summary>Two blocks per step: block b in the low 256 bits, block b+1 in the high.</summary>
+    public static float Dot512(byte* w, byte* a, int n)
+    {
+        int blocks = n / 32, b = 0;
+        var acc = Vector512<float>.Zero;
+        for (; b + 2 <= blocks; b += 2, w += 2 * Block, a += 2 * Block)
+        {
+            var x = Vector512.Create(Vector256.Load((sbyte*)(w + 2)), Vector256.Load((sbyte*)(w + Block + 2)));
+            var y = Vector512.Create(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + Block + 2)));
+            var i = Simd512.MultiplyAddSigned(Vector512<int>.Zero, x, y);
+            var d = Vector512.Create(Vector256.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a)),
+                                     Vector256.Create(Fp16.ToSingle(w + Block) * Fp16.ToSingle(a + Block)));
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), d, acc);
+        }
+        float sum = Simd512.Sum(acc);
+        if (b < blocks) sum += Dot256<Avx2Int8Dot>(w, a, 32);
+        return sum;
+    }
+}

@@ -1,0 +1,97 @@
+using QwenSharp.Tensors.Kernels;
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tensors;
+
+/// <summary>Dot products of weight rows with activations quantized the way llama.cpp quantizes them for that
+/// weight type (its vec_dot_type), which is what keeps our logits within cosine 0.999 of llama.cpp's.</summary>
+public static unsafe class VecDot
+{
+    /// <summary>How activations are stored for a weight type: F32 -> F32, F16 -> F16, BF16 -> BF16,
+    /// Q4_0/Q5_0/Q8_0 -> Q8_0, Q4_1/Q5_1 -> Q8_1, K-quants -> Q8_K.</summary>
+    public static GgmlType ActivationType(GgmlType weightType) => weightType switch
+    {
+        GgmlType.F32 => GgmlType.F32,
+        GgmlType.F16 => GgmlType.F16,
+        GgmlType.BF16 => GgmlType.BF16,
+        GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 => GgmlType.Q8_0,
+        GgmlType.Q4_1 or GgmlType.Q5_1 => GgmlType.Q8_1,
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => GgmlType.Q8_K,
+        _ => throw Unsupported(weightType),
+    };
+
+    /// <summary>Bytes of one quantized activation row of n elements for this weight type.</summary>
+    public static long ActivationRowBytes(GgmlType weightType, int n)
+    {
+        TensorArguments.RowBytes(weightType, n);   // n must also fit the weight's blocks
+        return GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
+    }
+
+    /// <summary>Quantizes x (n = x.Length elements) into dst, which needs ActivationRowBytes(weightType, n) bytes.</summary>
+    public static void QuantizeActivation(GgmlType weightType, ReadOnlySpan<float> x, Span<byte> dst) =>
+        QuantizeActivation(weightType, x, dst, KernelPaths.Best);
+
+    internal static void QuantizeActivation(GgmlType weightType, ReadOnlySpan<float> x, Span<byte> dst, KernelPath path)
+    {
+        long bytes = ActivationRowBytes(weightType, x.Length);
+        if (dst.Length < bytes)
+            throw new QwenSharpException($"activation row of {x.Length} elements for {GgmlTypeInfo.Name(weightType)} weights needs {bytes} bytes, got {dst.Length}");
+        var quantize = path == KernelPaths.Best ? KernelTable.BestActivation(weightType) : KernelTable.Activation(weightType, path);
+        fixed (float* s = x)
+        fixed (byte* d = dst)
+            quantize(s, d, x.Length);
+    }
+
+    /// <summary>dot(weight row, activation row) over n elements; the activation row came from QuantizeActivation
+    /// with the same weight type.</summary>
+    public static float Dot(GgmlType weightType, byte* weightRow, byte* activation, int n)
+    {
+        RequireRow(weightType, n);
+        return KernelTable.Best(weightType).Dot(weightRow, activation, n);
+    }
+
+    internal static float Dot(GgmlType weightType, byte* weightRow, byte* activation, int n, KernelPath path)
+    {
+        RequireRow(weightType, n);
+        return KernelTable.For(weightType, path).Dot(weightRow, activation, n);
+    }
+
+    /// <summary>output[b·outputStride + r] = dot(weight row r, activation b) for r in [rowStart, rowEnd), b in
+    /// [0, batch). Weight rows are contiguous, GgmlTypeInfo.RowBytes(weightType, n) bytes each; activations are
+    /// contiguous, ActivationRowBytes(weightType, n) bytes each. Rows go in tiles of four so a tile stays in cache
+    /// while every activation of the batch passes over it.</summary>
+    public static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
+                                  byte* activations, int batch, float* output, int outputStride) =>
+        MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelPaths.Best);
+
+    internal static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
+                                    byte* activations, int batch, float* output, int outputStride, KernelPath path)
+    {
+        RequireRow(weightType, n);
+        if (rowStart < 0 || rowEnd < rowStart || batch < 0)
+            throw new QwenSharpException($"bad matmul range: rows [{rowStart}, {rowEnd}), batch {batch}");
+        var dot = path == KernelPaths.Best ? KernelTable.Best(weightType).Dot : KernelTable.For(weightType, path).Dot;
+        long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
+        long activationBytes = GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
+        const int Tile = 4;
+        for (int tileStart = rowStart; tileStart < rowEnd; tileStart += Tile)
+        {
+            int tileEnd = Math.Min(tileStart + Tile, rowEnd);
+            for (int b = 0; b < batch; b++)
+            {
+                byte* activation = activations + b * activationBytes;
+                float* o = output + (long)b * outputStride;
+                for (int r = tileStart; r < tileEnd; r++) o[r] = dot(weights + r * rowBytes, activation, n);
+            }
+        }
+    }
+
+    private static void RequireRow(GgmlType weightType, int n)
+    {
+        TensorArguments.RequireSupported(weightType);
+        TensorArguments.RowBytes(weightType, n);
+    }
+
+    private static QwenSharpException Unsupported(GgmlType type) =>
+        new(GgmlTypeInfo.IsKnown(type) ? $"no dot product for tensor type {GgmlTypeInfo.Name(type)}" : $"unknown tensor type id {(uint)type}");
+}
