@@ -15,7 +15,7 @@ public class CliTests
         return path;
     });
 
-    private static (int Code, string Out, string Err) Qwen(string stdin, params string[] args)
+    private static (int Code, string Out, string Err) QwenWithInput(string stdin, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -23,7 +23,7 @@ public class CliTests
         return (code, output.ToString(), error.ToString());
     }
 
-    private static (int Code, string Out, string Err) Qwen(params string[] args) => Qwen("", args);
+    private static (int Code, string Out, string Err) Qwen(params string[] args) => QwenWithInput("", args);
 
     [Fact]
     public void TokenizeJsonPrintsIdsOnly()
@@ -92,7 +92,7 @@ public class CliTests
     [Fact]
     public void InteractiveChatHandlesClearAndBye()
     {
-        var (code, stdout, stderr) = Qwen("hi\n/clear\nhello again\n/bye\nnot read\n", "run", TinyModel.Value, "-n", "4", "--temperature", "0");
+        var (code, stdout, stderr) = QwenWithInput("hi\n/clear\nhello again\n/bye\nnot read\n", "run", TinyModel.Value, "-n", "4", "--temperature", "0");
         Assert.Equal(0, code);
         Assert.Equal(5, stdout.Split(">>> ").Length); // four prompts: hi, /clear, hello again, /bye; "not read" never is
         Assert.Contains("Cleared", stderr);

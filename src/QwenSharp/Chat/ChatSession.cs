@@ -47,7 +47,7 @@ public sealed class ChatSession
         _messages.Add(user);
         _messages.Add(ChatMessage.Assistant(result.Text));
         _tokens.Clear();
-        _tokens.AddRange(_generator.CachedTokens);
+        _tokens.AddRange(_generator.Transcript);
         return result;
     }
 }

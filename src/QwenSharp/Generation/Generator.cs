@@ -29,6 +29,7 @@ public sealed class Generator
     private readonly List<int> _penaltyWindow; // history + generated, what the penalties look at
     private readonly BatchEntry[] _one = new BatchEntry[1];
     private BatchEntry[] _prompt = [];
+    private int? _undecoded;
 
     public Generator(Qwen2Context context, int sequence = 0)
     {
@@ -40,12 +41,18 @@ public sealed class Generator
     }
 
     public Qwen2Model Model => _ctx.Model;
+    /// <summary>Tokens whose keys and values are in the cache.</summary>
     public IReadOnlyList<int> CachedTokens => _history;
+
+    /// <summary>The sequence so far: the cached tokens plus the last generated token when generation ended on it
+    /// without running it through the model. A prompt that continues this transcript reuses the whole cache.</summary>
+    public IReadOnlyList<int> Transcript => _undecoded is int t ? [.. _history, t] : _history;
 
     /// <summary>Forget the conversation: the next prompt is processed from scratch.</summary>
     public void Reset()
     {
         _history.Clear();
+        _undecoded = null;
         _ctx.Cache.Clear(_sequence);
     }
 
@@ -60,6 +67,7 @@ public sealed class Generator
             throw new QwenSharpException($"the prompt has {prompt.Count} tokens but the context holds {_ctx.ContextLength}; raise --ctx or shorten the prompt");
 
         var clock = Stopwatch.StartNew();
+        _undecoded = null;
         int reused = ReusePrefix(prompt);
         DecodePrompt(prompt, reused);
         var promptTime = clock.Elapsed;
@@ -76,6 +84,7 @@ public sealed class Generator
         FinishReason reason = FinishReason.Length;
         int? stopToken = null;
 
+        _undecoded = null;
         while (true)
         {
             if (cancel.IsCancellationRequested) { reason = FinishReason.Cancelled; break; }
@@ -87,8 +96,15 @@ public sealed class Generator
             _penaltyWindow.Add(token);
             var (emit, stopped) = stops.Push(decoder.Push(token));
             if (emit.Length > 0) { text.Append(emit); onText?.Invoke(emit); }
-            if (stopped) { reason = FinishReason.Stop; break; }
-            if (_history.Count >= _ctx.ContextLength) { reason = FinishReason.Length; break; }
+            // A token that ends generation is part of the transcript but is not run through the model: nothing
+            // needs its logits. The next prompt that continues this transcript decodes it first.
+            bool last = stopped || generated.Count == options.MaxTokens || _history.Count >= _ctx.ContextLength;
+            if (last)
+            {
+                reason = stopped ? FinishReason.Stop : FinishReason.Length;
+                _undecoded = token;
+                break;
+            }
             _one[0] = new BatchEntry(token, _history.Count, _sequence, WantLogits: true);
             _ctx.Decode(_one);
             _history.Add(token);

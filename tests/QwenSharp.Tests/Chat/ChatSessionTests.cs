@@ -18,14 +18,15 @@ public class ChatSessionTests
 
         chat.Send("Hi", options);
         Assert.Equal(0, chat.LastReusedTokens);
-        int cachedAfterFirst = gen.CachedTokens.Count;
+        int cachedAfterFirst = gen.CachedTokens.Count; // the whole cache is reused by the next turn
         chat.Send("How are you?", options);
         Assert.Equal(cachedAfterFirst, chat.LastReusedTokens);
 
-        // The cache holds exactly the template's rendering of the conversation (up to the last reply's tokens).
-        string expectedPrefix = ChatMlTemplate.Render(chat.Messages.Take(3).ToList(), addGenerationPrompt: false)
-            + ChatMlTemplate.RenderTurn(chat.Messages[3]) + ChatMlTemplate.GenerationPrompt;
-        Assert.StartsWith(expectedPrefix, model.Tokenizer.Decode(gen.CachedTokens.ToArray()));
+        // The transcript is exactly the template's rendering of the conversation, ending in the open last reply.
+        Assert.Equal(4, chat.Messages.Count);
+        string expectedPrefix = ChatMlTemplate.Render(chat.Messages.Take(3).ToList(), addGenerationPrompt: true) + chat.Messages[3].Content;
+        string transcript = model.Tokenizer.Decode(gen.Transcript.ToArray());
+        Assert.Equal(expectedPrefix, transcript);
 
         chat.Clear();
         chat.Send("Hi", options);

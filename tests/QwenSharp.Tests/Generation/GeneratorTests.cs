@@ -55,9 +55,11 @@ public class GeneratorTests
         int[] first = model.Tokenizer.Encode("The quick brown fox");
         var r1 = gen.Generate(first, Greedy20);
         Assert.Equal(0, r1.ReusedPromptTokens);
-        var second = gen.CachedTokens.Concat(model.Tokenizer.Encode(" and then")).ToArray();
+        Assert.Equal(first.Length + 19, gen.CachedTokens.Count); // the 20th generated token was sampled, never decoded
+        Assert.Equal(first.Concat(r1.Tokens), gen.Transcript);
+        var second = gen.Transcript.Concat(model.Tokenizer.Encode(" and then")).ToArray();
         var r2 = gen.Generate(second, Greedy20);
-        Assert.Equal(first.Length + 19, r2.ReusedPromptTokens); // the 20th generated token was sampled, never decoded
+        Assert.Equal(first.Length + 19, r2.ReusedPromptTokens);
 
         // The reused run produces what a cold run produces.
         var (m2, ctx2, cold) = Open();
@@ -99,6 +101,7 @@ public class GeneratorTests
         var r = gen.Generate(model.Tokenizer.Encode("Hello there"), Greedy20 with { MaxTokens = -1 });
         Assert.Equal(FinishReason.Length, r.Reason);
         Assert.Equal(16, gen.CachedTokens.Count);
+        Assert.Equal(17, gen.Transcript.Count);
         var tooLong = Assert.Throws<QwenSharpException>(() => gen.Generate(Enumerable.Repeat(65, 16).ToArray(), Greedy20));
         Assert.Contains("context", tooLong.Message);
     }
