@@ -62,7 +62,7 @@ public static unsafe class VecDot
     /// while every activation of the batch passes over it.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
                                   byte* activations, int batch, float* output, int outputStride) =>
-        MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelPaths.Best);
+        MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelTable.DotPath(weightType));
 
     internal static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
                                     byte* activations, int batch, float* output, int outputStride, KernelPath path)
@@ -70,7 +70,7 @@ public static unsafe class VecDot
         RequireRow(weightType, n);
         if (rowStart < 0 || rowEnd < rowStart || batch < 0)
             throw new QwenSharpException($"bad matmul range: rows [{rowStart}, {rowEnd}), batch {batch}");
-        var dot = path == KernelPaths.Best ? KernelTable.Best(weightType).Dot : KernelTable.For(weightType, path).Dot;
+        var dot = path == KernelTable.DotPath(weightType) ? KernelTable.Best(weightType).Dot : KernelTable.For(weightType, path).Dot;
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
         long activationBytes = GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
         const int Tile = 4;
