@@ -50,7 +50,7 @@ internal static unsafe class KernelTable
         var table = new WeightKernels[TypeSlots];
         foreach (var type in Enum.GetValues<GgmlType>())
             if (GgmlTypeInfo.IsSupported(type))
-                table[(int)type] = new WeightKernels(For(type, KernelPaths.Best).Dequantize, For(type, DotPath(type)).Dot);
+                table[(int)type] = For(type, DotPath(type)).WithDequantize(For(type, KernelPaths.Best).Dequantize);
         return table;
     }
 
