@@ -92,7 +92,7 @@ internal static unsafe class Q4_0Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<int> Dot512(byte* w, byte* a) =>
             Simd512.MultiplyAddSigned(Vector512<int>.Zero,
-            Simd512.Combine(Simd256.Nibbles(w + 2), Simd256.Nibbles(w + Block + 2)).AsSByte() - Vector512.Create((sbyte)8),
-            Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + ActBlock + 2))));
+                Simd512.Combine(Simd256.Nibbles(w + 2), Simd256.Nibbles(w + Block + 2)).AsSByte() - Vector512.Create((sbyte)8),
+                Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + ActBlock + 2))));
     }
 }

@@ -92,7 +92,7 @@ internal static unsafe class Q4_1Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<int> Dot512(byte* w, byte* a) =>
             Simd512.MultiplyAdd(Vector512<int>.Zero,
-            Simd512.Combine(Simd256.Nibbles(w + 4), Simd256.Nibbles(w + Block + 4)),
-            Simd512.Combine(Vector256.Load((sbyte*)(a + 4)), Vector256.Load((sbyte*)(a + ActBlock + 4))));
+                Simd512.Combine(Simd256.Nibbles(w + 4), Simd256.Nibbles(w + Block + 4)),
+                Simd512.Combine(Vector256.Load((sbyte*)(a + 4)), Vector256.Load((sbyte*)(a + ActBlock + 4))));
     }
 }

@@ -115,7 +115,7 @@ internal static unsafe class Q5_0Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<int> Dot512(byte* w, byte* a) =>
             Simd512.MultiplyAddSigned(Vector512<int>.Zero,
-            Simd512.Combine(Unpack256(w), Unpack256(w + Block)),
-            Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + ActBlock + 2))));
+                Simd512.Combine(Unpack256(w), Unpack256(w + Block)),
+                Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + ActBlock + 2))));
     }
 }

@@ -108,7 +108,7 @@ internal static unsafe class Q5_1Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<int> Dot512(byte* w, byte* a) =>
             Simd512.MultiplyAdd(Vector512<int>.Zero,
-            Simd512.Combine(Unpack256(w), Unpack256(w + Block)),
-            Simd512.Combine(Vector256.Load((sbyte*)(a + 4)), Vector256.Load((sbyte*)(a + ActBlock + 4))));
+                Simd512.Combine(Unpack256(w), Unpack256(w + Block)),
+                Simd512.Combine(Vector256.Load((sbyte*)(a + 4)), Vector256.Load((sbyte*)(a + ActBlock + 4))));
     }
 }

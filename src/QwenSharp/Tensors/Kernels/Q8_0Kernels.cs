@@ -80,7 +80,7 @@ internal static unsafe class Q8_0Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<int> Dot512(byte* w, byte* a) =>
             Simd512.MultiplyAddSigned(Vector512<int>.Zero,
-            Simd512.Combine(Vector256.Load((sbyte*)(w + 2)), Vector256.Load((sbyte*)(w + Block + 2))),
-            Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + Block + 2))));
+                Simd512.Combine(Vector256.Load((sbyte*)(w + 2)), Vector256.Load((sbyte*)(w + Block + 2))),
+                Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + Block + 2))));
     }
 }
