@@ -59,10 +59,11 @@ public static unsafe class VecDot
     /// <summary>output[b·outputStride + r] = dot(weight row r, activation b) for r in [rowStart, rowEnd), b in
     /// [0, batch). Weight rows are contiguous, GgmlTypeInfo.RowBytes(weightType, n) bytes each; activations are
     /// contiguous, ActivationRowBytes(weightType, n) bytes each. Rows go in tiles of four so a tile stays in cache
-    /// while every activation of the batch passes over it.</summary>
+    /// while every activation of the batch passes over it. Safe to call from several threads at once on disjoint
+    /// row ranges.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
                                   byte* activations, int batch, float* output, int outputStride) =>
-        MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelPaths.Best);
+        MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelTable.DotPath(weightType));
 
     internal static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
                                     byte* activations, int batch, float* output, int outputStride, KernelPath path)
@@ -70,18 +71,58 @@ public static unsafe class VecDot
         RequireRow(weightType, n);
         if (rowStart < 0 || rowEnd < rowStart || batch < 0)
             throw new QwenSharpException($"bad matmul range: rows [{rowStart}, {rowEnd}), batch {batch}");
-        var dot = path == KernelPaths.Best ? KernelTable.Best(weightType).Dot : KernelTable.For(weightType, path).Dot;
+        var kernels = path == KernelTable.DotPath(weightType) ? KernelTable.Best(weightType) : KernelTable.For(weightType, path);
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
         long activationBytes = GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
-        const int Tile = 4;
-        for (int tileStart = rowStart; tileStart < rowEnd; tileStart += Tile)
+        if (kernels.ExpandActivation != null)
         {
-            int tileEnd = Math.Min(tileStart + Tile, rowEnd);
+            MatMulExpanded(kernels, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, rowBytes, activationBytes);
+            return;
+        }
+        var dot = kernels.Dot;
+        for (int tileStart = rowStart; tileStart < rowEnd; tileStart += RowTile)
+        {
+            int tileEnd = Math.Min(tileStart + RowTile, rowEnd);
             for (int b = 0; b < batch; b++)
             {
                 byte* activation = activations + b * activationBytes;
                 float* o = output + (long)b * outputStride;
                 for (int r = tileStart; r < tileEnd; r++) o[r] = dot(weights + r * rowBytes, activation, n);
+            }
+        }
+    }
+
+    private const int RowTile = 4;
+    private const int ExpandedChunk = 8;
+
+    /// <summary>Per-thread scratch for expanded activations: grown once, then reused (no per-call allocation).</summary>
+    [ThreadStatic] private static float[]? expandedActivations;
+
+    /// <summary>MatMulRows for types that read activations as floats: up to eight activations are converted at a
+    /// time, then every row tile passes over them.</summary>
+    private static void MatMulExpanded(in WeightKernels kernels, byte* weights, int n, int rowStart, int rowEnd,
+                                       byte* activations, int batch, float* output, int outputStride, long rowBytes, long activationBytes)
+    {
+        int chunk = Math.Min(ExpandedChunk, batch);
+        if (chunk == 0 || rowEnd == rowStart) return;
+        var buffer = expandedActivations;
+        if (buffer == null || buffer.Length < (long)chunk * n) expandedActivations = buffer = new float[(long)chunk * n];
+        fixed (float* expanded = buffer)
+        {
+            for (int first = 0; first < batch; first += chunk)
+            {
+                int count = Math.Min(chunk, batch - first);
+                for (int k = 0; k < count; k++) kernels.ExpandActivation(activations + (first + k) * activationBytes, expanded + (long)k * n, n);
+                for (int tileStart = rowStart; tileStart < rowEnd; tileStart += RowTile)
+                {
+                    int tileEnd = Math.Min(tileStart + RowTile, rowEnd);
+                    for (int k = 0; k < count; k++)
+                    {
+                        byte* activation = (byte*)(expanded + (long)k * n);
+                        float* o = output + (long)(first + k) * outputStride;
+                        for (int r = tileStart; r < tileEnd; r++) o[r] = kernels.DotExpanded(weights + r * rowBytes, activation, n);
+                    }
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors.Simd;
@@ -5,16 +6,50 @@ using QwenSharp.Tensors.Simd;
 namespace QwenSharp.Tensors.Kernels;
 
 /// <summary>F16 weights against F16 activations (llama.cpp rounds activations to fp16 for F16 weights); products
-/// and sums in fp32.</summary>
+/// and sums in fp32. Converting fp16 is the costly part here (no conversion intrinsics in .NET 10), so MatMulRows
+/// converts each activation row to floats once (<see cref="WeightKernels.ExpandActivation"/>) and runs the
+/// F16 × F32 form; both forms share one loop, so their results are bit-identical.</summary>
 internal static unsafe class F16Kernels
 {
     public static WeightKernels For(KernelPath path) => path switch
     {
-        KernelPath.Vector512 => new(&Dequantize512, &Dot512),
-        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize256, &Dot256),
-        KernelPath.Vector128Ssse3 or KernelPath.Vector128Portable => new(&Dequantize128, &Dot128),
-        _ => new(&DequantizeScalar, &DotScalar),
+        KernelPath.Vector512 => new(&Dequantize512, &Dot512<HalfActivation>, &Dequantize512, &Dot512<FloatActivation>),
+        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize256, &Dot256<HalfActivation>, &Dequantize256, &Dot256<FloatActivation>),
+        KernelPath.Vector128Ssse3 or KernelPath.Vector128Portable => new(&Dequantize128, &Dot128<HalfActivation>, &Dequantize128, &Dot128<FloatActivation>),
+        _ => new(&DequantizeScalar, &DotScalar<HalfActivation>, &DequantizeScalar, &DotScalar<FloatActivation>),
     };
+
+    /// <summary>Reads activation element i (and the next 8/16) as floats, from fp16 or already-converted floats.</summary>
+    internal interface IActivation
+    {
+        static abstract float Scalar(byte* a, int i);
+        static abstract Vector512<float> Load16(byte* a, int i);
+        static abstract Vector256<float> Load8(byte* a, int i);
+        static abstract (Vector128<float>, Vector128<float>) Load8Portable(byte* a, int i);
+    }
+
+    internal readonly struct HalfActivation : IActivation
+    {
+        public static float Scalar(byte* a, int i) => Fp16.ToSingle(a + 2 * i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* a, int i) => Fp16.Load16(a + 2 * i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load8(byte* a, int i) => Fp16.Load8(a + 2 * i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector128<float>, Vector128<float>) Load8Portable(byte* a, int i) => Fp16.Load8Portable(a + 2 * i);
+    }
+
+    internal readonly struct FloatActivation : IActivation
+    {
+        public static float Scalar(byte* a, int i) => ((float*)a)[i];
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* a, int i) => Vector512.Load((float*)a + i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load8(byte* a, int i) => Vector256.Load((float*)a + i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector128<float>, Vector128<float>) Load8Portable(byte* a, int i) =>
+            (Vector128.Load((float*)a + i), Vector128.Load((float*)a + i + 4));
+    }
 
     public static void DequantizeScalar(byte* src, float* dst, int n)
     {
@@ -47,51 +82,54 @@ internal static unsafe class F16Kernels
         DequantizeScalar(src + 2 * i, dst + i, n - i);
     }
 
-    public static float DotScalar(byte* w, byte* a, int n)
+    private static float ScalarTail<TActivation>(byte* w, byte* a, int start, int n) where TActivation : IActivation
     {
         float sum = 0;
-        for (int i = 0; i < n; i++) sum += Fp16.ToSingle(w + 2 * i) * Fp16.ToSingle(a + 2 * i);
+        for (int i = start; i < n; i++) sum += Fp16.ToSingle(w + 2 * i) * TActivation.Scalar(a, i);
         return sum;
     }
 
-    public static float Dot128(byte* w, byte* a, int n)
+    public static float DotScalar<TActivation>(byte* w, byte* a, int n) where TActivation : IActivation =>
+        ScalarTail<TActivation>(w, a, 0, n);
+
+    public static float Dot128<TActivation>(byte* w, byte* a, int n) where TActivation : IActivation
     {
         var acc = Vector128<float>.Zero;
         int i = 0;
         for (; i + 8 <= n; i += 8)
         {
             var (wl, wu) = Fp16.Load8Portable(w + 2 * i);
-            var (al, au) = Fp16.Load8Portable(a + 2 * i);
+            var (al, au) = TActivation.Load8Portable(a, i);
             acc += wl * al + wu * au;
         }
-        return Vector128.Sum(acc) + DotScalar(w + 2 * i, a + 2 * i, n - i);
+        return Vector128.Sum(acc) + ScalarTail<TActivation>(w, a, i, n);
     }
 
-    public static float Dot256(byte* w, byte* a, int n)
+    public static float Dot256<TActivation>(byte* w, byte* a, int n) where TActivation : IActivation
     {
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
         int i = 0;
         for (; i + 16 <= n; i += 16)
         {
-            acc0 = Fma.MultiplyAdd(Fp16.Load8(w + 2 * i), Fp16.Load8(a + 2 * i), acc0);
-            acc1 = Fma.MultiplyAdd(Fp16.Load8(w + 2 * i + 16), Fp16.Load8(a + 2 * i + 16), acc1);
+            acc0 = Fma.MultiplyAdd(Fp16.Load8(w + 2 * i), TActivation.Load8(a, i), acc0);
+            acc1 = Fma.MultiplyAdd(Fp16.Load8(w + 2 * i + 16), TActivation.Load8(a, i + 8), acc1);
         }
-        for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(Fp16.Load8(w + 2 * i), Fp16.Load8(a + 2 * i), acc0);
-        return Simd256.Sum(acc0 + acc1) + DotScalar(w + 2 * i, a + 2 * i, n - i);
+        for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(Fp16.Load8(w + 2 * i), TActivation.Load8(a, i), acc0);
+        return Simd256.Sum(acc0 + acc1) + ScalarTail<TActivation>(w, a, i, n);
     }
 
-    public static float Dot512(byte* w, byte* a, int n)
+    public static float Dot512<TActivation>(byte* w, byte* a, int n) where TActivation : IActivation
     {
         var acc0 = Vector512<float>.Zero;
         var acc1 = Vector512<float>.Zero;
         int i = 0;
         for (; i + 32 <= n; i += 32)
         {
-            acc0 = Avx512F.FusedMultiplyAdd(Fp16.Load16(w + 2 * i), Fp16.Load16(a + 2 * i), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd(Fp16.Load16(w + 2 * i + 32), Fp16.Load16(a + 2 * i + 32), acc1);
+            acc0 = Avx512F.FusedMultiplyAdd(Fp16.Load16(w + 2 * i), TActivation.Load16(a, i), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Fp16.Load16(w + 2 * i + 32), TActivation.Load16(a, i + 16), acc1);
         }
-        for (; i + 16 <= n; i += 16) acc0 = Avx512F.FusedMultiplyAdd(Fp16.Load16(w + 2 * i), Fp16.Load16(a + 2 * i), acc0);
-        return Simd512.Sum(acc0 + acc1) + DotScalar(w + 2 * i, a + 2 * i, n - i);
+        for (; i + 16 <= n; i += 16) acc0 = Avx512F.FusedMultiplyAdd(Fp16.Load16(w + 2 * i), TActivation.Load16(a, i), acc0);
+        return Simd512.Sum(acc0 + acc1) + ScalarTail<TActivation>(w, a, i, n);
     }
 }

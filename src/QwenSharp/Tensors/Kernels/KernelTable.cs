@@ -49,9 +49,14 @@ internal static unsafe class KernelTable
     {
         var table = new WeightKernels[TypeSlots];
         foreach (var type in Enum.GetValues<GgmlType>())
-            if (GgmlTypeInfo.IsSupported(type)) table[(int)type] = For(type, KernelPaths.Best);
+            if (GgmlTypeInfo.IsSupported(type))
+                table[(int)type] = For(type, DotPath(type)).WithDequantize(For(type, KernelPaths.Best).Dequantize);
         return table;
     }
+
+    /// <summary>The rung whose dot kernel production uses for a weight type.</summary>
+    public static KernelPath DotPath(GgmlType type) =>
+        type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? KernelPaths.Best : KernelPaths.BestForByteDots;
 
     private static delegate*<float*, byte*, int, void>[] BuildBestActivations()
     {

@@ -160,8 +160,8 @@ internal static unsafe class Q2_KKernels
                 var q = Vector256.Load(w + 16 + 32 * h);
                 for (int j = 0; j < 4; j += 2, mask += two + two)
                 {
-                    var u = Vector512.Create(Simd256.Bits(q, 2 * j, 3), Simd256.Bits(q, 2 * j + 2, 3));
-                    var scale = Vector512.Create(Simd256.PairScalesUnsigned(scales, mask), Simd256.PairScalesUnsigned(scales, mask + two));
+                    var u = Simd512.Combine(Simd256.Bits(q, 2 * j, 3), Simd256.Bits(q, 2 * j + 2, 3));
+                    var scale = Simd512.Combine(Simd256.PairScalesUnsigned(scales, mask), Simd256.PairScalesUnsigned(scales, mask + two));
                     sumi += Simd512.ScaledDot(u, Vector512.Load(y + 128 * h + 32 * j), scale);
                 }
             }

@@ -178,8 +178,8 @@ internal static unsafe class Q3_KKernels
                 var q = Vector256.Load(w + 32 + 32 * h);
                 for (int j = 0; j < 4; j += 2, mask += two + two)
                 {
-                    var u = Vector512.Create(Unsigned(q, hmask, j, 4 * h + j), Unsigned(q, hmask, j + 1, 4 * h + j + 1));
-                    var scale = Vector512.Create(Simd256.PairScalesSigned(scales, mask), Simd256.PairScalesSigned(scales, mask + two));
+                    var u = Simd512.Combine(Unsigned(q, hmask, j, 4 * h + j), Unsigned(q, hmask, j + 1, 4 * h + j + 1));
+                    var scale = Simd512.Combine(Simd256.PairScalesSigned(scales, mask), Simd256.PairScalesSigned(scales, mask + two));
                     sumi += Simd512.ScaledDot(u, Vector512.Load(y + 128 * h + 32 * j), scale);
                 }
             }

@@ -1,5 +1,5 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Kernels;
@@ -13,9 +13,9 @@ internal static unsafe class Q4_0Kernels
 
     public static WeightKernels For(KernelPath path) => path switch
     {
-        KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni => new(&Dequantize<FloatStore256>, &Dot256<AvxVnniInt8Dot>),
-        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256<Avx2Int8Dot>),
+        KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Block32Dot.Dot512<Blocks>),
+        KernelPath.Vector256AvxVnni => new(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, AvxVnniInt8Dot>),
+        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, Avx2Int8Dot>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -78,35 +78,21 @@ internal static unsafe class Q4_0Kernels
         return Vector128.Sum(acc);
     }
 
-    public static float Dot256<TDot>(byte* w, byte* a, int n) where TDot : IInt8Dot256
+    /// <summary>Integer block dots for the shared 8-block drivers in <see cref="Block32Dot"/>.</summary>
+    internal readonly struct Blocks : IBlock32Kernel
     {
-        var acc = Vector256<float>.Zero;
-        var eight = Vector256.Create((sbyte)8);
-        for (int b = 0; b < n / 32; b++, w += Block, a += ActBlock)
-        {
-            var x = Simd256.Nibbles(w + 2).AsSByte() - eight;
-            var i = Simd256.MultiplyAddSigned<TDot>(Vector256<int>.Zero, x, Vector256.Load((sbyte*)(a + 2)));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a)), acc);
-        }
-        return Simd256.Sum(acc);
-    }
+        public static int WeightBlockBytes => Block;
+        public static int ActivationBlockBytes => ActBlock;
+        public static bool HasOffset => false;
 
-    public static float Dot512(byte* w, byte* a, int n)
-    {
-        int blocks = n / 32, b = 0;
-        var acc = Vector512<float>.Zero;
-        var eight = Vector512.Create((sbyte)8);
-        for (; b + 2 <= blocks; b += 2, w += 2 * Block, a += 2 * ActBlock)
-        {
-            var x = Vector512.Create(Simd256.Nibbles(w + 2), Simd256.Nibbles(w + Block + 2)).AsSByte() - eight;
-            var y = Vector512.Create(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + ActBlock + 2)));
-            var i = Simd512.MultiplyAddSigned(Vector512<int>.Zero, x, y);
-            var d = Vector512.Create(Vector256.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a)),
-                                     Vector256.Create(Fp16.ToSingle(w + Block) * Fp16.ToSingle(a + ActBlock)));
-            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), d, acc);
-        }
-        float sum = Simd512.Sum(acc);
-        if (b < blocks) sum += Dot256<Avx2Int8Dot>(w, a, 32);
-        return sum;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot256<TDot>(byte* w, byte* a) where TDot : IInt8Dot256 =>
+            Simd256.MultiplyAddSigned<TDot>(Vector256<int>.Zero, Simd256.Nibbles(w + 2).AsSByte() - Vector256.Create((sbyte)8), Vector256.Load((sbyte*)(a + 2)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> Dot512(byte* w, byte* a) =>
+            Simd512.MultiplyAddSigned(Vector512<int>.Zero,
+                Simd512.Combine(Simd256.Nibbles(w + 2), Simd256.Nibbles(w + Block + 2)).AsSByte() - Vector512.Create((sbyte)8),
+                Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + ActBlock + 2))));
     }
 }

@@ -1,5 +1,5 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Kernels;
@@ -13,9 +13,9 @@ internal static unsafe class Q4_1Kernels
 
     public static WeightKernels For(KernelPath path) => path switch
     {
-        KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni => new(&Dequantize<FloatStore256>, &Dot256<AvxVnniInt8Dot>),
-        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256<Avx2Int8Dot>),
+        KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Block32Dot.Dot512<Blocks>),
+        KernelPath.Vector256AvxVnni => new(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, AvxVnniInt8Dot>),
+        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, Avx2Int8Dot>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -78,36 +78,21 @@ internal static unsafe class Q4_1Kernels
         return Vector128.Sum(acc) + offsets;
     }
 
-    public static float Dot256<TDot>(byte* w, byte* a, int n) where TDot : IInt8Dot256
+    /// <summary>Integer block dots for the shared 8-block drivers in <see cref="Block32Dot"/>.</summary>
+    internal readonly struct Blocks : IBlock32Kernel
     {
-        var acc = Vector256<float>.Zero;
-        float offsets = 0;
-        for (int b = 0; b < n / 32; b++, w += Block, a += ActBlock)
-        {
-            var i = TDot.MultiplyAdd(Vector256<int>.Zero, Simd256.Nibbles(w + 4), Vector256.Load((sbyte*)(a + 4)));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a)), acc);
-            offsets += Fp16.ToSingle(w + 2) * Fp16.ToSingle(a + 2);
-        }
-        return Simd256.Sum(acc) + offsets;
-    }
+        public static int WeightBlockBytes => Block;
+        public static int ActivationBlockBytes => ActBlock;
+        public static bool HasOffset => true;
 
-    public static float Dot512(byte* w, byte* a, int n)
-    {
-        int blocks = n / 32, b = 0;
-        var acc = Vector512<float>.Zero;
-        float offsets = 0;
-        for (; b + 2 <= blocks; b += 2, w += 2 * Block, a += 2 * ActBlock)
-        {
-            var u = Vector512.Create(Simd256.Nibbles(w + 4), Simd256.Nibbles(w + Block + 4));
-            var y = Vector512.Create(Vector256.Load((sbyte*)(a + 4)), Vector256.Load((sbyte*)(a + ActBlock + 4)));
-            var i = Simd512.MultiplyAdd(Vector512<int>.Zero, u, y);
-            var d = Vector512.Create(Vector256.Create(Fp16.ToSingle(w) * Fp16.ToSingle(a)),
-                                     Vector256.Create(Fp16.ToSingle(w + Block) * Fp16.ToSingle(a + ActBlock)));
-            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), d, acc);
-            offsets += Fp16.ToSingle(w + 2) * Fp16.ToSingle(a + 2) + Fp16.ToSingle(w + Block + 2) * Fp16.ToSingle(a + ActBlock + 2);
-        }
-        float sum = Simd512.Sum(acc) + offsets;
-        if (b < blocks) sum += Dot256<Avx2Int8Dot>(w, a, 32);
-        return sum;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot256<TDot>(byte* w, byte* a) where TDot : IInt8Dot256 =>
+            TDot.MultiplyAdd(Vector256<int>.Zero, Simd256.Nibbles(w + 4), Vector256.Load((sbyte*)(a + 4)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> Dot512(byte* w, byte* a) =>
+            Simd512.MultiplyAdd(Vector512<int>.Zero,
+                Simd512.Combine(Simd256.Nibbles(w + 4), Simd256.Nibbles(w + Block + 4)),
+                Simd512.Combine(Vector256.Load((sbyte*)(a + 4)), Vector256.Load((sbyte*)(a + ActBlock + 4))));
     }
 }

@@ -157,8 +157,8 @@ internal static unsafe class Q4_KKernels
             for (int j = 0; j < 4; j++)
             {
                 var q = Vector256.Load(w + 16 + 32 * j);
-                var u = Vector512.Create(q, (q.AsUInt16() >>> 4).AsByte()) & nibble;
-                var scale = Vector512.Create(Vector256.Create((short)KQuantScales.Byte(scales, 2 * j)), Vector256.Create((short)KQuantScales.Byte(scales, 2 * j + 1)));
+                var u = Simd512.Combine(q, (q.AsUInt16() >>> 4).AsByte()) & nibble;
+                var scale = Simd512.Combine(Vector256.Create((short)KQuantScales.Byte(scales, 2 * j)), Vector256.Create((short)KQuantScales.Byte(scales, 2 * j + 1)));
                 sumi += Simd512.ScaledDot(u, Vector512.Load(y + 64 * j), scale);
             }
             float da = *(float*)a;

@@ -172,7 +172,7 @@ internal static unsafe class Q5_KKernels
             {
                 var q = Vector256.Load(w + 48 + 32 * j);
                 var u = Vector512.Create((q & nibble) | FifthBit(qh, 2 * j), Simd256.Bits(q, 4, 0x0F) | FifthBit(qh, 2 * j + 1));
-                var scale = Vector512.Create(Vector256.Create((short)KQuantScales.Byte(scales, 2 * j)), Vector256.Create((short)KQuantScales.Byte(scales, 2 * j + 1)));
+                var scale = Simd512.Combine(Vector256.Create((short)KQuantScales.Byte(scales, 2 * j)), Vector256.Create((short)KQuantScales.Byte(scales, 2 * j + 1)));
                 sumi += Simd512.ScaledDot(u, Vector512.Load(y + 64 * j), scale);
             }
             float da = *(float*)a;

@@ -199,8 +199,8 @@ internal static unsafe class Q6_KKernels
                 var s2 = Simd256.PairScalesSigned(scales, mask + two + two);
                 var s3 = Simd256.PairScalesSigned(scales, mask + two + two + two);
                 mask += Vector128.Create((byte)8);
-                sumi += Simd512.ScaledDot(Vector512.Create(q0, q1), Vector512.Load(yh), Vector512.Create(s0, s1));
-                sumi += Simd512.ScaledDot(Vector512.Create(q2, q3), Vector512.Load(yh + 64), Vector512.Create(s2, s3));
+                sumi += Simd512.ScaledDot(Simd512.Combine(q0, q1), Vector512.Load(yh), Simd512.Combine(s0, s1));
+                sumi += Simd512.ScaledDot(Simd512.Combine(q2, q3), Vector512.Load(yh + 64), Simd512.Combine(s2, s3));
             }
             float scale = *(float*)a * Fp16.ToSingle(w + 208);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sumi), Vector512.Create(scale), acc);

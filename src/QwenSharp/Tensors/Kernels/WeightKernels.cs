@@ -9,9 +9,28 @@ internal readonly unsafe struct WeightKernels
     /// <summary>(weight row, activation row quantized for this weight type, n) -> dot product.</summary>
     public readonly delegate*<byte*, byte*, int, float> Dot;
 
+    /// <summary>Optional, for types whose activations are costly to read in every dot (F16): converts one
+    /// activation row to floats, which <see cref="DotExpanded"/> then takes in place of the activation row.
+    /// MatMulRows does this once per activation; results are bit-identical to <see cref="Dot"/>.</summary>
+    public readonly delegate*<byte*, float*, int, void> ExpandActivation;
+
+    public readonly delegate*<byte*, byte*, int, float> DotExpanded;
+
     public WeightKernels(delegate*<byte*, float*, int, void> dequantize, delegate*<byte*, byte*, int, float> dot)
     {
         Dequantize = dequantize;
         Dot = dot;
     }
+
+    public WeightKernels(delegate*<byte*, float*, int, void> dequantize, delegate*<byte*, byte*, int, float> dot,
+                         delegate*<byte*, float*, int, void> expandActivation, delegate*<byte*, byte*, int, float> dotExpanded)
+        : this(dequantize, dot)
+    {
+        ExpandActivation = expandActivation;
+        DotExpanded = dotExpanded;
+    }
+
+    /// <summary>These kernels with the dequantizer of another rung.</summary>
+    public WeightKernels WithDequantize(delegate*<byte*, float*, int, void> dequantize) =>
+        new(dequantize, Dot, ExpandActivation, DotExpanded);
 }

@@ -37,6 +37,13 @@ internal static class KernelPaths
     /// <summary>The widest rung this machine runs, chosen once.</summary>
     public static KernelPath Best { get; } = Detect();
 
+    /// <summary>The rung for byte-dot (quantized) kernels. .NET 10 exposes AVX-VNNI only at 256 bits, and one
+    /// 256-bit vpdpbusd does what a 512-bit vpmaddubsw + vpmaddwd pair does for half the bytes, so where AVX-VNNI
+    /// exists the Vector256 kernels are the faster ones (measured: 0.64 vs 0.85 ms for a 2048×4096 Q4_0 matvec,
+    /// 0.46 vs 0.58 ms for Q6_K). Float kernels (F32/F16/BF16) keep <see cref="Best"/>.</summary>
+    public static KernelPath BestForByteDots { get; } =
+        IsSupported(KernelPath.Vector256AvxVnni) ? KernelPath.Vector256AvxVnni : Detect();
+
     public static IEnumerable<KernelPath> All => Enum.GetValues<KernelPath>();
 
     private static KernelPath Detect()

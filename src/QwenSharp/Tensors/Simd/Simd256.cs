@@ -70,4 +70,23 @@ internal static unsafe class Simd256
 
     /// <summary>The first shuffle mask for <see cref="PairScalesSigned"/>; add 2 per step.</summary>
     public static Vector128<byte> FirstPairMask => Vector128.Create(0UL, 0x0101_0101_0101_0101UL).AsByte();
+
+    /// <summary>Lane k = the sum of all lanes of vk: eight horizontal sums in one vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> SumEach(Vector256<int> v0, Vector256<int> v1, Vector256<int> v2, Vector256<int> v3,
+                                         Vector256<int> v4, Vector256<int> v5, Vector256<int> v6, Vector256<int> v7)
+    {
+        // after two rounds of pairwise adds, lane k of the low (high) 128 bits holds v_k's low (high) half sum
+        var s0123 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(v0, v1), Avx2.HorizontalAdd(v2, v3));
+        var s4567 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(v4, v5), Avx2.HorizontalAdd(v6, v7));
+        return Avx2.Permute2x128(s0123, s4567, 0x20) + Avx2.Permute2x128(s0123, s4567, 0x31);
+    }
+
+    /// <summary>The fp16 values at p, p + stride, …, p + 7·stride as floats (one gather; reads 4 bytes at each).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> GatherHalves(byte* p, int stride)
+    {
+        var raw = Avx2.GatherVector256((int*)p, Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * stride, 1);
+        return Fp16.ToSingle((raw & Vector256.Create(0xFFFF)).AsUInt32());
+    }
 }

@@ -1,0 +1,44 @@
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tests.Tensors;
+
+/// <summary>The bit-manipulation fp16 conversions against System.Half (an independent IEEE implementation).</summary>
+public class Fp16Tests
+{
+    [Fact]
+    public void ScalarHalfToSingleIsExactForEveryBitPattern()
+    {
+        for (int h = 0; h < 65536; h++)
+        {
+            float expected = (float)BitConverter.UInt16BitsToHalf((ushort)h);
+            float actual = Fp16.ToSingle((ushort)h);
+            if (float.IsNaN(expected)) Assert.True(float.IsNaN(actual));
+            else Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(actual));
+        }
+    }
+
+    [Fact]
+    public void ScalarSingleToHalfRoundsLikeSystemHalf()
+    {
+        var rng = new Random(5);
+        for (int i = 0; i < 200_000; i++)
+        {
+            // random bit patterns cover every exponent, including the subnormal and overflow ranges
+            float value = BitConverter.Int32BitsToSingle(rng.Next() ^ (rng.Next(2) << 31));
+            if (float.IsNaN(value)) continue;
+            Assert.Equal(BitConverter.HalfToUInt16Bits((Half)value), Fp16.FromSingle(value));
+        }
+        // every half-way point between neighbouring halves, and its neighbours one ulp away
+        for (int h = 0; h < 0x7C00; h++)
+        {
+            float mid = (float)(((double)(float)BitConverter.UInt16BitsToHalf((ushort)h) + (double)(float)BitConverter.UInt16BitsToHalf((ushort)(h + 1))) / 2);
+            foreach (float v in new[] { mid, MathF.BitDecrement(mid), MathF.BitIncrement(mid), -mid })
+                Assert.Equal(BitConverter.HalfToUInt16Bits((Half)v), Fp16.FromSingle(v));
+        }
+        Assert.True(float.IsNaN((float)BitConverter.UInt16BitsToHalf(Fp16.FromSingle(float.NaN))));
+    }
+
+    [Fact]
+    public void BFloat16NaNStaysNaN() =>
+        Assert.True(float.IsNaN(BFloat16.ToSingle(BFloat16.FromSingle(BitConverter.UInt32BitsToSingle(0x7F80_0001)))));
+}
