@@ -61,9 +61,7 @@ public sealed unsafe partial class Qwen2Context
             RmsNorm(_x, layer.FfnNorm, _xn, n);
             MatMul(layer.WGate, _xn, n, _gate);
             MatMul(layer.WUp, _xn, n, _up);
-            var gate = new Span<float>(_gate, n * f);
-            SiLU(gate);
-            TensorPrimitives.Multiply(gate, new ReadOnlySpan<float>(_up, n * f), gate);
+            SwiGlu(new Span<float>(_gate, n * f), new Span<float>(_up, n * f));
             MatMul(layer.WDown, _gate, n, _xn);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
         }
@@ -106,9 +104,12 @@ public sealed unsafe partial class Qwen2Context
         }
     }
 
-    private static void SiLU(Span<float> x)
+    /// <summary>gate = silu(gate) ⊙ up = gate · sigmoid(gate) · up, in three vectorised passes (up is scratch).</summary>
+    private static void SwiGlu(Span<float> gate, Span<float> up)
     {
-        for (int i = 0; i < x.Length; i++) x[i] = x[i] / (1f + MathF.Exp(-x[i]));
+        TensorPrimitives.Multiply(up, gate, up);
+        TensorPrimitives.Sigmoid(gate, gate);
+        TensorPrimitives.Multiply(gate, up, gate);
     }
 
     private static void AddBias(float* rows, float[] bias, int n)

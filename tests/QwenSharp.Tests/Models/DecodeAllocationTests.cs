@@ -1,0 +1,41 @@
+using QwenSharp.Models;
+using QwenSharp.Tensors;
+
+namespace QwenSharp.Tests.Models;
+
+/// <summary>The decode loop allocates nothing on the managed heap, on the calling thread or on any compute thread:
+/// buffers, jobs and logits are all made once. Measured per thread (GC.GetAllocatedBytesForCurrentThread, read on
+/// each pool thread by a job) so that the test runner's own threads do not count.</summary>
+public class DecodeAllocationTests
+{
+    /// <summary>Reads each pool thread's allocation counter.</summary>
+    private sealed class AllocationProbe(int threads) : ComputeJob
+    {
+        public readonly long[] Bytes = new long[threads];
+        public override void Execute(int threadIndex, int threadCount) => Bytes[threadIndex] = GC.GetAllocatedBytesForCurrentThread();
+    }
+
+    [Fact]
+    public void DecodeStepsAllocateNothingAfterWarmUpOnAnyComputeThread()
+    {
+        using var model = Qwen2Model.Load(SyntheticModels.TinyQ8);
+        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 512, Threads = 2 });
+        var one = new BatchEntry[1];
+        int pos = 0;
+        void Step()
+        {
+            one[0] = new BatchEntry(65 + pos % 26, pos, 0, true);
+            ctx.Decode(one);
+            pos++;
+        }
+        var before = new AllocationProbe(ctx.Pool.ThreadCount);
+        var after = new AllocationProbe(ctx.Pool.ThreadCount);
+        for (int i = 0; i < 20; i++) Step(); // warm-up: JIT, tiered compilation, first-use paths
+        ctx.Pool.Run(before);
+        for (int i = 0; i < 300; i++) Step();
+        ctx.Pool.Run(after);
+        Assert.Equal(320, ctx.Cache.Length(0));
+        for (int t = 0; t < ctx.Pool.ThreadCount; t++)
+            Assert.True(after.Bytes[t] == before.Bytes[t], $"compute thread {t} allocated {after.Bytes[t] - before.Bytes[t]} bytes in 300 decode steps");
+    }
+}
