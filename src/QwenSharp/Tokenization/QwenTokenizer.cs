@@ -27,6 +27,8 @@ public sealed class QwenTokenizer
     {
         int count = tokens.Count;
         if (count == 0) throw new QwenSharpException("The tokenizer vocabulary is empty.");
+        if (count > BpeMergeTable.MaxTokenId + 1)
+            throw new QwenSharpException($"The vocabulary has {count} tokens; at most {BpeMergeTable.MaxTokenId + 1} are supported.");
         tokenTexts = new string[count];
         tokenTypes = types;
         idsByText = new Dictionary<string, int>(count, StringComparer.Ordinal);
@@ -46,6 +48,7 @@ public sealed class QwenTokenizer
             allBytes.Add(bytes);
             totalBytes += bytes.Length;
         }
+        MaxTokenByteLength = allBytes.Max(b => b.Length);
         bytesArena = new byte[totalBytes];
         bytesOffsets = new int[count + 1];
         for (int id = 0, at = 0; id < count; id++)
@@ -273,6 +276,9 @@ public sealed class QwenTokenizer
         CheckId(id);
         return tokenTypes[id];
     }
+
+    /// <summary>The longest token's byte count (what a streaming decoder may need to hold at once, plus 3).</summary>
+    internal int MaxTokenByteLength { get; }
 
     public StreamingDecoder CreateStreamingDecoder() => new(this);
 
