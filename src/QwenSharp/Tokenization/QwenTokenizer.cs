@@ -153,7 +153,9 @@ public sealed class QwenTokenizer
         var s = scratch.Value!;
         s.Ids.Clear();
         EncodeInto(text, parseSpecial, s);
-        return s.Ids.Span.ToArray();
+        int[] ids = s.Ids.Span.ToArray();
+        s.Release();
+        return ids;
     }
 
     /// <summary>Appends the ids of text to output (which is not cleared). Lone surrogates encode as U+FFFD.</summary>
@@ -164,6 +166,7 @@ public sealed class QwenTokenizer
         s.Ids.Clear();
         EncodeInto(text, parseSpecial, s);
         output.AddRange(s.Ids.Span);
+        s.Release();
     }
 
     private void EncodeInto(ReadOnlySpan<char> text, bool parseSpecial, EncodeScratch s)
