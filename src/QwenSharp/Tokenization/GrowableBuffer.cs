@@ -45,6 +45,13 @@ internal sealed class GrowableBuffer<T>
         Length -= count;
     }
 
+    /// <summary>Empties the buffer, and lets go of its array if one huge job made it bigger than maxCapacity.</summary>
+    public void ClearAndTrim(int maxCapacity)
+    {
+        Length = 0;
+        if (items.Length > maxCapacity) items = new T[Math.Max(1, maxCapacity / 16)];
+    }
+
     /// <summary>Drops the last count items.</summary>
     public void RemoveBack(int count) => Length -= count;
 

@@ -27,6 +27,8 @@ public sealed class QwenTokenizer
     {
         int count = tokens.Count;
         if (count == 0) throw new QwenSharpException("The tokenizer vocabulary is empty.");
+        if (count > BpeMergeTable.MaxTokenId + 1)
+            throw new QwenSharpException($"The vocabulary has {count} tokens; at most {BpeMergeTable.MaxTokenId + 1} are supported.");
         tokenTexts = new string[count];
         tokenTypes = types;
         idsByText = new Dictionary<string, int>(count, StringComparer.Ordinal);
@@ -46,6 +48,7 @@ public sealed class QwenTokenizer
             allBytes.Add(bytes);
             totalBytes += bytes.Length;
         }
+        MaxTokenByteLength = allBytes.Max(b => b.Length);
         bytesArena = new byte[totalBytes];
         bytesOffsets = new int[count + 1];
         for (int id = 0, at = 0; id < count; id++)
@@ -150,7 +153,9 @@ public sealed class QwenTokenizer
         var s = scratch.Value!;
         s.Ids.Clear();
         EncodeInto(text, parseSpecial, s);
-        return s.Ids.Span.ToArray();
+        int[] ids = s.Ids.Span.ToArray();
+        s.Release();
+        return ids;
     }
 
     /// <summary>Appends the ids of text to output (which is not cleared). Lone surrogates encode as U+FFFD.</summary>
@@ -161,6 +166,7 @@ public sealed class QwenTokenizer
         s.Ids.Clear();
         EncodeInto(text, parseSpecial, s);
         output.AddRange(s.Ids.Span);
+        s.Release();
     }
 
     private void EncodeInto(ReadOnlySpan<char> text, bool parseSpecial, EncodeScratch s)
@@ -273,6 +279,9 @@ public sealed class QwenTokenizer
         CheckId(id);
         return tokenTypes[id];
     }
+
+    /// <summary>The longest token's byte count (what a streaming decoder may need to hold at once, plus 3).</summary>
+    internal int MaxTokenByteLength { get; }
 
     public StreamingDecoder CreateStreamingDecoder() => new(this);
 

@@ -12,9 +12,14 @@ namespace QwenSharp.Tokenization;
 public sealed class StreamingDecoder
 {
     private readonly QwenTokenizer tokenizer;
-    private readonly GrowableBuffer<byte> pending = new(64);
+    private readonly GrowableBuffer<byte> pending;
 
-    internal StreamingDecoder(QwenTokenizer tokenizer) => this.tokenizer = tokenizer;
+    internal StreamingDecoder(QwenTokenizer tokenizer)
+    {
+        this.tokenizer = tokenizer;
+        // At most 3 bytes are ever held back, so this never grows: Push and TryPush allocate nothing of their own.
+        pending = new GrowableBuffer<byte>(tokenizer.MaxTokenByteLength + 3);
+    }
 
     /// <summary>Adds a token; returns the text that is now complete (often empty, never half a character).</summary>
     public string Push(int id)
