@@ -93,15 +93,20 @@ public sealed unsafe partial class Qwen2Context
     {
         int h = _c.HiddenSize;
         for (int b = 0; b < n; b++)
-        {
-            var x = new ReadOnlySpan<float>(input + (long)b * h, h);
-            var y = new Span<float>(output + (long)b * h, h);
-            double sumSquares = 0; // ggml accumulates in double
-            foreach (float v in x) sumSquares += (double)v * v;
-            float scale = 1f / MathF.Sqrt((float)(sumSquares / h) + _c.RmsNormEps);
-            TensorPrimitives.Multiply(x, scale, y);
-            TensorPrimitives.Multiply(y, weight, y);
-        }
+            RmsNormRow(new ReadOnlySpan<float>(input + (long)b * h, h), weight, _c.RmsNormEps, new Span<float>(output + (long)b * h, h));
+    }
+
+    /// <summary>y = x / sqrt(mean(x²) + eps) ⊙ weight, rounded as ggml rounds it (rms_norm then mul): each square in
+    /// fp32, summed in double in order, mean and scale in fp32; x·scale, then ·weight. Matching the rounding bit for
+    /// bit matters because the result is quantized next, and a last-bit difference can move a value across a
+    /// rounding boundary of the activation quantizer.</summary>
+    internal static void RmsNormRow(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y)
+    {
+        double sumSquares = 0;
+        foreach (float v in x) sumSquares += v * v; // the product in fp32, as ggml does, not in double
+        float scale = 1f / MathF.Sqrt((float)(sumSquares / x.Length) + eps);
+        TensorPrimitives.Multiply(x, scale, y);
+        TensorPrimitives.Multiply(y, weight, y);
     }
 
     /// <summary>gate = silu(gate) ⊙ up = gate · sigmoid(gate) · up, in three vectorised passes (up is scratch).</summary>
@@ -127,14 +132,19 @@ public sealed unsafe partial class Qwen2Context
         int half = _c.HeadDim / 2;
         float thetaScale = MathF.Pow(_c.RopeFreqBase, -2f / _c.HeadDim);
         for (int b = 0; b < batch.Length; b++)
+            RopeAngles(batch[b].Position, thetaScale, new Span<float>(_ropeCos + b * half, half), new Span<float>(_ropeSin + b * half, half));
+    }
+
+    /// <summary>cos/sin of position·thetaScale^i for i in [0, cos.Length): theta starts at the position and is
+    /// multiplied by thetaScale once per pair, in fp32, as ggml's rope cache does.</summary>
+    internal static void RopeAngles(int position, float thetaScale, Span<float> cos, Span<float> sin)
+    {
+        float theta = position;
+        for (int i = 0; i < cos.Length; i++)
         {
-            float theta = batch[b].Position;
-            for (int i = 0; i < half; i++)
-            {
-                _ropeCos[b * half + i] = MathF.Cos(theta);
-                _ropeSin[b * half + i] = MathF.Sin(theta);
-                theta *= thetaScale;
-            }
+            cos[i] = MathF.Cos(theta);
+            sin[i] = MathF.Sin(theta);
+            theta *= thetaScale;
         }
     }
 
@@ -143,15 +153,19 @@ public sealed unsafe partial class Qwen2Context
     {
         int d = _c.HeadDim, half = d / 2;
         float* cos = _ropeCos + b * half, sin = _ropeSin + b * half;
-        for (int head = 0; head < headCount; head++)
+        for (int head = 0; head < headCount; head++) RotateHead(heads + head * d, cos, sin, half);
+    }
+
+    /// <summary>One head: (v[i], v[i+half]) rotated by the angle whose cos/sin are given, with the rounding of
+    /// llama.cpp's x86 builds, where the compiler contracts x0·cos − x1·sin into fma(x0, cos, −(x1·sin)) and
+    /// x0·sin + x1·cos into fma(x0, sin, x1·cos).</summary>
+    internal static void RotateHead(float* v, float* cos, float* sin, int half)
+    {
+        for (int i = 0; i < half; i++)
         {
-            float* v = heads + head * d;
-            for (int i = 0; i < half; i++)
-            {
-                float x0 = v[i], x1 = v[i + half];
-                v[i] = x0 * cos[i] - x1 * sin[i];
-                v[i + half] = x0 * sin[i] + x1 * cos[i];
-            }
+            float x0 = v[i], x1 = v[i + half];
+            v[i] = MathF.FusedMultiplyAdd(x0, cos[i], -(x1 * sin[i]));
+            v[i + half] = MathF.FusedMultiplyAdd(x0, sin[i], x1 * cos[i]);
         }
     }
 

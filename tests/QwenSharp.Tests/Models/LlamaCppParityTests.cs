@@ -46,7 +46,22 @@ public sealed class LlamaCppParityFixture
     }
 }
 
-public class LlamaCppParityTests(LlamaCppParityFixture fixture, ITestOutputHelper output) : IClassFixture<LlamaCppParityFixture>
+/// <summary>The test classes that share one <see cref="LlamaCppParityFixture"/> (its quantized files take a while to make).</summary>
+[CollectionDefinition(Name)]
+public sealed class LlamaCppParityCollection : ICollectionFixture<LlamaCppParityFixture>
+{
+    public const string Name = "llama.cpp parity";
+}
+
+/// <summary>End-to-end logits against llama.cpp. F32 agrees to ~3e-5. Where activations are rounded before a matmul
+/// (every quantized type, and F16/BF16), the two engines can differ by up to ~0.3 at some positions even though every
+/// matmul agrees to ~5e-7 (<see cref="LlamaCppMatMulParityTests"/>): the non-matmul ops (softmax and SiLU use ggml's
+/// own vectorised exp) differ in the last bit, and now and then such a difference lands on a rounding boundary of the
+/// activation quantizer, moving one value by a whole quantization step; that step then spreads through the later
+/// layers. llama.cpp does the same to itself (its one-batch and token-by-token runs differ by as much), and which
+/// types happen to agree exactly changes with the prompt. So these bars are statistical (cosine, argmax).</summary>
+[Collection(LlamaCppParityCollection.Name)]
+public class LlamaCppParityTests(LlamaCppParityFixture fixture, ITestOutputHelper output)
 {
     private static float[][] Ours(string path, int[] tokens)
     {
@@ -66,7 +81,8 @@ public class LlamaCppParityTests(LlamaCppParityFixture fixture, ITestOutputHelpe
         for (int i = 0; i < ours.Length; i++)
         {
             Assert.Equal(theirs[i].Length, ours[i].Length);
-            maxAbs = Math.Max(maxAbs, TensorPrimitives.MaxMagnitude(Diff(ours[i], theirs[i])));
+            // MaxMagnitude returns the element of largest magnitude with its sign, hence the Abs
+            maxAbs = Math.Max(maxAbs, Math.Abs(TensorPrimitives.MaxMagnitude(Diff(ours[i], theirs[i]))));
             minCos = Math.Min(minCos, TensorPrimitives.CosineSimilarity(ours[i], theirs[i]));
             range = Math.Max(range, TensorPrimitives.Max(theirs[i]) - TensorPrimitives.Min(theirs[i]));
             if (TensorPrimitives.IndexOfMax(ours[i]) == TensorPrimitives.IndexOfMax(theirs[i])) sameArgmax++;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using LLama;
 using LLama.Common;
+using LLama.Extensions;
 using LLama.Native;
 using QwenSharp.Tensors;
 
@@ -53,28 +54,81 @@ internal static class LlamaCppOracle
 
     /// <summary>Logits for every position of <paramref name="tokens"/>, evaluated as one batch (one ubatch) with
     /// an F32 KV cache and flash attention off, so an F32 model is compared without cache rounding.</summary>
-    public static float[][] Logits(string ggufPath, IReadOnlyList<int> tokens, int threads = 2)
+    public static float[][] Logits(string ggufPath, IReadOnlyList<int> tokens, int threads = 2) =>
+        Logits(ggufPath, tokens, LlamaCppEvaluation.OneBatch, threads);
+
+    /// <summary>Logits for every position of <paramref name="tokens"/> evaluated the way <paramref name="evaluation"/>
+    /// says (F32 KV cache, flash attention off). llama.cpp's CPU backend uses other matrix kernels for a batch of two
+    /// tokens or more (llamafile's tinyBLAS for F32/F16/BF16/Q8_0/Q4_0/Q5_0 weights) than for one token (ggml's
+    /// vec_dot), and weight repacking (interleaved Q4_0/Q4_K/Q2_K... layouts) changes the kernels of both.</summary>
+    public static float[][] Logits(string ggufPath, IReadOnlyList<int> tokens, LlamaCppEvaluation evaluation, int threads = 2)
     {
         if (tokens.Count == 0) throw new ArgumentException("no tokens", nameof(tokens));
         lock (Gate)
         {
             ModelParams p = Params(ggufPath, tokens.Count, threads);
-            using LLamaWeights weights = LLamaWeights.LoadFromFile(p);
-            using LLamaContext context = weights.CreateContext(p);
-            var batch = new LLamaBatch();
-            for (int i = 0; i < tokens.Count; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
-            Decode(context, batch);
-
-            int nVocab = weights.Vocab.Count;
+            using SafeLlamaModelHandle model = LoadModel(p, evaluation.RepacksWeights());
+            p.ToLlamaContextParams(out LLamaContextParams contextParams);
+            using SafeLLamaContextHandle context = model.CreateContext(contextParams);
+            int nVocab = model.Vocab.Count;
             var result = new float[tokens.Count][];
-            for (int i = 0; i < tokens.Count; i++)
-            {
-                Span<float> row = context.NativeHandle.GetLogitsIth(i);
-                if (row.Length != nVocab) throw new InvalidOperationException($"llama.cpp returned {row.Length} logits, vocabulary is {nVocab}");
-                result[i] = row.ToArray();
-            }
+            Feed(context, tokens, evaluation, (token, row) => result[token] = LogitsRow(context, row, nVocab));
             return result;
         }
+    }
+
+    /// <summary>The graph nodes that <paramref name="wanted"/> picks (see <see cref="LlamaCppGraphCapture"/>), recorded
+    /// while llama.cpp evaluates <paramref name="tokens"/> as <paramref name="evaluation"/> says; token by token, the
+    /// nodes of each step follow those of the step before.</summary>
+    public static List<LlamaCppNode> GraphNodes(string ggufPath, IReadOnlyList<int> tokens, LlamaCppEvaluation evaluation,
+                                                Func<LlamaCppNode, bool> wanted, int threads = 2)
+    {
+        if (tokens.Count == 0) throw new ArgumentException("no tokens", nameof(tokens));
+        lock (Gate)
+        {
+            ModelParams p = Params(ggufPath, tokens.Count, threads);
+            using SafeLlamaModelHandle model = LoadModel(p, evaluation.RepacksWeights());
+            p.ToLlamaContextParams(out LLamaContextParams contextParams);
+            contextParams.cb_eval = LlamaCppGraphCapture.Callback;
+            using SafeLLamaContextHandle context = model.CreateContext(contextParams);
+            return LlamaCppGraphCapture.Record(wanted, () => Feed(context, tokens, evaluation, (_, _) => { }));
+        }
+    }
+
+    /// <summary>Decodes <paramref name="tokens"/> (one sequence from position 0, logits for every token) in one call
+    /// or one call per token; <paramref name="collect"/>(token index, logits row) runs once the token's logits exist.</summary>
+    private static void Feed(SafeLLamaContextHandle context, IReadOnlyList<int> tokens, LlamaCppEvaluation evaluation, Action<int, int> collect)
+    {
+        var batch = new LLamaBatch();
+        if (evaluation.IsOneBatch())
+        {
+            for (int i = 0; i < tokens.Count; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
+            Decode(context, batch);
+            for (int i = 0; i < tokens.Count; i++) collect(i, i);
+            return;
+        }
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            batch.Clear();
+            batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
+            Decode(context, batch);
+            collect(i, 0);
+        }
+    }
+
+    /// <summary>Loads the model with weight repacking (llama.cpp's CPU "extra buffer types") on or off.</summary>
+    private static SafeLlamaModelHandle LoadModel(ModelParams p, bool repackWeights)
+    {
+        using var pinned = p.ToLlamaModelParams(out LLamaModelParams modelParams);
+        modelParams.use_extra_bufts = repackWeights;
+        return SafeLlamaModelHandle.LoadFromFile(p.ModelPath, modelParams);
+    }
+
+    private static float[] LogitsRow(SafeLLamaContextHandle context, int i, int nVocab)
+    {
+        Span<float> row = context.GetLogitsIth(i);
+        if (row.Length != nVocab) throw new InvalidOperationException($"llama.cpp returned {row.Length} logits, vocabulary is {nVocab}");
+        return row.ToArray();
     }
 
     /// <summary>Greedy decoding: the prompt as one batch, then one token at a time, each the argmax (lowest id on
@@ -177,9 +231,11 @@ internal static class LlamaCppOracle
         };
     }
 
-    private static void Decode(LLamaContext context, LLamaBatch batch)
+    private static void Decode(LLamaContext context, LLamaBatch batch) => Decode(context.NativeHandle, batch);
+
+    private static void Decode(SafeLLamaContextHandle context, LLamaBatch batch)
     {
-        DecodeResult r = context.NativeHandle.Decode(batch);
+        DecodeResult r = context.Decode(batch);
         if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode returned {r}:\n{RecentLog()}");
     }
 

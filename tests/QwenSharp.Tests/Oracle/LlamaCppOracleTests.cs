@@ -53,6 +53,29 @@ public class LlamaCppOracleTests(TinyModelFixture model, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void TokenByTokenAndUnrepackedRunsGiveTheOneBatchLogitsForF32()
+    {
+        // With F32 weights nothing is rounded to a coarser grid, so llama.cpp's three ways of running the prompt
+        // (batched kernels; one token per call; one token per call without weight repacking) may differ only in the
+        // order of fp32 additions.
+        float[][] batch = LlamaCppOracle.Logits(model.F32Path, Prompt, LlamaCppEvaluation.OneBatch);
+        foreach (var evaluation in new[] { LlamaCppEvaluation.TokenByToken, LlamaCppEvaluation.TokenByTokenUnrepacked, LlamaCppEvaluation.OneBatchUnrepacked })
+        {
+            float[][] other = LlamaCppOracle.Logits(model.F32Path, Prompt, evaluation);
+            Assert.Equal(batch.Length, other.Length);
+            double worst = 0, scale = 0;
+            for (int p = 0; p < batch.Length; p++)
+                for (int v = 0; v < batch[p].Length; v++)
+                {
+                    worst = Math.Max(worst, Math.Abs(batch[p][v] - other[p][v]));
+                    scale = Math.Max(scale, Math.Abs(batch[p][v]));
+                }
+            output.WriteLine($"{evaluation}: max |diff| from one batch {worst:E2} (max |logit| {scale:F2})");
+            Assert.True(worst <= 1e-5 * scale, $"{evaluation}: {worst}");
+        }
+    }
+
+    [Fact]
     public void LogitsAreCausal()
     {
         // The first positions cannot see later tokens, so a longer sequence leaves their logits unchanged.
