@@ -27,7 +27,13 @@ public sealed class LlamaCppParityFixture
         SyntheticQwen2.Write(F32Path, spec, RealVocabulary.Get());
         using var model = Qwen2Model.Load(F32Path);
         Tokens = model.Tokenizer.Encode(
-            "<|im_start|>user\nQwenSharp runs Qwen1.5 in C#. 你好，世界！Bonjour à tous 😀 12345<|im_end|>\n<|im_start|>assistant\n");
+            "<|im_start|>user\nQwenSharp runs Qwen1.5 in C#. 你好，世界！Bonjour à tous 😀 12345<|im_end|>\n<|im_start|>assistant\n"
+            + "Sure. Here is a short poem, a sum and some code:\nThe river runs, the mountains stay; 山は動かず、川は流れる。\n"
+            + "2 + 3 = 5, and 17 * 23 = 391.\nfor (int i = 0; i < n; i++) { total += values[i]; }\n"
+            + "¿Dónde está la biblioteca? Привет, как дела? 안녕하세요! Xin chào thế giới.<|im_end|>");
+        // Over a hundred positions, so that the argmax bar (95%) is a statistic, not one or two coin flips: on random
+        // weights a 1-ulp difference occasionally lands on a quantizer rounding boundary and moves a logit by ~0.2
+        // (measured: llama.cpp's own batch and token-by-token paths differ from each other the same way).
     }
 
     public string Quantized(GgmlType type, bool pure)
@@ -66,24 +72,28 @@ public class LlamaCppParityTests(LlamaCppParityFixture fixture, ITestOutputHelpe
     private static float[][] Ours(string path, int[] tokens)
     {
         using var model = Qwen2Model.Load(path);
-        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 128, Threads = 2, KvCacheType = KvCacheType.F32 });
+        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 512, Threads = 2, KvCacheType = KvCacheType.F32 });
         int n = ctx.Decode(tokens.Select((t, i) => new BatchEntry(t, i, 0, true)).ToArray());
         return Enumerable.Range(0, n).Select(o => ctx.Logits(o).ToArray()).ToArray();
     }
 
-    private (double MaxAbs, double MinCosine, double ArgmaxAgreement, double Range) Compare(string path)
+    private (double MaxAbs, double MinCosine, double ArgmaxAgreement, double Range) Compare(string path) => Compare(path, out _);
+
+    private (double MaxAbs, double MinCosine, double ArgmaxAgreement, double Range) Compare(string path, out double[] cosines)
     {
         var ours = Ours(path, fixture.Tokens);
         var theirs = LlamaCppOracle.Logits(path, fixture.Tokens);
         Assert.Equal(theirs.Length, ours.Length);
         double maxAbs = 0, minCos = 1, range = 0;
         int sameArgmax = 0;
+        cosines = new double[ours.Length];
         for (int i = 0; i < ours.Length; i++)
         {
             Assert.Equal(theirs[i].Length, ours[i].Length);
             // MaxMagnitude returns the element of largest magnitude with its sign, hence the Abs
             maxAbs = Math.Max(maxAbs, Math.Abs(TensorPrimitives.MaxMagnitude(Diff(ours[i], theirs[i]))));
-            minCos = Math.Min(minCos, TensorPrimitives.CosineSimilarity(ours[i], theirs[i]));
+            cosines[i] = TensorPrimitives.CosineSimilarity(ours[i], theirs[i]);
+            minCos = Math.Min(minCos, cosines[i]);
             range = Math.Max(range, TensorPrimitives.Max(theirs[i]) - TensorPrimitives.Min(theirs[i]));
             if (TensorPrimitives.IndexOfMax(ours[i]) == TensorPrimitives.IndexOfMax(theirs[i])) sameArgmax++;
         }
@@ -112,8 +122,25 @@ public class LlamaCppParityTests(LlamaCppParityFixture fixture, ITestOutputHelpe
     [InlineData(GgmlType.BF16)]
     public void HalfPrecisionCosineAtLeast0_99999(GgmlType type)
     {
-        var r = Compare(fixture.Quantized(type, pure: true));
-        Assert.True(r.MinCosine >= 0.99999, $"min cosine {r.MinCosine}");
+        // The bar holds wherever llama.cpp itself is determined to that precision: its one-batch and token-by-token
+        // runs agree to cosine 0.99999. (BF16 rounds every activation to 8 bits, and on this 138-token prompt
+        // llama.cpp's two paths drift below 0.99999 from position 35 on: measured 0.9999874 at worst.) Beyond that
+        // point the bar is the one llama.cpp meets against itself, with a small margin.
+        string path = fixture.Quantized(type, pure: true);
+        Compare(path, out double[] cosines);
+        var batch = LlamaCppOracle.Logits(path, fixture.Tokens, LlamaCppEvaluation.OneBatch);
+        var tokenByToken = LlamaCppOracle.Logits(path, fixture.Tokens, LlamaCppEvaluation.TokenByToken);
+        var self = batch.Zip(tokenByToken, (a, b) => (double)TensorPrimitives.CosineSimilarity(a, b)).ToArray();
+        int determined = Array.FindIndex(self, c => c < 0.99999);
+        if (determined < 0) determined = self.Length;
+        double selfMin = self.Min();
+        output.WriteLine($"{type}: llama.cpp batch vs token-by-token min cosine {selfMin:F7}; determined to 0.99999 for the first {determined} positions");
+        Assert.True(determined >= 30, $"llama.cpp agrees with itself for only {determined} positions: too few for the bar to mean much");
+        for (int i = 0; i < determined; i++)
+            Assert.True(cosines[i] >= 0.99999, $"position {i}: cosine {cosines[i]:F7}");
+        double floor = 1 - 4 * (1 - selfMin);
+        for (int i = determined; i < cosines.Length; i++)
+            Assert.True(cosines[i] >= floor, $"position {i}: cosine {cosines[i]:F7}, below {floor:F7} (4x llama.cpp's own drift)");
     }
 
     [Theory]
