@@ -1,33 +1,55 @@
 using QwenSharp.Formats;
+using QwenSharp.Models;
 using QwenSharp.Tensors;
+using QwenSharp.Tests.Models;
+using QwenSharp.Tokenization;
 using Xunit.Abstractions;
 
 namespace QwenSharp.Tests.Oracle;
 
-/// <summary>One tiny F32 model shared by the oracle tests.</summary>
+/// <summary>One tiny F32 model shared by the oracle tests, and the ids its own tokenizer gives the specials.</summary>
 public sealed class TinyModelFixture : IDisposable
 {
+    /// <summary>Where the quantized copies go; the source models are cached by <see cref="SyntheticModels"/>.</summary>
     public string Dir { get; } = TestPaths.NewTempDir("oracle");
-    public string F32Path { get; }
+
+    /// <summary>Untied output projection, and weights wide enough (std 0.5) that the logits are far from flat.</summary>
+    public string F32Path { get; } = SyntheticModels.Get("oracle-f32", OracleSpec);
 
     /// <summary>Rows of 256 so that K-quants (256-element blocks) apply without llama.cpp's fallback types.</summary>
-    public string Wide256Path { get; }
+    public string Wide256Path { get; } = SyntheticModels.Get("oracle-wide256-f32",
+        OracleSpec with { HiddenSize = 256, FeedForwardSize = 512, HeadCount = 4, KvHeadCount = 2, LayerCount = 1 });
+
+    public Qwen2Model Model { get; }
+    public QwenTokenizer Tokenizer => Model.Tokenizer;
+    public int VocabSize => Model.Tokenizer.VocabSize;
+    public int ImStart => Model.Special.ImStart ?? throw new InvalidOperationException("no <|im_start|> in the vocabulary");
+    public int ImEnd => Model.Special.ImEnd ?? throw new InvalidOperationException("no <|im_end|> in the vocabulary");
+
+    /// <summary>A short chat turn, tokenized by our tokenizer: &lt;|im_start|&gt; ... &lt;|im_end|&gt;.</summary>
+    public int[] Prompt { get; }
+
+    internal static SyntheticModelSpec OracleSpec => SyntheticModels.Tiny with
+    {
+        FeedForwardSize = 128, ContextLength = 512, TiedEmbeddings = false, InitStd = 0.5f, Seed = 1,
+    };
 
     public TinyModelFixture()
     {
-        F32Path = TinyQwen2Gguf.Write(Path.Combine(Dir, "tiny-f32.gguf"));
-        Wide256Path = TinyQwen2Gguf.Write(Path.Combine(Dir, "tiny256-f32.gguf"), new TinyQwen2Config { Hidden = 256, Ffn = 512, Heads = 4, KvHeads = 2, Layers = 1 });
+        Model = Qwen2Model.Load(F32Path);
+        Prompt = Tokenizer.Encode("<|im_start|>user\nHi!<|im_end|>");
     }
 
     public void Dispose()
     {
+        Model.Dispose();
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
     }
 }
 
 public class LlamaCppOracleTests(TinyModelFixture model, ITestOutputHelper output) : IClassFixture<TinyModelFixture>
 {
-    private static readonly int[] Prompt = [TinyQwen2Gguf.ImStart, 'u', 's', 'e', 'r', 10, 'H', 'i', '!', TinyQwen2Gguf.ImEnd];
+    private int[] Prompt => model.Prompt;
 
     [Fact]
     public void NativeLibraryLoadsAndReportsItsVariant()
@@ -44,7 +66,7 @@ public class LlamaCppOracleTests(TinyModelFixture model, ITestOutputHelper outpu
         Assert.Equal(Prompt.Length, logits.Length);
         foreach (float[] row in logits)
         {
-            Assert.Equal(TinyQwen2Gguf.VocabSize, row.Length);
+            Assert.Equal(model.VocabSize, row.Length);
             Assert.All(row, v => Assert.True(float.IsFinite(v)));
             Assert.True(row.Max() - row.Min() > 1f, "logits are nearly flat");
         }
@@ -82,7 +104,7 @@ public class LlamaCppOracleTests(TinyModelFixture model, ITestOutputHelper outpu
         float[][] shortRun = LlamaCppOracle.Logits(model.F32Path, Prompt[..4]);
         float[][] longRun = LlamaCppOracle.Logits(model.F32Path, Prompt);
         for (int pos = 0; pos < 4; pos++)
-            for (int v = 0; v < TinyQwen2Gguf.VocabSize; v++)
+            for (int v = 0; v < model.VocabSize; v++)
                 Assert.Equal(shortRun[pos][v], longRun[pos][v], 1e-4f);
     }
 
@@ -105,17 +127,58 @@ public class LlamaCppOracleTests(TinyModelFixture model, ITestOutputHelper outpu
         output.WriteLine($"greedy: {string.Join(", ", generated)}");
     }
 
-    [Fact]
-    public void TokenizeUsesTheByteLevelVocabularyMergesAndSpecials()
+    public static TheoryData<string> TokenizerTexts() => new()
     {
-        // "hello world": "he" (merge 0) + "ll" (merge 1) + "o" + "Ġw" (merge 2) + "o" "r" "l" "d".
-        int[] expected = [TinyQwen2Gguf.FirstMergedToken, TinyQwen2Gguf.FirstMergedToken + 1, 'o', TinyQwen2Gguf.FirstMergedToken + 2, 'o', 'r', 'l', 'd'];
-        Assert.Equal(expected, LlamaCppOracle.Tokenize(model.F32Path, "hello world"));
+        "hello world",
+        " the and ing",
+        "the thing is that you and her were there for the end",
+        "Thinking of\ntheir 123 reasons, isn't it?",
+        "<|im_start|>user\nthe end<|im_end|>\n",
+    };
 
-        int[] chat = LlamaCppOracle.Tokenize(model.F32Path, "<|im_start|>x<|im_end|>");
-        Assert.Equal([TinyQwen2Gguf.ImStart, 'x', TinyQwen2Gguf.ImEnd], chat);
-        int[] literal = LlamaCppOracle.Tokenize(model.F32Path, "<|im_end|>", parseSpecial: false);
-        Assert.DoesNotContain(TinyQwen2Gguf.ImEnd, literal);
+    [Theory]
+    [MemberData(nameof(TokenizerTexts))]
+    public void TokenizeGivesOurTokenizersIdsWithSpecialsParsed(string text)
+    {
+        int[] ours = model.Tokenizer.Encode(text, parseSpecial: true);
+        int[] theirs = LlamaCppOracle.Tokenize(model.F32Path, text, parseSpecial: true);
+        output.WriteLine($"{text.ReplaceLineEndings("\\n")}: {string.Join(", ", theirs)}");
+        Assert.Equal(ours, theirs);
+    }
+
+    [Theory]
+    [MemberData(nameof(TokenizerTexts))]
+    public void TokenizeGivesOurTokenizersIdsWithSpecialsAsText(string text)
+    {
+        int[] theirs = LlamaCppOracle.Tokenize(model.F32Path, text, parseSpecial: false);
+        Assert.Equal(model.Tokenizer.Encode(text, parseSpecial: false), theirs);
+        Assert.DoesNotContain(model.ImStart, theirs);
+        Assert.DoesNotContain(model.ImEnd, theirs);
+    }
+
+    [Fact]
+    public void TokenizeAppliesTheVocabularysMergesAndParsesSpecials()
+    {
+        // The id comparisons above would also pass if both sides only produced byte tokens; these pin that the
+        // byte-level merges of SyntheticVocabulary.ByteLevel() really are applied, and the specials recognised.
+        string[] vocabulary = SyntheticVocabulary.ByteLevel().Tokens;
+        int Id(string token)
+        {
+            int id = Array.IndexOf(vocabulary, token);
+            Assert.True(id >= 256, $"{token} is not a merged token of the vocabulary");
+            return id;
+        }
+        // "an d" and "in g" are the lowest-ranked merges that cover these words whole.
+        Assert.Equal([Id("and")], LlamaCppOracle.Tokenize(model.F32Path, "and"));
+        Assert.Equal([Id("ing")], LlamaCppOracle.Tokenize(model.F32Path, "ing"));
+        Assert.Equal([model.ImStart, Id("and"), model.ImEnd], LlamaCppOracle.Tokenize(model.F32Path, "<|im_start|>and<|im_end|>"));
+
+        // Whatever merges apply, the tokens must spell the text's bytes, in fewer tokens than bytes.
+        const string text = " the and ing";
+        int[] ids = LlamaCppOracle.Tokenize(model.F32Path, text);
+        string spelled = string.Concat(System.Text.Encoding.UTF8.GetBytes(text).Select(SyntheticVocabulary.ByteSymbol));
+        Assert.Equal(spelled, string.Concat(ids.Select(id => vocabulary[id])));
+        Assert.True(ids.Length < text.Length, $"no merges applied: {string.Join(", ", ids)}");
     }
 
     public static TheoryData<GgmlType, bool> QuantTypes()
@@ -158,22 +221,32 @@ public class LlamaCppOracleAgreesWithTheSpecTests(ITestOutputHelper output)
     [InlineData(true)]
     public void OracleLogitsMatchTheNaiveDoublePrecisionDecoder(bool tied)
     {
-        string dir = TestPaths.NewTempDir("oracle-naive");
-        string path = TinyQwen2Gguf.Write(Path.Combine(dir, "tiny.gguf"), new TinyQwen2Config { TiedEmbeddings = tied, Seed = tied ? 5 : 6 });
-        int[] tokens = [TinyQwen2Gguf.ImStart, 'a', 'b', 10, 200, 'z', TinyQwen2Gguf.EndOfText, ' ', 'q', 'r', 's', 't'];
+        string path = SyntheticModels.Get($"oracle-naive-{(tied ? "tied" : "untied")}",
+            TinyModelFixture.OracleSpec with { TiedEmbeddings = tied, Seed = tied ? 5UL : 6UL });
+        int[] tokens;
+        int vocabSize;
+        using (Qwen2Model loaded = Qwen2Model.Load(path))
+        {
+            // Byte tokens (a non-ASCII byte among them), merged tokens and two specials, as our tokenizer spells them.
+            tokens = [.. loaded.Tokenizer.Encode("<|im_start|>ab\n"), ByteToken(loaded.Tokenizer, 200),
+                .. loaded.Tokenizer.Encode("z<|endoftext|> qrst the")];
+            vocabSize = loaded.Tokenizer.VocabSize;
+        }
 
         float[][] oracle = LlamaCppOracle.Logits(path, tokens);
-        double[][] naive = new QwenSharp.Tests.Models.NaiveQwen2(path).Logits(tokens);
+        double[][] naive = new NaiveQwen2(path).Logits(tokens);
 
         double worst = 0, scale = 0;
         for (int p = 0; p < tokens.Length; p++)
-            for (int v = 0; v < TinyQwen2Gguf.VocabSize; v++)
+            for (int v = 0; v < vocabSize; v++)
             {
                 worst = Math.Max(worst, Math.Abs(oracle[p][v] - naive[p][v]));
                 scale = Math.Max(scale, Math.Abs(naive[p][v]));
             }
         output.WriteLine($"tied={tied}: max |llama.cpp - naive| = {worst:E3}, max |logit| = {scale:F2}");
         Assert.True(worst < 1e-4 * scale, $"max difference {worst} against logit scale {scale}");
-        Directory.Delete(dir, true);
     }
+
+    private static int ByteToken(QwenTokenizer tokenizer, byte b) =>
+        tokenizer.TryGetTokenId(SyntheticVocabulary.ByteSymbol(b), out int id) ? id : throw new InvalidOperationException($"no token for byte {b}");
 }
