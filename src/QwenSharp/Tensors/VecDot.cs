@@ -79,6 +79,11 @@ public static unsafe class VecDot
             MatMulExpanded(kernels, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, rowBytes, activationBytes);
             return;
         }
+        if (kernels.MatMul != null)
+        {
+            kernels.MatMul(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
+            return;
+        }
         var dot = kernels.Dot;
         for (int tileStart = rowStart; tileStart < rowEnd; tileStart += RowTile)
         {
