@@ -74,14 +74,14 @@ public static unsafe class VecDot
         var kernels = path == KernelTable.DotPath(weightType) ? KernelTable.Best(weightType) : KernelTable.For(weightType, path);
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
         long activationBytes = GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
+        if (kernels.MatMul != null && batch >= 2)
+        {
+            kernels.MatMul(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
+            return;
+        }
         if (kernels.ExpandActivation != null)
         {
             MatMulExpanded(kernels, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, rowBytes, activationBytes);
-            return;
-        }
-        if (kernels.MatMul != null)
-        {
-            kernels.MatMul(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
             return;
         }
         var dot = kernels.Dot;

@@ -12,8 +12,14 @@ public unsafe class MatMulTests
     /// <summary>Row ranges over 14 rows: whole tiles, tiles plus leftovers, fewer rows than a tile, empty.</summary>
     private static readonly (int Start, int End)[] RowRanges = [(0, 14), (1, 12), (3, 6), (5, 5), (13, 14)];
 
-    /// <summary>Lengths with a tail after the eight-block groups, and one shorter than a group.</summary>
-    private static int[] Lengths(GgmlType type) => GgmlTypeInfo.Block(type).BlockSize == 256 ? [768, 256] : [32 * 19, 32 * 3];
+    /// <summary>Lengths with a tail after the eight-block groups (float types: after the 32- and 16-element
+    /// steps), and ones shorter than a group or a step.</summary>
+    private static int[] Lengths(GgmlType type) => GgmlTypeInfo.Block(type).BlockSize switch
+    {
+        256 => [768, 256],
+        32 => [32 * 19, 32 * 3],
+        _ => [32 * 19 + 16 + 5, 32 * 3, 13],
+    };
 
     [Theory]
     [MemberData(nameof(TensorTestData.TypesAndPaths), MemberType = typeof(TensorTestData))]
