@@ -170,7 +170,7 @@ internal static unsafe class Q4_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
     }
 
-    /// <summary>The four-row tile (AVX-VNNI). A prepared block: 8 × 32 unsigned nibbles (sub-block order), the
+    /// <summary>The four-row tile (AVX-VNNI), shared with Q5_K. A prepared block: 8 × 32 unsigned values (sub-block order), the
     /// eight scales as int16 (broadcast at use), the mins repeated per 16-element sum as an int16 vector, d, dmin.</summary>
     internal readonly struct Tile : IKQuantTile
     {
@@ -182,7 +182,6 @@ internal static unsafe class Q4_KKernels
 
         public static void Prepare(byte* w, byte* dst)
         {
-            var (scales, mins) = KQuantScales.UnpackScaleMin(w + 4);
             var nibble = Vector256.Create((byte)0x0F);
             for (int j = 0; j < 4; j++)
             {
@@ -190,6 +189,14 @@ internal static unsafe class Q4_KKernels
                 (q & nibble).Store(dst + 64 * j);
                 Simd256.Bits(q, 4, 0x0F).Store(dst + 64 * j + 32);
             }
+            PrepareScales(w, dst);
+        }
+
+        /// <summary>The scale/min half of a prepared block (the same in Q5_K, whose block also starts with d,
+        /// dmin and the 12 packed bytes).</summary>
+        internal static void PrepareScales(byte* w, byte* dst)
+        {
+            var (scales, mins) = KQuantScales.UnpackScaleMin(w + 4);
             for (int k = 0; k < 8; k++) ((short*)(dst + ScalesAt))[k] = (short)KQuantScales.Byte(scales, k);
             var m = Vector128.CreateScalar(mins).AsByte();
             Avx2.ConvertToVector256Int16(Sse2.UnpackLow(m, m)).Store((short*)(dst + MinsAt));
