@@ -5,8 +5,8 @@ using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Kernels;
 
-/// <summary>A 32-element block type whose weights are a signed integer q - Bias with q in 0..255, so an unpacked
-/// block is 32 unsigned bytes that feed vpdpbusd directly (no per-activation sign transfer).</summary>
+/// <summary>A 32-element block type whose weights are an integer q - Bias with q in 0..255 (Bias 0 for Q4_1/Q5_1),
+/// so an unpacked block is 32 unsigned bytes that feed vpdpbusd directly (no per-activation sign transfer).</summary>
 internal unsafe interface IBlock32Tile : IBlock32Kernel
 {
     /// <summary>The offset the stored unsigned values carry: value = q - Bias.</summary>
@@ -14,6 +14,9 @@ internal unsafe interface IBlock32Tile : IBlock32Kernel
 
     /// <summary>The block's 32 values plus Bias, as unsigned bytes in element order.</summary>
     static abstract Vector256<byte> Unsigned(byte* w);
+
+    /// <summary>Where the 32 activation bytes start in an activation block (Q8_0: 2, Q8_1: 4).</summary>
+    static abstract int ActivationQuantsAt { get; }
 }
 
 /// <summary>MatMulRows for 32-element block types on the AVX-VNNI rung. Both operands are first re-laid out in
@@ -36,9 +39,10 @@ internal static unsafe class Block32Tile
     /// weight tile of the row range passes over it.</summary>
     private const int Chunk = 64;
 
-    /// <summary>Bytes per group of eight blocks in the interleaved layouts: 256 quant bytes, then for activations
-    /// the bias sums (8 int32) and the scales (8 fp32).</summary>
-    private const int WeightGroupBytes = 256 + 32, ActivationGroupBytes = 256 + 64;
+    /// <summary>Bytes per group of eight blocks in the interleaved layouts: 256 quant bytes, then the scales
+    /// (8 fp32), the offsets m or s (8 fp32, types with offsets), and for activations the bias sums (8 int32).</summary>
+    private const int WeightGroupBytes = 256 + 64, ActivationGroupBytes = 256 + 96;
+    private const int ScalesAt = 256, OffsetsAt = 288, BiasAt = 320;
 
     [ThreadStatic] private static byte[]? scratch;
 
@@ -96,7 +100,8 @@ internal static unsafe class Block32Tile
         {
             for (int k = 0; k < 8; k++) TKernel.Unsigned(w + k * wb).Store(unpacked + 32 * k);
             for (int j = 0; j < 8; j++) Gather(unpacked + 4 * j, 32).Store(dst + 32 * j);
-            Simd256.GatherHalves(w, wb).Store((float*)(dst + 256));
+            Simd256.GatherHalves(w, wb).Store((float*)(dst + ScalesAt));
+            if (TKernel.HasOffset) Simd256.GatherHalves(w + 2, wb).Store((float*)(dst + OffsetsAt));
         }
     }
 
@@ -110,12 +115,13 @@ internal static unsafe class Block32Tile
             var bias = Vector256<int>.Zero;
             for (int j = 0; j < 8; j++)
             {
-                var y = Gather(a + 2 + 4 * j, ab);
+                var y = Gather(a + TKernel.ActivationQuantsAt + 4 * j, ab);
                 y.Store(dst + 32 * j);
                 bias = AvxVnni.MultiplyWideningAndAdd(bias, biasBytes, y.AsSByte());
             }
-            bias.Store((int*)(dst + 256));
-            Simd256.GatherHalves(a, ab).Store((float*)(dst + 288));
+            bias.Store((int*)(dst + BiasAt));
+            Simd256.GatherHalves(a, ab).Store((float*)(dst + ScalesAt));
+            if (TKernel.HasOffset) Simd256.GatherHalves(a + 2, ab).Store((float*)(dst + OffsetsAt));
         }
     }
 
@@ -129,6 +135,7 @@ internal static unsafe class Block32Tile
         int wb = TKernel.WeightBlockBytes, ab = TKernel.ActivationBlockBytes;
         long rowStride = (long)groups * WeightGroupBytes;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<float> off0 = default, off1 = default, off2 = default, off3 = default;
         byte* q = tileScratch;
         for (int g = 0; g < groups; g++, q += WeightGroupBytes, ai += ActivationGroupBytes)
         {
@@ -141,19 +148,28 @@ internal static unsafe class Block32Tile
                 s2 = Dot(s2, q + 2 * rowStride + 32 * j, y);
                 s3 = Dot(s3, q + 3 * rowStride + 32 * j, y);
             }
-            var bias = Vector256.Load((int*)(ai + 256));
-            var activationScales = Vector256.Load((float*)(ai + 288));
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 - bias), Vector256.Load((float*)(q + 256)) * activationScales, acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1 - bias), Vector256.Load((float*)(q + rowStride + 256)) * activationScales, acc1);
-            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s2 - bias), Vector256.Load((float*)(q + 2 * rowStride + 256)) * activationScales, acc2);
-            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s3 - bias), Vector256.Load((float*)(q + 3 * rowStride + 256)) * activationScales, acc3);
+            var bias = Vector256.Load((int*)(ai + BiasAt));
+            var activationScales = Vector256.Load((float*)(ai + ScalesAt));
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 - bias), Vector256.Load((float*)(q + ScalesAt)) * activationScales, acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1 - bias), Vector256.Load((float*)(q + rowStride + ScalesAt)) * activationScales, acc1);
+            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s2 - bias), Vector256.Load((float*)(q + 2 * rowStride + ScalesAt)) * activationScales, acc2);
+            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s3 - bias), Vector256.Load((float*)(q + 3 * rowStride + ScalesAt)) * activationScales, acc3);
+            if (TKernel.HasOffset)
+            {
+                var activationOffsets = Vector256.Load((float*)(ai + OffsetsAt));
+                off0 += Vector256.Load((float*)(q + OffsetsAt)) * activationOffsets;
+                off1 += Vector256.Load((float*)(q + rowStride + OffsetsAt)) * activationOffsets;
+                off2 += Vector256.Load((float*)(q + 2 * rowStride + OffsetsAt)) * activationOffsets;
+                off3 += Vector256.Load((float*)(q + 3 * rowStride + OffsetsAt)) * activationOffsets;
+            }
         }
-        // the same final reduction as Block32Dot.Dot256: lanes summed, (+ 0 for the absent offsets), then the tail blocks
+        // the same final reduction as Block32Dot.Dot256: lanes summed, + the offsets' lanes summed (+ 0 without
+        // offsets), then the tail blocks
         int done = groups * 8, tail = blocks - done;
         byte* tw = w + done * wb, ta = a + done * ab;
-        o[0] = Simd256.Sum(acc0) + 0f + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw, ta, tail);
-        o[1] = Simd256.Sum(acc1) + 0f + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + rowBytes, ta, tail);
-        o[2] = Simd256.Sum(acc2) + 0f + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + 2 * rowBytes, ta, tail);
-        o[3] = Simd256.Sum(acc3) + 0f + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + 3 * rowBytes, ta, tail);
+        o[0] = Simd256.Sum(acc0) + (TKernel.HasOffset ? Simd256.Sum(off0) : 0f) + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw, ta, tail);
+        o[1] = Simd256.Sum(acc1) + (TKernel.HasOffset ? Simd256.Sum(off1) : 0f) + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + rowBytes, ta, tail);
+        o[2] = Simd256.Sum(acc2) + (TKernel.HasOffset ? Simd256.Sum(off2) : 0f) + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + 2 * rowBytes, ta, tail);
+        o[3] = Simd256.Sum(acc3) + (TKernel.HasOffset ? Simd256.Sum(off3) : 0f) + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + 3 * rowBytes, ta, tail);
     }
 }

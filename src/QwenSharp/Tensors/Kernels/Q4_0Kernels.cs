@@ -84,6 +84,7 @@ internal static unsafe class Q4_0Kernels
     {
         public static int WeightBlockBytes => Block;
         public static int ActivationBlockBytes => ActBlock;
+        public static int ActivationQuantsAt => 2;
         public static bool HasOffset => false;
         public static byte Bias => 8;
 

@@ -72,6 +72,7 @@ internal static unsafe class Q8_0Kernels
     {
         public static int WeightBlockBytes => Block;
         public static int ActivationBlockBytes => Block;
+        public static int ActivationQuantsAt => 2;
         public static bool HasOffset => false;
         public static byte Bias => 128;
 
