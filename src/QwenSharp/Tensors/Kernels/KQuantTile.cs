@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Kernels;
 
@@ -75,4 +76,53 @@ internal static unsafe class KQuantTile
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> ScaledDotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
         AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale);
+
+    /// <summary>Layout of a prepared block for the pair-scaled types (Q2_K, Q3_K, Q6_K, whose scales change every
+    /// 16 elements): eight 32-byte vectors of unsigned values, their eight int16 pair-scale vectors, one int16
+    /// vector of per-16 multipliers for the bsums correction, then d and (Q2_K) dmin as fp32.</summary>
+    public const int PairScalesAt = 256, CorrectionAt = 512, DAt = 544, DminAt = 548, PairScaledBlockBytes = 576;
+
+    /// <summary>FourRows for the pair-scaled types: Σ over the eight 32-element pieces of the scaled pair sums,
+    /// then the type's own end of block.</summary>
+    public static void FourRowsPairScaled<TFinish>(byte* p, long rowStride, int blocks, byte* a, float* o) where TFinish : IBlockFinish
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
+        for (int b = 0; b < blocks; b++, a += Q8_KLayout.BlockBytes)
+        {
+            int off = b * PairScaledBlockBytes;
+            sbyte* y = (sbyte*)(a + Q8_KLayout.QuantsOffset);
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (int c = 0; c < 8; c++)
+            {
+                var yc = Vector256.Load(y + 32 * c);
+                int q = off + 32 * c, sc = off + PairScalesAt + 32 * c;
+                s0 = ScaledDotAdd(s0, Vector256.Load(p + q), yc, Vector256.Load((short*)(p + sc)));
+                s1 = ScaledDotAdd(s1, Vector256.Load(p1 + q), yc, Vector256.Load((short*)(p1 + sc)));
+                s2 = ScaledDotAdd(s2, Vector256.Load(p2 + q), yc, Vector256.Load((short*)(p2 + sc)));
+                s3 = ScaledDotAdd(s3, Vector256.Load(p3 + q), yc, Vector256.Load((short*)(p3 + sc)));
+            }
+            float da = *(float*)a;
+            var bsums = Vector256.Load((short*)(a + Q8_KLayout.SumsOffset));
+            acc0 = TFinish.Finish(acc0, s0, bsums, da, p + off);
+            acc1 = TFinish.Finish(acc1, s1, bsums, da, p1 + off);
+            acc2 = TFinish.Finish(acc2, s2, bsums, da, p2 + off);
+            acc3 = TFinish.Finish(acc3, s3, bsums, da, p3 + off);
+        }
+        o[0] = Simd256.Sum(acc0);
+        o[1] = Simd256.Sum(acc1);
+        o[2] = Simd256.Sum(acc2);
+        o[3] = Simd256.Sum(acc3);
+    }
+
+    /// <summary>The bsums correction vector: lane i = bsums[2i]·m[2i] + bsums[2i+1]·m[2i+1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Correction(Vector256<short> bsums, byte* preparedBlock) =>
+        Avx2.MultiplyAddAdjacent(bsums, Vector256.Load((short*)(preparedBlock + CorrectionAt)));
+}
+
+/// <summary>A pair-scaled type's end of block, exactly as its single-row Dot256 does it.</summary>
+internal unsafe interface IBlockFinish
+{
+    static abstract Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* preparedBlock);
 }

@@ -210,14 +210,11 @@ internal static unsafe class Q6_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(offsetAcc);
     }
 
-    /// <summary>The four-row tile (AVX-VNNI). A prepared block: the 8 unsigned 32-element groups (q in 0..63, half
-    /// 0 then half 1), their 8 pair-scale int16 vectors, the 16 scales as int16 (for the -32 offset terms), d.</summary>
-    internal readonly struct Tile : IKQuantTile
+    /// <summary>The four-row tile (AVX-VNNI), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
+    internal readonly struct Tile : IKQuantTile, IBlockFinish
     {
-        private const int PairScalesAt = 256, ScalesAt = 512, DAt = 544, Prepared = 576;
         public static int WeightBlockBytes => Block;
-        public static int PreparedBlockBytes => Prepared;
-
+        public static int PreparedBlockBytes => KQuantTile.PairScaledBlockBytes;
         public static float Dot(byte* w, byte* a, int n) => Dot256(w, a, n);
 
         public static void Prepare(byte* w, byte* dst)
@@ -233,48 +230,20 @@ internal static unsafe class Q6_KKernels
                 q3.Store(dst + 128 * h + 96);
             }
             for (int c = 0; c < 8; c++, mask += Vector128.Create((byte)2))
-                Simd256.PairScalesSigned(scales, mask).Store((short*)(dst + PairScalesAt + 32 * c));
-            Avx2.ConvertToVector256Int16(scales).Store((short*)(dst + ScalesAt));
-            *(float*)(dst + DAt) = Fp16.ToSingle(w + 208);
+                Simd256.PairScalesSigned(scales, mask).Store((short*)(dst + KQuantTile.PairScalesAt + 32 * c));
+            Avx2.ConvertToVector256Int16(scales).Store((short*)(dst + KQuantTile.CorrectionAt));
+            *(float*)(dst + KQuantTile.DAt) = Fp16.ToSingle(w + 208);
         }
 
-        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o)
-        {
-            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-            byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
-            for (int b = 0; b < blocks; b++, a += BlockBytes)
-            {
-                int off = b * Prepared;
-                sbyte* y = (sbyte*)(a + QuantsOffset);
-                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                for (int c = 0; c < 8; c++)
-                {
-                    var yc = Vector256.Load(y + 32 * c);
-                    int q = off + 32 * c, sc = off + PairScalesAt + 32 * c;
-                    s0 = KQuantTile.ScaledDotAdd(s0, Vector256.Load(p + q), yc, Vector256.Load((short*)(p + sc)));
-                    s1 = KQuantTile.ScaledDotAdd(s1, Vector256.Load(p1 + q), yc, Vector256.Load((short*)(p1 + sc)));
-                    s2 = KQuantTile.ScaledDotAdd(s2, Vector256.Load(p2 + q), yc, Vector256.Load((short*)(p2 + sc)));
-                    s3 = KQuantTile.ScaledDotAdd(s3, Vector256.Load(p3 + q), yc, Vector256.Load((short*)(p3 + sc)));
-                }
-                float da = *(float*)a;
-                var bsums = Vector256.Load((short*)(a + SumsOffset));
-                acc0 = Accumulate(acc0, s0, bsums, da, p + off);
-                acc1 = Accumulate(acc1, s1, bsums, da, p1 + off);
-                acc2 = Accumulate(acc2, s2, bsums, da, p2 + off);
-                acc3 = Accumulate(acc3, s3, bsums, da, p3 + off);
-            }
-            o[0] = Simd256.Sum(acc0);
-            o[1] = Simd256.Sum(acc1);
-            o[2] = Simd256.Sum(acc2);
-            o[3] = Simd256.Sum(acc3);
-        }
+        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o) =>
+            KQuantTile.FourRowsPairScaled<Tile>(p, rowStride, blocks, a, o);
 
         /// <summary>Dot256's end of a block: minus the -32 offset terms, then + sumi·(d_a·d).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<float> Accumulate(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* p)
+        public static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* p)
         {
-            sumi -= Avx2.MultiplyAddAdjacent(bsums, Vector256.Load((short*)(p + ScalesAt))) << 5;
-            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * *(float*)(p + DAt)), acc);
+            sumi -= KQuantTile.Correction(bsums, p) << 5;
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * *(float*)(p + KQuantTile.DAt)), acc);
         }
     }
 }
