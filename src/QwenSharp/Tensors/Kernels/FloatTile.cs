@@ -25,7 +25,7 @@ internal unsafe interface IFloatTile
 
 /// <summary>MatMulRows for F16/BF16 weights on the Vector512 rung: a tile of four weight rows is converted to fp32
 /// once, a chunk of activations too, and a 4 × 2 register block of FMAs runs over them (each weight vector load
-/// serves two activations, each activation load four rows). Per pair the two accumulators, the order of the
+/// serves two activations, each activation load four rows; an odd last activation gets a 4 × 1 block). Per pair the two accumulators, the order of the
 /// fused steps, the final reduction and the scalar tail are those of the single-row Dot512, on the same fp32
 /// values (conversions are exact), so results are bit-identical to it.</summary>
 internal static unsafe class FloatTile
@@ -62,9 +62,9 @@ internal static unsafe class FloatTile
                     for (; k + 2 <= count; k += 2)
                         FourByTwo<TKernel>(weights + tile * rowBytes, rowBytes, tileRows, padded, activations + (first + k) * rowBytes,
                                            expanded + k * padded, n, output + (long)(first + k) * outputStride + tile, outputStride);
-                    for (; k < count; k++)
-                        for (int r = 0; r < Rows; r++)
-                            output[(long)(first + k) * outputStride + tile + r] = TKernel.Dot(weights + (tile + r) * rowBytes, activations + (first + k) * rowBytes, n);
+                    if (k < count)
+                        FourByOne<TKernel>(weights + tile * rowBytes, rowBytes, tileRows, padded, activations + (first + k) * rowBytes,
+                                           expanded + k * padded, n, output + (long)(first + k) * outputStride + tile);
                 }
             }
         }
@@ -114,5 +114,33 @@ internal static unsafe class FloatTile
         o[outputStride + 1] = Simd512.Sum(y10 + y11) + TKernel.Tail(w + rowBytes, a1b, i, n);
         o[outputStride + 2] = Simd512.Sum(y20 + y21) + TKernel.Tail(w + 2 * rowBytes, a1b, i, n);
         o[outputStride + 3] = Simd512.Sum(y30 + y31) + TKernel.Tail(w + 3 * rowBytes, a1b, i, n);
+    }
+
+    /// <summary>Four rows × the odd activation left over from the pairs; outputs at o[r].</summary>
+    private static void FourByOne<TKernel>(byte* w, long rowBytes, float* wf, long padded, byte* a, float* af, int n, float* o)
+        where TKernel : IFloatTile
+    {
+        Vector512<float> x00 = default, x01 = default, x10 = default, x11 = default, x20 = default, x21 = default, x30 = default, x31 = default;
+        float* w0 = wf, w1 = wf + padded, w2 = wf + 2 * padded, w3 = wf + 3 * padded;
+        int i = 0;
+        for (; i + 32 <= n; i += 32)
+        {
+            x00 = Fma(w0 + i, af + i, x00); x01 = Fma(w0 + i + 16, af + i + 16, x01);
+            x10 = Fma(w1 + i, af + i, x10); x11 = Fma(w1 + i + 16, af + i + 16, x11);
+            x20 = Fma(w2 + i, af + i, x20); x21 = Fma(w2 + i + 16, af + i + 16, x21);
+            x30 = Fma(w3 + i, af + i, x30); x31 = Fma(w3 + i + 16, af + i + 16, x31);
+        }
+        if (TKernel.SixteenStep && i + 16 <= n)
+        {
+            x00 = Fma(w0 + i, af + i, x00);
+            x10 = Fma(w1 + i, af + i, x10);
+            x20 = Fma(w2 + i, af + i, x20);
+            x30 = Fma(w3 + i, af + i, x30);
+            i += 16;
+        }
+        o[0] = Simd512.Sum(x00 + x01) + TKernel.Tail(w, a, i, n);
+        o[1] = Simd512.Sum(x10 + x11) + TKernel.Tail(w + rowBytes, a, i, n);
+        o[2] = Simd512.Sum(x20 + x21) + TKernel.Tail(w + 2 * rowBytes, a, i, n);
+        o[3] = Simd512.Sum(x30 + x31) + TKernel.Tail(w + 3 * rowBytes, a, i, n);
     }
 }
