@@ -19,14 +19,15 @@ internal unsafe interface IBlock32Tile : IBlock32Kernel
     static abstract int ActivationQuantsAt { get; }
 }
 
-/// <summary>MatMulRows for 32-element block types on the AVX-VNNI rung. Both operands are first re-laid out in
+/// <summary>MatMulRows for 32-element block types on the Vector256 rungs (AVX2's vpmaddubsw only for types whose
+/// unsigned values stay below 64, so its 16-bit pair sums cannot saturate: not Q8_0). Both operands are first re-laid out in
 /// groups of eight blocks, "interleaved": vector j of a group holds bytes 4j..4j+3 of block k in int32 lane k, so
 /// eight vpdpbusd into one accumulator leave block k's whole integer sum in lane k, which is exactly the vector the
 /// single-row dot builds with its horizontal adds (and then scales and accumulates lane by lane) — without any
 /// horizontal adds. Weights are unpacked and interleaved once per tile of four rows, activations once per chunk of
 /// the batch, so the inner loop is loads and vpdpbusd only. Per (row, activation) pair the arithmetic is that of
 /// <see cref="Block32Dot.Dot256{TKernel,TDot}"/>: the same exact integer block sums (Σ q·q_a - Bias·Σ q_a equals
-/// Σ (q - Bias)·q_a in int32, and vpdpbusd never saturates), the same fp32 scale products, the same fused
+/// Σ (q - Bias)·q_a in int32; vpdpbusd never saturates, vpmaddubsw does not for these values), the same fp32 scale products, the same fused
 /// accumulation order and final reduction, so results are bit-identical to the single-row dot.</summary>
 internal static unsafe class Block32Tile
 {
@@ -46,8 +47,8 @@ internal static unsafe class Block32Tile
 
     [ThreadStatic] private static byte[]? scratch;
 
-    public static void MatMul<TKernel>(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
-                                       float* output, int outputStride) where TKernel : IBlock32Tile
+    public static void MatMul<TKernel, TDot>(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
+                                             float* output, int outputStride) where TKernel : IBlock32Tile where TDot : IInt8Dot256
     {
         int wb = TKernel.WeightBlockBytes, ab = TKernel.ActivationBlockBytes;
         long rowBytes = (long)(n / 32) * wb, actBytes = (long)(n / 32) * ab;
@@ -67,20 +68,20 @@ internal static unsafe class Block32Tile
                 {
                     int count = Math.Min(chunk, batch - first);
                     for (int b = 0; b < count; b++)
-                        InterleaveActivation<TKernel>(activations + (first + b) * actBytes, groups, chunkScratch + (long)b * groups * ActivationGroupBytes);
+                        InterleaveActivation<TKernel, TDot>(activations + (first + b) * actBytes, groups, chunkScratch + (long)b * groups * ActivationGroupBytes);
                     for (int tile = rowStart; tile < fullEnd; tile += Rows)
                     {
                         for (int r = 0; r < Rows; r++)
                             InterleaveWeights<TKernel>(weights + (tile + r) * rowBytes, groups, tileScratch + (long)r * groups * WeightGroupBytes);
                         for (int b = 0; b < count; b++)
-                            TileTimesActivation<TKernel>(weights + tile * rowBytes, rowBytes, tileScratch, blocks, groups,
+                            TileTimesActivation<TKernel, TDot>(weights + tile * rowBytes, rowBytes, tileScratch, blocks, groups,
                                                          activations + (first + b) * actBytes, chunkScratch + (long)b * groups * ActivationGroupBytes,
                                                          output + (long)(first + b) * outputStride + tile);
                     }
                 }
             }
         }
-        var dot = (delegate*<byte*, byte*, int, float>)&Block32Dot.Dot256<TKernel, AvxVnniInt8Dot>;
+        var dot = (delegate*<byte*, byte*, int, float>)&Block32Dot.Dot256<TKernel, TDot>;
         for (int b = 0; b < batch; b++)
             for (int r = fullEnd; r < rowEnd; r++)
                 output[(long)b * outputStride + r] = dot(weights + r * rowBytes, activations + b * actBytes, n);
@@ -106,7 +107,7 @@ internal static unsafe class Block32Tile
     }
 
     /// <summary>Per group: the interleaved activation bytes, Bias·Σ q_a per block, the eight fp16 scales as floats.</summary>
-    private static void InterleaveActivation<TKernel>(byte* a, int groups, byte* dst) where TKernel : IBlock32Tile
+    private static void InterleaveActivation<TKernel, TDot>(byte* a, int groups, byte* dst) where TKernel : IBlock32Tile where TDot : IInt8Dot256
     {
         int ab = TKernel.ActivationBlockBytes;
         var biasBytes = Vector256.Create(TKernel.Bias);
@@ -117,7 +118,7 @@ internal static unsafe class Block32Tile
             {
                 var y = Gather(a + TKernel.ActivationQuantsAt + 4 * j, ab);
                 y.Store(dst + 32 * j);
-                bias = AvxVnni.MultiplyWideningAndAdd(bias, biasBytes, y.AsSByte());
+                bias = TDot.MultiplyAdd(bias, biasBytes, y.AsSByte());
             }
             bias.Store((int*)(dst + BiasAt));
             Simd256.GatherHalves(a, ab).Store((float*)(dst + ScalesAt));
@@ -126,11 +127,11 @@ internal static unsafe class Block32Tile
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(Vector256<int> acc, byte* q, Vector256<sbyte> y) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, Vector256.Load(q), y);
+    private static Vector256<int> Dot<TDot>(Vector256<int> acc, byte* q, Vector256<sbyte> y) where TDot : IInt8Dot256 =>
+        TDot.MultiplyAdd(acc, Vector256.Load(q), y);
 
-    private static void TileTimesActivation<TKernel>(byte* w, long rowBytes, byte* tileScratch, int blocks, int groups,
-                                                     byte* a, byte* ai, float* o) where TKernel : IBlock32Tile
+    private static void TileTimesActivation<TKernel, TDot>(byte* w, long rowBytes, byte* tileScratch, int blocks, int groups,
+                                                           byte* a, byte* ai, float* o) where TKernel : IBlock32Tile where TDot : IInt8Dot256
     {
         int wb = TKernel.WeightBlockBytes, ab = TKernel.ActivationBlockBytes;
         long rowStride = (long)groups * WeightGroupBytes;
@@ -143,10 +144,10 @@ internal static unsafe class Block32Tile
             for (int j = 0; j < 8; j++)
             {
                 var y = Vector256.Load((sbyte*)(ai + 32 * j));
-                s0 = Dot(s0, q + 32 * j, y);
-                s1 = Dot(s1, q + rowStride + 32 * j, y);
-                s2 = Dot(s2, q + 2 * rowStride + 32 * j, y);
-                s3 = Dot(s3, q + 3 * rowStride + 32 * j, y);
+                s0 = Dot<TDot>(s0, q + 32 * j, y);
+                s1 = Dot<TDot>(s1, q + rowStride + 32 * j, y);
+                s2 = Dot<TDot>(s2, q + 2 * rowStride + 32 * j, y);
+                s3 = Dot<TDot>(s3, q + 3 * rowStride + 32 * j, y);
             }
             var bias = Vector256.Load((int*)(ai + BiasAt));
             var activationScales = Vector256.Load((float*)(ai + ScalesAt));
@@ -167,9 +168,9 @@ internal static unsafe class Block32Tile
         // offsets), then the tail blocks
         int done = groups * 8, tail = blocks - done;
         byte* tw = w + done * wb, ta = a + done * ab;
-        o[0] = Simd256.Sum(acc0) + (TKernel.HasOffset ? Simd256.Sum(off0) : 0f) + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw, ta, tail);
-        o[1] = Simd256.Sum(acc1) + (TKernel.HasOffset ? Simd256.Sum(off1) : 0f) + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + rowBytes, ta, tail);
-        o[2] = Simd256.Sum(acc2) + (TKernel.HasOffset ? Simd256.Sum(off2) : 0f) + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + 2 * rowBytes, ta, tail);
-        o[3] = Simd256.Sum(acc3) + (TKernel.HasOffset ? Simd256.Sum(off3) : 0f) + Block32Dot.Tail256<TKernel, AvxVnniInt8Dot>(tw + 3 * rowBytes, ta, tail);
+        o[0] = Simd256.Sum(acc0) + (TKernel.HasOffset ? Simd256.Sum(off0) : 0f) + Block32Dot.Tail256<TKernel, TDot>(tw, ta, tail);
+        o[1] = Simd256.Sum(acc1) + (TKernel.HasOffset ? Simd256.Sum(off1) : 0f) + Block32Dot.Tail256<TKernel, TDot>(tw + rowBytes, ta, tail);
+        o[2] = Simd256.Sum(acc2) + (TKernel.HasOffset ? Simd256.Sum(off2) : 0f) + Block32Dot.Tail256<TKernel, TDot>(tw + 2 * rowBytes, ta, tail);
+        o[3] = Simd256.Sum(acc3) + (TKernel.HasOffset ? Simd256.Sum(off3) : 0f) + Block32Dot.Tail256<TKernel, TDot>(tw + 3 * rowBytes, ta, tail);
     }
 }
