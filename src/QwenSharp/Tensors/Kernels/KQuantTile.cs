@@ -14,13 +14,13 @@ internal unsafe interface IKQuantTile
     static abstract void Prepare(byte* w, byte* dst);
 
     /// <summary>o[r] = dot(prepared row r, a) for r = 0..3; prepared rows are rowStride bytes apart.</summary>
-    static abstract void FourRows(byte* prepared, long rowStride, int blocks, byte* a, float* o);
+    static abstract void FourRows<TScaled>(byte* prepared, long rowStride, int blocks, byte* a, float* o) where TScaled : IScaledDotAdd;
 
     /// <summary>The single-row dot the tile must equal bit for bit (used for leftover rows and small batches).</summary>
     static abstract float Dot(byte* w, byte* a, int n);
 }
 
-/// <summary>MatMulRows for K-quant weights on the AVX-VNNI rung: a tile of four weight rows is unpacked once into
+/// <summary>MatMulRows for K-quant weights on the Vector256 rungs: a tile of four weight rows is unpacked once into
 /// per-thread scratch (nibbles as bytes, scales as ready 16-bit vectors, fp16 as fp32), then every activation of
 /// a chunk of the batch passes over it, each activation vector loaded once for the four rows. The byte dots and
 /// the 16-bit scale products are exact integers computed in the same lanes as the single-row kernel (vpdpwssd adds
@@ -36,8 +36,8 @@ internal static unsafe class KQuantTile
 
     [ThreadStatic] private static byte[]? scratch;
 
-    public static void MatMul<TKernel>(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
-                                       float* output, int outputStride) where TKernel : IKQuantTile
+    public static void MatMul<TKernel, TScaled>(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
+                                                float* output, int outputStride) where TKernel : IKQuantTile where TScaled : IScaledDotAdd
     {
         int blocks = n / 256;
         long rowBytes = (long)blocks * TKernel.WeightBlockBytes, actBytes = (long)blocks * Q8_KLayout.BlockBytes;
@@ -62,7 +62,7 @@ internal static unsafe class KQuantTile
                                 TKernel.Prepare(w + k * TKernel.WeightBlockBytes, prepared + r * preparedRow + k * TKernel.PreparedBlockBytes);
                         }
                         for (int b = first; b < first + count; b++)
-                            TKernel.FourRows(prepared, preparedRow, blocks, activations + b * actBytes, output + (long)b * outputStride + tile);
+                            TKernel.FourRows<TScaled>(prepared, preparedRow, blocks, activations + b * actBytes, output + (long)b * outputStride + tile);
                     }
                 }
             }
@@ -72,10 +72,6 @@ internal static unsafe class KQuantTile
                 output[(long)b * outputStride + r] = TKernel.Dot(weights + r * rowBytes, activations + b * actBytes, n);
     }
 
-    /// <summary>acc + scale·(u·s pair sums), exactly vpmaddwd(vpmaddubsw(u, s), scale) + acc (one vpdpwssd).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> ScaledDotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale);
 
     /// <summary>Layout of a prepared block for the pair-scaled types (Q2_K, Q3_K, Q6_K, whose scales change every
     /// 16 elements): eight 32-byte vectors of unsigned values, their eight int16 pair-scale vectors, one int16
@@ -84,7 +80,8 @@ internal static unsafe class KQuantTile
 
     /// <summary>FourRows for the pair-scaled types: Σ over the eight 32-element pieces of the scaled pair sums,
     /// then the type's own end of block.</summary>
-    public static void FourRowsPairScaled<TFinish>(byte* p, long rowStride, int blocks, byte* a, float* o) where TFinish : IBlockFinish
+    public static void FourRowsPairScaled<TFinish, TScaled>(byte* p, long rowStride, int blocks, byte* a, float* o)
+        where TFinish : IBlockFinish where TScaled : IScaledDotAdd
     {
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
@@ -97,10 +94,10 @@ internal static unsafe class KQuantTile
             {
                 var yc = Vector256.Load(y + 32 * c);
                 int q = off + 32 * c, sc = off + PairScalesAt + 32 * c;
-                s0 = ScaledDotAdd(s0, Vector256.Load(p + q), yc, Vector256.Load((short*)(p + sc)));
-                s1 = ScaledDotAdd(s1, Vector256.Load(p1 + q), yc, Vector256.Load((short*)(p1 + sc)));
-                s2 = ScaledDotAdd(s2, Vector256.Load(p2 + q), yc, Vector256.Load((short*)(p2 + sc)));
-                s3 = ScaledDotAdd(s3, Vector256.Load(p3 + q), yc, Vector256.Load((short*)(p3 + sc)));
+                s0 = TScaled.Add(s0, Vector256.Load(p + q), yc, Vector256.Load((short*)(p + sc)));
+                s1 = TScaled.Add(s1, Vector256.Load(p1 + q), yc, Vector256.Load((short*)(p1 + sc)));
+                s2 = TScaled.Add(s2, Vector256.Load(p2 + q), yc, Vector256.Load((short*)(p2 + sc)));
+                s3 = TScaled.Add(s3, Vector256.Load(p3 + q), yc, Vector256.Load((short*)(p3 + sc)));
             }
             float da = *(float*)a;
             var bsums = Vector256.Load((short*)(a + Q8_KLayout.SumsOffset));
@@ -125,4 +122,27 @@ internal static unsafe class KQuantTile
 internal unsafe interface IBlockFinish
 {
     static abstract Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* preparedBlock);
+}
+
+/// <summary>acc + scale·(u·s pair sums): lane i += scale[2i]·(u·s over bytes 4i, 4i+1) + scale[2i+1]·(bytes 4i+2,
+/// 4i+3), the exact integers the single-row kernels' vpmaddwd(vpmaddubsw(u, s), scale) + acc produce.</summary>
+internal interface IScaledDotAdd
+{
+    static abstract Vector256<int> Add(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale);
+}
+
+/// <summary>vpmaddubsw + vpdpwssd (AVX-VNNI).</summary>
+internal readonly struct VnniScaledDotAdd : IScaledDotAdd
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Add(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale);
+}
+
+/// <summary>vpmaddubsw + vpmaddwd + vpaddd (AVX2).</summary>
+internal readonly struct Avx2ScaledDotAdd : IScaledDotAdd
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Add(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
+        acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), scale);
 }

@@ -18,8 +18,8 @@ internal static unsafe class Q2_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile>),
-        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -174,7 +174,7 @@ internal static unsafe class Q2_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
     }
 
-    /// <summary>The four-row tile (AVX-VNNI), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
+    /// <summary>The four-row tile (both Vector256 rungs), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
     internal readonly struct Tile : IKQuantTile, IBlockFinish
     {
         public static int WeightBlockBytes => Block;
@@ -198,8 +198,8 @@ internal static unsafe class Q2_KKernels
             *(float*)(dst + KQuantTile.DminAt) = Fp16.ToSingle(w + 82);
         }
 
-        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o) =>
-            KQuantTile.FourRowsPairScaled<Tile>(p, rowStride, blocks, a, o);
+        public static void FourRows<TScaled>(byte* p, long rowStride, int blocks, byte* a, float* o) where TScaled : IScaledDotAdd =>
+            KQuantTile.FourRowsPairScaled<Tile, TScaled>(p, rowStride, blocks, a, o);
 
         /// <summary>Dot256's end of a block: + sumi·(d_a·d), then + minTerms·-(d_a·dmin).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

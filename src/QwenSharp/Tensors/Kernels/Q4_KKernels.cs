@@ -18,8 +18,8 @@ internal static unsafe class Q4_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile>),
-        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -170,7 +170,7 @@ internal static unsafe class Q4_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
     }
 
-    /// <summary>The four-row tile (AVX-VNNI), shared with Q5_K. A prepared block: 8 × 32 unsigned values (sub-block order), the
+    /// <summary>The four-row tile (both Vector256 rungs), shared with Q5_K. A prepared block: 8 × 32 unsigned values (sub-block order), the
     /// eight scales as int16 (broadcast at use), the mins repeated per 16-element sum as an int16 vector, d, dmin.</summary>
     internal readonly struct Tile : IKQuantTile
     {
@@ -207,7 +207,7 @@ internal static unsafe class Q4_KKernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<short> Scale(byte* p, int k) => Vector256.Create(((short*)(p + ScalesAt))[k]);
 
-        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o)
+        public static void FourRows<TScaled>(byte* p, long rowStride, int blocks, byte* a, float* o) where TScaled : IScaledDotAdd
         {
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
@@ -219,10 +219,10 @@ internal static unsafe class Q4_KKernels
                 for (int c = 0; c < 8; c++)
                 {
                     var yc = Vector256.Load(y + 32 * c);
-                    s0 = KQuantTile.ScaledDotAdd(s0, Vector256.Load(p + off + 32 * c), yc, Scale(p + off, c));
-                    s1 = KQuantTile.ScaledDotAdd(s1, Vector256.Load(p1 + off + 32 * c), yc, Scale(p1 + off, c));
-                    s2 = KQuantTile.ScaledDotAdd(s2, Vector256.Load(p2 + off + 32 * c), yc, Scale(p2 + off, c));
-                    s3 = KQuantTile.ScaledDotAdd(s3, Vector256.Load(p3 + off + 32 * c), yc, Scale(p3 + off, c));
+                    s0 = TScaled.Add(s0, Vector256.Load(p + off + 32 * c), yc, Scale(p + off, c));
+                    s1 = TScaled.Add(s1, Vector256.Load(p1 + off + 32 * c), yc, Scale(p1 + off, c));
+                    s2 = TScaled.Add(s2, Vector256.Load(p2 + off + 32 * c), yc, Scale(p2 + off, c));
+                    s3 = TScaled.Add(s3, Vector256.Load(p3 + off + 32 * c), yc, Scale(p3 + off, c));
                 }
                 float da = *(float*)a;
                 var bsums = Vector256.Load((short*)(a + SumsOffset));

@@ -18,8 +18,8 @@ internal static unsafe class Q6_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile>),
-        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -210,7 +210,7 @@ internal static unsafe class Q6_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(offsetAcc);
     }
 
-    /// <summary>The four-row tile (AVX-VNNI), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
+    /// <summary>The four-row tile (both Vector256 rungs), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
     internal readonly struct Tile : IKQuantTile, IBlockFinish
     {
         public static int WeightBlockBytes => Block;
@@ -235,8 +235,8 @@ internal static unsafe class Q6_KKernels
             *(float*)(dst + KQuantTile.DAt) = Fp16.ToSingle(w + 208);
         }
 
-        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o) =>
-            KQuantTile.FourRowsPairScaled<Tile>(p, rowStride, blocks, a, o);
+        public static void FourRows<TScaled>(byte* p, long rowStride, int blocks, byte* a, float* o) where TScaled : IScaledDotAdd =>
+            KQuantTile.FourRowsPairScaled<Tile, TScaled>(p, rowStride, blocks, a, o);
 
         /// <summary>Dot256's end of a block: minus the -32 offset terms, then + sumi·(d_a·d).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
