@@ -73,7 +73,13 @@ internal static unsafe class Block32Tile
                     {
                         for (int r = 0; r < Rows; r++)
                             InterleaveWeights<TKernel>(weights + (tile + r) * rowBytes, groups, tileScratch + (long)r * groups * WeightGroupBytes);
-                        for (int b = 0; b < count; b++)
+                        int b = 0;
+                        if (!TKernel.HasOffset)
+                            for (; b + 2 <= count; b += 2)
+                                TileTimesTwoActivations<TKernel, TDot>(weights + tile * rowBytes, rowBytes, tileScratch, blocks, groups,
+                                    activations + (first + b) * actBytes, actBytes, chunkScratch + (long)b * groups * ActivationGroupBytes,
+                                    (long)groups * ActivationGroupBytes, output + (long)(first + b) * outputStride + tile, outputStride);
+                        for (; b < count; b++)
                             TileTimesActivation<TKernel, TDot>(weights + tile * rowBytes, rowBytes, tileScratch, blocks, groups,
                                                          activations + (first + b) * actBytes, chunkScratch + (long)b * groups * ActivationGroupBytes,
                                                          output + (long)(first + b) * outputStride + tile);
@@ -172,5 +178,64 @@ internal static unsafe class Block32Tile
         o[1] = Simd256.Sum(acc1) + (TKernel.HasOffset ? Simd256.Sum(off1) : 0f) + Block32Dot.Tail256<TKernel, TDot>(tw + rowBytes, ta, tail);
         o[2] = Simd256.Sum(acc2) + (TKernel.HasOffset ? Simd256.Sum(off2) : 0f) + Block32Dot.Tail256<TKernel, TDot>(tw + 2 * rowBytes, ta, tail);
         o[3] = Simd256.Sum(acc3) + (TKernel.HasOffset ? Simd256.Sum(off3) : 0f) + Block32Dot.Tail256<TKernel, TDot>(tw + 3 * rowBytes, ta, tail);
+    }
+
+    /// <summary>Four rows × two activations (types without offsets): each weight vector load serves both.
+    /// Outputs at o[r] and o[outputStride + r].</summary>
+    private static void TileTimesTwoActivations<TKernel, TDot>(byte* w, long rowBytes, byte* tileScratch, int blocks, int groups,
+                                                               byte* a, long actBytes, byte* ai, long aiStride, float* o, int outputStride)
+        where TKernel : IBlock32Tile where TDot : IInt8Dot256
+    {
+        int wb = TKernel.WeightBlockBytes, ab = TKernel.ActivationBlockBytes;
+        long rowStride = (long)groups * WeightGroupBytes;
+        Vector256<float> x0 = default, x1 = default, x2 = default, x3 = default;
+        Vector256<float> z0 = default, z1 = default, z2 = default, z3 = default;
+        byte* q = tileScratch;
+        byte* bi = ai + aiStride;
+        for (int g = 0; g < groups; g++, q += WeightGroupBytes, ai += ActivationGroupBytes, bi += ActivationGroupBytes)
+        {
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            Vector256<int> t0 = default, t1 = default, t2 = default, t3 = default;
+            for (int j = 0; j < 8; j++)
+            {
+                var y = Vector256.Load((sbyte*)(ai + 32 * j));
+                var v = Vector256.Load((sbyte*)(bi + 32 * j));
+                var q0 = Vector256.Load(q + 32 * j);
+                var q1 = Vector256.Load(q + rowStride + 32 * j);
+                var q2 = Vector256.Load(q + 2 * rowStride + 32 * j);
+                var q3 = Vector256.Load(q + 3 * rowStride + 32 * j);
+                s0 = TDot.MultiplyAdd(s0, q0, y); t0 = TDot.MultiplyAdd(t0, q0, v);
+                s1 = TDot.MultiplyAdd(s1, q1, y); t1 = TDot.MultiplyAdd(t1, q1, v);
+                s2 = TDot.MultiplyAdd(s2, q2, y); t2 = TDot.MultiplyAdd(t2, q2, v);
+                s3 = TDot.MultiplyAdd(s3, q3, y); t3 = TDot.MultiplyAdd(t3, q3, v);
+            }
+            var biasY = Vector256.Load((int*)(ai + BiasAt));
+            var biasV = Vector256.Load((int*)(bi + BiasAt));
+            var scaleY = Vector256.Load((float*)(ai + ScalesAt));
+            var scaleV = Vector256.Load((float*)(bi + ScalesAt));
+            var w0 = Vector256.Load((float*)(q + ScalesAt));
+            var w1 = Vector256.Load((float*)(q + rowStride + ScalesAt));
+            var w2 = Vector256.Load((float*)(q + 2 * rowStride + ScalesAt));
+            var w3 = Vector256.Load((float*)(q + 3 * rowStride + ScalesAt));
+            x0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 - biasY), w0 * scaleY, x0);
+            x1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1 - biasY), w1 * scaleY, x1);
+            x2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s2 - biasY), w2 * scaleY, x2);
+            x3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s3 - biasY), w3 * scaleY, x3);
+            z0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(t0 - biasV), w0 * scaleV, z0);
+            z1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(t1 - biasV), w1 * scaleV, z1);
+            z2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(t2 - biasV), w2 * scaleV, z2);
+            z3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(t3 - biasV), w3 * scaleV, z3);
+        }
+        int done = groups * 8, tail = blocks - done;
+        byte* tw = w + done * wb, ta = a + done * ab, tb = ta + actBytes;
+        o[0] = Simd256.Sum(x0) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw, ta, tail);
+        o[1] = Simd256.Sum(x1) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw + rowBytes, ta, tail);
+        o[2] = Simd256.Sum(x2) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw + 2 * rowBytes, ta, tail);
+        o[3] = Simd256.Sum(x3) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw + 3 * rowBytes, ta, tail);
+        o += outputStride;
+        o[0] = Simd256.Sum(z0) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw, tb, tail);
+        o[1] = Simd256.Sum(z1) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw + rowBytes, tb, tail);
+        o[2] = Simd256.Sum(z2) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw + 2 * rowBytes, tb, tail);
+        o[3] = Simd256.Sum(z3) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw + 3 * rowBytes, tb, tail);
     }
 }
