@@ -20,15 +20,16 @@ internal unsafe interface IBlock32Tile : IBlock32Kernel
 }
 
 /// <summary>MatMulRows for 32-element block types on the Vector256 rungs (AVX2's vpmaddubsw only for types whose
-/// unsigned values stay below 64, so its 16-bit pair sums cannot saturate: not Q8_0). Both operands are first re-laid out in
-/// groups of eight blocks, "interleaved": vector j of a group holds bytes 4j..4j+3 of block k in int32 lane k, so
+/// unsigned values stay below 64, so its 16-bit pair sums cannot saturate: not Q8_0). Both operands are first
+/// re-laid out in groups of eight blocks, "interleaved": vector j of a group holds bytes 4j..4j+3 of block k in int32 lane k, so
 /// eight vpdpbusd into one accumulator leave block k's whole integer sum in lane k, which is exactly the vector the
 /// single-row dot builds with its horizontal adds (and then scales and accumulates lane by lane) — without any
 /// horizontal adds. Weights are unpacked and interleaved once per tile of four rows, activations once per chunk of
-/// the batch, so the inner loop is loads and vpdpbusd only. Per (row, activation) pair the arithmetic is that of
+/// the batch, so the inner loop is loads and byte dots only. Per (row, activation) pair the arithmetic is that of
 /// <see cref="Block32Dot.Dot256{TKernel,TDot}"/>: the same exact integer block sums (Σ q·q_a - Bias·Σ q_a equals
-/// Σ (q - Bias)·q_a in int32; vpdpbusd never saturates, vpmaddubsw does not for these values), the same fp32 scale products, the same fused
-/// accumulation order and final reduction, so results are bit-identical to the single-row dot.</summary>
+/// Σ (q - Bias)·q_a in int32; vpdpbusd never saturates, vpmaddubsw does not for these values), the same fp32
+/// scale products, the same fused accumulation order and final reduction, so results are bit-identical to the
+/// single-row dot. Types without offsets run 4 rows × 2 activations, each weight load serving both.</summary>
 internal static unsafe class Block32Tile
 {
     private const int Rows = 4;
