@@ -58,9 +58,10 @@ public static unsafe class VecDot
 
     /// <summary>output[b·outputStride + r] = dot(weight row r, activation b) for r in [rowStart, rowEnd), b in
     /// [0, batch). Weight rows are contiguous, GgmlTypeInfo.RowBytes(weightType, n) bytes each; activations are
-    /// contiguous, ActivationRowBytes(weightType, n) bytes each. Rows go in tiles of four so a tile stays in cache
-    /// while every activation of the batch passes over it. Safe to call from several threads at once on disjoint
-    /// row ranges.</summary>
+    /// contiguous, ActivationRowBytes(weightType, n) bytes each. From batch 2, types with a tile kernel unpack four
+    /// weight rows once and run every activation of the batch over them (multi-row × multi-activation register
+    /// blocks); each output is bit-identical to <see cref="Dot(GgmlType, byte*, byte*, int)"/> of that pair.
+    /// Safe to call from several threads at once on disjoint row ranges.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
                                   byte* activations, int batch, float* output, int outputStride) =>
         MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelTable.DotPath(weightType));
@@ -74,6 +75,11 @@ public static unsafe class VecDot
         var kernels = path == KernelTable.DotPath(weightType) ? KernelTable.Best(weightType) : KernelTable.For(weightType, path);
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
         long activationBytes = GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
+        if (kernels.MatMul != null && batch >= TileMinBatch)
+        {
+            kernels.MatMul(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
+            return;
+        }
         if (kernels.ExpandActivation != null)
         {
             MatMulExpanded(kernels, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, rowBytes, activationBytes);
@@ -93,6 +99,10 @@ public static unsafe class VecDot
     }
 
     private const int RowTile = 4;
+
+    /// <summary>From this batch on, a type's tile kernel (weights unpacked once per tile, reused across the batch)
+    /// beats the per-pair loop (measured: already at batch 2); decode (batch 1) keeps the single-row dot.</summary>
+    private const int TileMinBatch = 2;
     private const int ExpandedChunk = 8;
 
     /// <summary>Per-thread scratch for expanded activations: grown once, then reused (no per-call allocation).</summary>

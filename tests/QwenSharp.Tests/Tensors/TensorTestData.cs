@@ -35,6 +35,9 @@ internal static class TensorTestData
         return data;
     }
 
+    /// <summary>Offsets of the fp16 scale fields inside one block.</summary>
+    public static int[] ScaleOffsets(GgmlType type) => ScaleFields(type).Select(f => f.Offset).ToArray();
+
     /// <summary>Offsets of the fp16 scale fields inside one block, and whether each may be negative.</summary>
     private static (int Offset, bool Signed)[] ScaleFields(GgmlType type) => type switch
     {

@@ -11,7 +11,7 @@ internal static unsafe class BF16Kernels
 {
     public static WeightKernels For(KernelPath path) => path switch
     {
-        KernelPath.Vector512 => new(&Dequantize512, &Dot512),
+        KernelPath.Vector512 => new WeightKernels(&Dequantize512, &Dot512).WithMatMul(&FloatTile.MatMul<Tile>),
         KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize256, &Dot256),
         KernelPath.Vector128Ssse3 or KernelPath.Vector128Portable => new(&Dequantize128, &Dot128),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -99,5 +99,24 @@ internal static unsafe class BF16Kernels
             acc1 = Avx512F.FusedMultiplyAdd((x & high).AsSingle(), (y & high).AsSingle(), acc1);
         }
         return Simd512.Sum(acc0 + acc1) + DotScalar(w + 2 * i, a + 2 * i, n - i);
+    }
+
+    /// <summary>The Vector512 tile: each 32-element step as Dot512 splits it, 16 even elements then 16 odd.</summary>
+    internal readonly struct Tile : IFloatTile
+    {
+        public static void Expand(byte* src, float* dst, int n)
+        {
+            var high = Vector512.Create(0xFFFF_0000u);
+            for (int i = 0; i + 32 <= n; i += 32)
+            {
+                var x = Vector512.Load((uint*)(src + 2 * i));
+                (x << 16).AsSingle().Store(dst + i);
+                (x & high).AsSingle().Store(dst + i + 16);
+            }
+        }
+
+        public static bool SixteenStep => false;
+        public static float Tail(byte* w, byte* a, int start, int n) => DotScalar(w + 2 * start, a + 2 * start, n - start);
+        public static float Dot(byte* w, byte* a, int n) => Dot512(w, a, n);
     }
 }

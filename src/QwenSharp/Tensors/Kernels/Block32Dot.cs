@@ -52,7 +52,7 @@ internal static unsafe class Block32Dot
         return sum + Tail256<TKernel, TDot>(w, a, blocks - b);
     }
 
-    private static float Tail256<TKernel, TDot>(byte* w, byte* a, int blocks) where TKernel : IBlock32Kernel where TDot : IInt8Dot256
+    internal static float Tail256<TKernel, TDot>(byte* w, byte* a, int blocks) where TKernel : IBlock32Kernel where TDot : IInt8Dot256
     {
         var acc = Vector256<float>.Zero;
         float offsets = 0;

@@ -13,7 +13,8 @@ internal static unsafe class F16Kernels
 {
     public static WeightKernels For(KernelPath path) => path switch
     {
-        KernelPath.Vector512 => new(&Dequantize512, &Dot512<HalfActivation>, &Dequantize512, &Dot512<FloatActivation>),
+        KernelPath.Vector512 => new WeightKernels(&Dequantize512, &Dot512<HalfActivation>, &Dequantize512, &Dot512<FloatActivation>)
+            .WithMatMul(&FloatTile.MatMul<Tile>),
         KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize256, &Dot256<HalfActivation>, &Dequantize256, &Dot256<FloatActivation>),
         KernelPath.Vector128Ssse3 or KernelPath.Vector128Portable => new(&Dequantize128, &Dot128<HalfActivation>, &Dequantize128, &Dot128<FloatActivation>),
         _ => new(&DequantizeScalar, &DotScalar<HalfActivation>, &DequantizeScalar, &DotScalar<FloatActivation>),
@@ -82,7 +83,7 @@ internal static unsafe class F16Kernels
         DequantizeScalar(src + 2 * i, dst + i, n - i);
     }
 
-    private static float ScalarTail<TActivation>(byte* w, byte* a, int start, int n) where TActivation : IActivation
+    internal static float ScalarTail<TActivation>(byte* w, byte* a, int start, int n) where TActivation : IActivation
     {
         float sum = 0;
         for (int i = start; i < n; i++) sum += Fp16.ToSingle(w + 2 * i) * TActivation.Scalar(a, i);
@@ -131,5 +132,14 @@ internal static unsafe class F16Kernels
         }
         for (; i + 16 <= n; i += 16) acc0 = Avx512F.FusedMultiplyAdd(Fp16.Load16(w + 2 * i), TActivation.Load16(a, i), acc0);
         return Simd512.Sum(acc0 + acc1) + ScalarTail<TActivation>(w, a, i, n);
+    }
+
+    /// <summary>The Vector512 tile: rows converted in element order, as Dot512 reads them.</summary>
+    internal readonly struct Tile : IFloatTile
+    {
+        public static void Expand(byte* src, float* dst, int n) => Dequantize512(src, dst, n);
+        public static bool SixteenStep => true;
+        public static float Tail(byte* w, byte* a, int start, int n) => ScalarTail<HalfActivation>(w, a, start, n);
+        public static float Dot(byte* w, byte* a, int n) => Dot512<HalfActivation>(w, a, n);
     }
 }

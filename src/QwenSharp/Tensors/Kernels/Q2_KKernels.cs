@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors.Simd;
@@ -17,7 +18,8 @@ internal static unsafe class Q2_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -170,5 +172,41 @@ internal static unsafe class Q2_KKernels
             minAcc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinTerms(scaleBytes, a)), Vector256.Create(-(da * Fp16.ToSingle(w + 82))), minAcc);
         }
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
+    }
+
+    /// <summary>The four-row tile (both Vector256 rungs), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
+    internal readonly struct Tile : IKQuantTile, IBlockFinish
+    {
+        public static int WeightBlockBytes => Block;
+        public static int PreparedBlockBytes => KQuantTile.PairScaledBlockBytes;
+        public static float Dot(byte* w, byte* a, int n) => Dot256(w, a, n);
+
+        public static void Prepare(byte* w, byte* dst)
+        {
+            var scaleBytes = Vector128.Load(w);
+            var scales = Simd128.Low(scaleBytes);
+            var mask = Simd256.FirstPairMask;
+            for (int h = 0; h < 2; h++)
+            {
+                var q = Vector256.Load(w + 16 + 32 * h);
+                for (int j = 0; j < 4; j++) Simd256.Bits(q, 2 * j, 3).Store(dst + 128 * h + 32 * j);
+            }
+            for (int c = 0; c < 8; c++, mask += Vector128.Create((byte)2))
+                Simd256.PairScalesUnsigned(scales, mask).Store((short*)(dst + KQuantTile.PairScalesAt + 32 * c));
+            Avx2.ConvertToVector256Int16(Simd128.High(scaleBytes)).Store((short*)(dst + KQuantTile.CorrectionAt));
+            *(float*)(dst + KQuantTile.DAt) = Fp16.ToSingle(w + 80);
+            *(float*)(dst + KQuantTile.DminAt) = Fp16.ToSingle(w + 82);
+        }
+
+        public static void FourRows<TScaled>(byte* p, long rowStride, int blocks, byte* a, float* o) where TScaled : IScaledDotAdd =>
+            KQuantTile.FourRowsPairScaled<Tile, TScaled>(p, rowStride, blocks, a, o);
+
+        /// <summary>Dot256's end of a block: + sumi·(d_a·d), then + minTerms·-(d_a·dmin).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* p)
+        {
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * *(float*)(p + KQuantTile.DAt)), acc);
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(KQuantTile.Correction(bsums, p)), Vector256.Create(-(da * *(float*)(p + KQuantTile.DminAt))), acc);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors.Simd;
@@ -17,7 +18,8 @@ internal static unsafe class Q4_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -166,5 +168,82 @@ internal static unsafe class Q4_KKernels
             minAcc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(KQuantScales.MinTerms(mins, a)), Vector256.Create(-(da * Fp16.ToSingle(w + 2))), minAcc);
         }
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
+    }
+
+    /// <summary>The four-row tile (both Vector256 rungs), shared with Q5_K. A prepared block: 8 × 32 unsigned values (sub-block order), the
+    /// eight scales as int16 (broadcast at use), the mins repeated per 16-element sum as an int16 vector, d, dmin.</summary>
+    internal readonly struct Tile : IKQuantTile
+    {
+        private const int ScalesAt = 256, MinsAt = 288, DAt = 320, DminAt = 324;
+        public static int WeightBlockBytes => Block;
+        public static int PreparedBlockBytes => 352;
+
+        public static float Dot(byte* w, byte* a, int n) => Dot256(w, a, n);
+
+        public static void Prepare(byte* w, byte* dst)
+        {
+            var nibble = Vector256.Create((byte)0x0F);
+            for (int j = 0; j < 4; j++)
+            {
+                var q = Vector256.Load(w + 16 + 32 * j);
+                (q & nibble).Store(dst + 64 * j);
+                Simd256.Bits(q, 4, 0x0F).Store(dst + 64 * j + 32);
+            }
+            PrepareScales(w, dst);
+        }
+
+        /// <summary>The scale/min half of a prepared block (the same in Q5_K, whose block also starts with d,
+        /// dmin and the 12 packed bytes).</summary>
+        internal static void PrepareScales(byte* w, byte* dst)
+        {
+            var (scales, mins) = KQuantScales.UnpackScaleMin(w + 4);
+            for (int k = 0; k < 8; k++) ((short*)(dst + ScalesAt))[k] = (short)KQuantScales.Byte(scales, k);
+            var m = Vector128.CreateScalar(mins).AsByte();
+            Avx2.ConvertToVector256Int16(Sse2.UnpackLow(m, m)).Store((short*)(dst + MinsAt));
+            *(float*)(dst + DAt) = Fp16.ToSingle(w);
+            *(float*)(dst + DminAt) = Fp16.ToSingle(w + 2);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<short> Scale(byte* p, int k) => Vector256.Create(((short*)(p + ScalesAt))[k]);
+
+        public static void FourRows<TScaled>(byte* p, long rowStride, int blocks, byte* a, float* o) where TScaled : IScaledDotAdd
+        {
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
+            for (int b = 0; b < blocks; b++, a += BlockBytes)
+            {
+                int off = b * 352;
+                sbyte* y = (sbyte*)(a + QuantsOffset);
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int c = 0; c < 8; c++)
+                {
+                    var yc = Vector256.Load(y + 32 * c);
+                    s0 = TScaled.Add(s0, Vector256.Load(p + off + 32 * c), yc, Scale(p + off, c));
+                    s1 = TScaled.Add(s1, Vector256.Load(p1 + off + 32 * c), yc, Scale(p1 + off, c));
+                    s2 = TScaled.Add(s2, Vector256.Load(p2 + off + 32 * c), yc, Scale(p2 + off, c));
+                    s3 = TScaled.Add(s3, Vector256.Load(p3 + off + 32 * c), yc, Scale(p3 + off, c));
+                }
+                float da = *(float*)a;
+                var bsums = Vector256.Load((short*)(a + SumsOffset));
+                acc0 = Accumulate(acc0, s0, bsums, da, p + off);
+                acc1 = Accumulate(acc1, s1, bsums, da, p1 + off);
+                acc2 = Accumulate(acc2, s2, bsums, da, p2 + off);
+                acc3 = Accumulate(acc3, s3, bsums, da, p3 + off);
+            }
+            o[0] = Simd256.Sum(acc0);
+            o[1] = Simd256.Sum(acc1);
+            o[2] = Simd256.Sum(acc2);
+            o[3] = Simd256.Sum(acc3);
+        }
+
+        /// <summary>The two fused steps of Dot256 for one block: + sumi·(d_a·d), then + minTerms·-(d_a·dmin).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Accumulate(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* p)
+        {
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * *(float*)(p + DAt)), acc);
+            var minTerms = Avx2.MultiplyAddAdjacent(bsums, Vector256.Load((short*)(p + MinsAt)));
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(minTerms), Vector256.Create(-(da * *(float*)(p + DminAt))), acc);
+        }
     }
 }

@@ -14,8 +14,10 @@ internal static unsafe class Q5_1Kernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Block32Dot.Dot512<Blocks>),
-        KernelPath.Vector256AvxVnni => new(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, AvxVnniInt8Dot>),
-        KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, Avx2Int8Dot>),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, AvxVnniInt8Dot>)
+            .WithMatMul(&Block32Tile.MatMul<Blocks, AvxVnniInt8Dot>),
+        KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, Avx2Int8Dot>)
+            .WithMatMul(&Block32Tile.MatMul<Blocks, Avx2Int8Dot>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -95,11 +97,16 @@ internal static unsafe class Q5_1Kernels
     }
 
     /// <summary>Integer block dots for the shared 8-block drivers in <see cref="Block32Dot"/>.</summary>
-    internal readonly struct Blocks : IBlock32Kernel
+    internal readonly struct Blocks : IBlock32Tile
     {
         public static int WeightBlockBytes => Block;
         public static int ActivationBlockBytes => ActBlock;
+        public static int ActivationQuantsAt => 4;
         public static bool HasOffset => true;
+        public static byte Bias => 0;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Unsigned(byte* w) => Unpack256(w);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Dot256<TDot>(byte* w, byte* a) where TDot : IInt8Dot256 =>

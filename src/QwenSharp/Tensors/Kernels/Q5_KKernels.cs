@@ -16,7 +16,8 @@ internal static unsafe class Q5_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -180,5 +181,29 @@ internal static unsafe class Q5_KKernels
             minAcc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(KQuantScales.MinTerms(mins, a)), Vector256.Create(-(da * Fp16.ToSingle(w + 2))), minAcc);
         }
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
+    }
+
+    /// <summary>The four-row tile (both Vector256 rungs): Q4_K's, with the fifth bit merged in when the block is prepared.</summary>
+    internal readonly struct Tile : IKQuantTile
+    {
+        public static int WeightBlockBytes => Block;
+        public static int PreparedBlockBytes => Q4_KKernels.Tile.PreparedBlockBytes;
+        public static float Dot(byte* w, byte* a, int n) => Dot256(w, a, n);
+
+        public static void Prepare(byte* w, byte* dst)
+        {
+            var nibble = Vector256.Create((byte)0x0F);
+            var qh = Vector256.Load(w + 16);
+            for (int j = 0; j < 4; j++)
+            {
+                var q = Vector256.Load(w + 48 + 32 * j);
+                ((q & nibble) | FifthBit(qh, 2 * j)).Store(dst + 64 * j);
+                (Simd256.Bits(q, 4, 0x0F) | FifthBit(qh, 2 * j + 1)).Store(dst + 64 * j + 32);
+            }
+            Q4_KKernels.Tile.PrepareScales(w, dst);
+        }
+
+        public static void FourRows<TScaled>(byte* p, long rowStride, int blocks, byte* a, float* o) where TScaled : IScaledDotAdd =>
+            Q4_KKernels.Tile.FourRows<TScaled>(p, rowStride, blocks, a, o);
     }
 }

@@ -18,7 +18,8 @@ internal static unsafe class Q6_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize<FloatStore256>, &Dot256),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -207,5 +208,42 @@ internal static unsafe class Q6_KKernels
             offsetAcc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(OffsetTerms(scales, a)), Vector256.Create(-scale), offsetAcc);
         }
         return Simd512.Sum(acc) + Simd256.Sum(offsetAcc);
+    }
+
+    /// <summary>The four-row tile (both Vector256 rungs), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
+    internal readonly struct Tile : IKQuantTile, IBlockFinish
+    {
+        public static int WeightBlockBytes => Block;
+        public static int PreparedBlockBytes => KQuantTile.PairScaledBlockBytes;
+        public static float Dot(byte* w, byte* a, int n) => Dot256(w, a, n);
+
+        public static void Prepare(byte* w, byte* dst)
+        {
+            var scales = Vector128.Load((sbyte*)(w + 192));
+            var mask = Simd256.FirstPairMask;
+            for (int h = 0; h < 2; h++)
+            {
+                var (q0, q1, q2, q3) = Groups(w, h);
+                q0.Store(dst + 128 * h);
+                q1.Store(dst + 128 * h + 32);
+                q2.Store(dst + 128 * h + 64);
+                q3.Store(dst + 128 * h + 96);
+            }
+            for (int c = 0; c < 8; c++, mask += Vector128.Create((byte)2))
+                Simd256.PairScalesSigned(scales, mask).Store((short*)(dst + KQuantTile.PairScalesAt + 32 * c));
+            Avx2.ConvertToVector256Int16(scales).Store((short*)(dst + KQuantTile.CorrectionAt));
+            *(float*)(dst + KQuantTile.DAt) = Fp16.ToSingle(w + 208);
+        }
+
+        public static void FourRows<TScaled>(byte* p, long rowStride, int blocks, byte* a, float* o) where TScaled : IScaledDotAdd =>
+            KQuantTile.FourRowsPairScaled<Tile, TScaled>(p, rowStride, blocks, a, o);
+
+        /// <summary>Dot256's end of a block: minus the -32 offset terms, then + sumi·(d_a·d).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* p)
+        {
+            sumi -= KQuantTile.Correction(bsums, p) << 5;
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * *(float*)(p + KQuantTile.DAt)), acc);
+        }
     }
 }

@@ -16,6 +16,10 @@ internal readonly unsafe struct WeightKernels
 
     public readonly delegate*<byte*, byte*, int, float> DotExpanded;
 
+    /// <summary>Optional multi-row × multi-activation kernel with MatMulRows' contract (weights, n, rowStart, rowEnd,
+    /// activations, batch, output, outputStride); its every output is bit-identical to <see cref="Dot"/> of that pair.</summary>
+    public readonly delegate*<byte*, int, int, int, byte*, int, float*, int, void> MatMul;
+
     public WeightKernels(delegate*<byte*, float*, int, void> dequantize, delegate*<byte*, byte*, int, float> dot)
     {
         Dequantize = dequantize;
@@ -30,7 +34,16 @@ internal readonly unsafe struct WeightKernels
         DotExpanded = dotExpanded;
     }
 
+    private WeightKernels(in WeightKernels other, delegate*<byte*, float*, int, void> dequantize,
+                          delegate*<byte*, int, int, int, byte*, int, float*, int, void> matMul)
+        : this(dequantize, other.Dot, other.ExpandActivation, other.DotExpanded)
+    {
+        MatMul = matMul;
+    }
+
     /// <summary>These kernels with the dequantizer of another rung.</summary>
-    public WeightKernels WithDequantize(delegate*<byte*, float*, int, void> dequantize) =>
-        new(dequantize, Dot, ExpandActivation, DotExpanded);
+    public WeightKernels WithDequantize(delegate*<byte*, float*, int, void> dequantize) => new(this, dequantize, MatMul);
+
+    /// <summary>These kernels with a multi-row × multi-activation MatMulRows kernel.</summary>
+    public WeightKernels WithMatMul(delegate*<byte*, int, int, int, byte*, int, float*, int, void> matMul) => new(this, Dequantize, matMul);
 }
