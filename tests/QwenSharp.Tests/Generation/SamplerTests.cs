@@ -182,8 +182,11 @@ public class SamplerTests(ITestOutputHelper output)
         float[] logits = new float[vocab];
         int[] history = Enumerable.Range(0, 200).Select(i => i * 7 % vocab).ToArray();
 
-        source.CopyTo(logits);
-        sampler.Sample(logits, history);   // warm-up (JIT)
+        for (int i = 0; i < 5; i++)   // warm-up: JIT and tiering, every branch taken once
+        {
+            source.CopyTo(logits);
+            sampler.Sample(logits, history);
+        }
         var sw = Stopwatch.StartNew();
         long before = GC.GetAllocatedBytesForCurrentThread();
         const int calls = 10;
