@@ -6,6 +6,9 @@ namespace QwenSharp.Bench;
 /// <summary>The markdown report: speed table, memory table, and everything needed to reproduce or doubt it.</summary>
 internal static class ComparisonReport
 {
+    /// <summary>"0.38 (0.45)": QwenSharp / llama.cpp of the medians, and of the best reps.</summary>
+    private static string Ratio(SampleStats qwen, SampleStats llama) => $"{qwen.Median / llama.Median:F2} ({qwen.Max / llama.Max:F2})";
+
     public static void Write(ComparisonResults r, TextWriter o)
     {
         var s = r.Settings;
@@ -17,7 +20,7 @@ internal static class ComparisonReport
         o.WriteLine($"- llama.cpp: LLamaSharp 0.30.0 ({r.LlamaLibrary}), n_batch = n_ubatch = {LlamaDecodeBench.Batch}, KV cache f16, flash attention {(s.FlashAttention ? "on" : "off")}, context {s.PromptTokens + s.GenTokens}");
         o.WriteLine($"- QwenSharp: MaxBatch {LlamaDecodeBench.Batch}, KV cache f16, context {s.PromptTokens + s.GenTokens}");
         o.WriteLine($"- command: `{s.CommandLine}`");
-        o.WriteLine($"- t/s: median ± standard deviation of {s.Reps} reps per runtime, reps alternating between the runtimes after one warm-up each; ratio = QwenSharp / llama.cpp (> 1: QwenSharp faster)");
+        o.WriteLine($"- t/s: median ± standard deviation of {s.Reps} reps per runtime, reps alternating between the runtimes after one warm-up each; ratio = QwenSharp / llama.cpp of the medians (> 1: QwenSharp faster), and in brackets of the best reps, the better guide when other processes load the machine (they can only slow a rep down)");
         o.WriteLine($"- memory read bandwidth: {r.Bandwidth.GBps:F1} GB/s ({r.Bandwidth.Threads} threads, streaming sum over 1 GiB); \"% bw\" = {tg} speed / (bandwidth / weight bytes read per token)");
         o.WriteLine();
         o.WriteLine($"| type | file | QwenSharp {pp} | QwenSharp {tg} | llama.cpp {pp} | llama.cpp {tg} | ratio pp | ratio tg | QwenSharp % bw | llama.cpp % bw |");
@@ -26,7 +29,7 @@ internal static class ComparisonReport
         {
             double bound = r.Bandwidth.GBps * 1e9 / t.Model.WeightBytesPerToken;
             o.WriteLine($"| {t.Type.Name} | {ModelFootprint.FormatBytes(t.Model.FileBytes)} | {t.QwenPp.Format()} | {t.QwenTg.Format()} | {t.LlamaPp.Format()} | {t.LlamaTg.Format()} " +
-                        $"| {t.QwenPp.Median / t.LlamaPp.Median:F2} | {t.QwenTg.Median / t.LlamaTg.Median:F2} | {100 * t.QwenTg.Median / bound:F0}% | {100 * t.LlamaTg.Median / bound:F0}% |");
+                        $"| {Ratio(t.QwenPp, t.LlamaPp)} | {Ratio(t.QwenTg, t.LlamaTg)} | {100 * t.QwenTg.Median / bound:F0}% | {100 * t.LlamaTg.Median / bound:F0}% |");
         }
         o.WriteLine();
         o.WriteLine("QwenSharp memory (VmRSS of this process, growth over the value before loading the model; the weights are memory-mapped, so they count once touched):");
