@@ -20,6 +20,7 @@ public static class Program
             ConformanceCommands.Tokenize(io),
             ConformanceCommands.Logits(io),
             ConformanceCommands.Greedy(io),
+            BenchCommand.Create(io),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -1,0 +1,85 @@
+using QwenSharp.Cli.Bench;
+using QwenSharp.Models;
+
+namespace QwenSharp.Bench;
+
+internal sealed record ComparisonSettings(
+    IReadOnlyList<BenchType> Types, int Threads, int PromptTokens, int GenTokens, int Reps,
+    string Directory, bool FlashAttention, bool KeepSource, string CommandLine);
+
+/// <summary>One type's results: tokens/s of both runtimes and QwenSharp's memory.</summary>
+internal sealed record TypeResult(
+    BenchType Type, ModelFootprint Model,
+    SampleStats QwenPp, SampleStats QwenTg, SampleStats LlamaPp, SampleStats LlamaTg,
+    long RssBeforeLoad, long RssAfterLoad, long RssAfterWarmUp);
+
+internal sealed record ComparisonResults(
+    ComparisonSettings Settings, IReadOnlyList<TypeResult> Types, MemoryBandwidth.Result Bandwidth,
+    DateTime StartedUtc, string LoadAtStart, string LoadAtEnd, string LlamaLibrary);
+
+/// <summary>Runs every type: QwenSharp and llama.cpp hold the same file open at once, and each rep runs
+/// QwenSharp pp, llama.cpp pp, QwenSharp tg, llama.cpp tg in turn.</summary>
+internal sealed class Comparison(ComparisonSettings s, TextWriter log)
+{
+    /// <summary>Both runtimes' idle workers spin for a few milliseconds before they sleep; this pause between
+    /// runtimes lets them sleep, so neither measures while the other's threads still hold a core.</summary>
+    private const int HandOverMs = 250;
+
+    public ComparisonResults Run()
+    {
+        var started = DateTime.UtcNow;
+        string loadStart = MachineInfo.LoadAverage();
+        string library = LlamaCpp.LoadedLibrary();
+        var paths = new BenchModels(s.Directory, log).Ensure(s.Types, s.Threads, s.KeepSource);
+        var results = new List<TypeResult>();
+        foreach (var type in s.Types) results.Add(RunType(type, paths[type]));
+        log.WriteLine("measuring memory read bandwidth");
+        var bandwidth = MemoryBandwidth.Measure(s.Threads, 1L << 30);
+        return new ComparisonResults(s, results, bandwidth, started, loadStart, MachineInfo.LoadAverage(), library);
+    }
+
+    private TypeResult RunType(BenchType type, string path)
+    {
+        log.WriteLine($"{type.Name}: loading {path}");
+        GC.Collect();
+        long before = ProcessMemory.RssBytes();
+        using var model = Qwen2Model.Load(path);
+        long afterLoad = ProcessMemory.RssBytes();
+        var footprint = ModelFootprint.Of(model);
+        int[] tokens = QwenDecodeBench.PromptTokens(s.PromptTokens, model.Config.VocabSize);
+        var options = new ContextOptions
+        {
+            ContextLength = s.PromptTokens + s.GenTokens,
+            MaxBatch = LlamaDecodeBench.Batch,
+            Threads = s.Threads,
+            KvCacheType = KvCacheType.F16,
+        };
+        using var qwen = new QwenDecodeBench(model, options, tokens);
+        qwen.Prompt();
+        qwen.Generate(Math.Min(4, s.GenTokens));
+        long afterWarmUp = ProcessMemory.RssBytes();
+        Thread.Sleep(HandOverMs);
+
+        using var llama = new LlamaDecodeBench(path, s.Threads, s.PromptTokens + s.GenTokens, s.FlashAttention, tokens);
+        llama.Prompt();
+        llama.Generate(Math.Min(4, s.GenTokens));
+
+        List<double> qpp = [], qtg = [], lpp = [], ltg = [];
+        for (int rep = 0; rep < s.Reps; rep++)
+        {
+            qpp.Add(s.PromptTokens / HandOver(qwen.Prompt));
+            lpp.Add(s.PromptTokens / HandOver(llama.Prompt));
+            qtg.Add(s.GenTokens / HandOver(() => qwen.Generate(s.GenTokens)));
+            ltg.Add(s.GenTokens / HandOver(() => llama.Generate(s.GenTokens)));
+            log.WriteLine($"{type.Name} rep {rep + 1}/{s.Reps}: QwenSharp pp {qpp[^1]:F1} tg {qtg[^1]:F2} | llama.cpp pp {lpp[^1]:F1} tg {ltg[^1]:F2} t/s");
+        }
+        return new TypeResult(type, footprint, SampleStats.Of(qpp), SampleStats.Of(qtg), SampleStats.Of(lpp), SampleStats.Of(ltg),
+            before, afterLoad, afterWarmUp);
+    }
+
+    private static double HandOver(Func<double> run)
+    {
+        Thread.Sleep(HandOverMs);
+        return run();
+    }
+}

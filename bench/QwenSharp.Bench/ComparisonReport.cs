@@ -1,0 +1,42 @@
+using System.Globalization;
+using QwenSharp.Cli.Bench;
+
+namespace QwenSharp.Bench;
+
+/// <summary>The markdown report: speed table, memory table, and everything needed to reproduce or doubt it.</summary>
+internal static class ComparisonReport
+{
+    /// <summary>"0.38 (0.45)": QwenSharp / llama.cpp of the medians, and of the best reps.</summary>
+    private static string Ratio(SampleStats qwen, SampleStats llama) => $"{qwen.Median / llama.Median:F2} ({qwen.Max / llama.Max:F2})";
+
+    public static void Write(ComparisonResults r, TextWriter o)
+    {
+        var s = r.Settings;
+        string pp = $"pp{s.PromptTokens}", tg = $"tg{s.GenTokens}";
+        o.WriteLine($"QwenSharp vs llama.cpp, synthetic Qwen1.5-0.5B shape (random weights), {s.Threads} threads");
+        o.WriteLine();
+        o.WriteLine($"- date: {r.StartedUtc.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC");
+        o.WriteLine($"- machine: {MachineInfo.Describe()}; load average {r.LoadAtStart} at start, {r.LoadAtEnd} at end");
+        o.WriteLine($"- llama.cpp: LLamaSharp 0.30.0 ({r.LlamaLibrary}), n_batch = n_ubatch = {LlamaDecodeBench.Batch}, KV cache f16, flash attention {(s.FlashAttention ? "on" : "off")}, context {s.PromptTokens + s.GenTokens}");
+        o.WriteLine($"- QwenSharp: MaxBatch {LlamaDecodeBench.Batch}, KV cache f16, context {s.PromptTokens + s.GenTokens}");
+        o.WriteLine($"- command: `{s.CommandLine}`");
+        o.WriteLine($"- t/s: median ± standard deviation of {s.Reps} reps per runtime, reps alternating between the runtimes after one warm-up each; ratio = QwenSharp / llama.cpp of the medians (> 1: QwenSharp faster), and in brackets of the best reps, the better guide when other processes load the machine (they can only slow a rep down)");
+        o.WriteLine($"- memory read bandwidth: {r.Bandwidth.GBps:F1} GB/s ({r.Bandwidth.Threads} threads, streaming sum over 1 GiB); \"% bw\" = {tg} speed / (bandwidth / weight bytes read per token)");
+        o.WriteLine();
+        o.WriteLine($"| type | file | QwenSharp {pp} | QwenSharp {tg} | llama.cpp {pp} | llama.cpp {tg} | ratio pp | ratio tg | QwenSharp % bw | llama.cpp % bw |");
+        o.WriteLine("| ---- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var t in r.Types)
+        {
+            double bound = r.Bandwidth.GBps * 1e9 / t.Model.WeightBytesPerToken;
+            o.WriteLine($"| {t.Type.Name} | {ModelFootprint.FormatBytes(t.Model.FileBytes)} | {t.QwenPp.Format()} | {t.QwenTg.Format()} | {t.LlamaPp.Format()} | {t.LlamaTg.Format()} " +
+                        $"| {Ratio(t.QwenPp, t.LlamaPp)} | {Ratio(t.QwenTg, t.LlamaTg)} | {100 * t.QwenTg.Median / bound:F0}% | {100 * t.LlamaTg.Median / bound:F0}% |");
+        }
+        o.WriteLine();
+        o.WriteLine("QwenSharp memory (VmRSS of this process, growth over the value before loading the model; the weights are memory-mapped, so they count once touched):");
+        o.WriteLine();
+        o.WriteLine("| type | file | after load | after warm-up |");
+        o.WriteLine("| ---- | ---: | ---: | ---: |");
+        foreach (var t in r.Types)
+            o.WriteLine($"| {t.Type.Name} | {ModelFootprint.FormatBytes(t.Model.FileBytes)} | +{ModelFootprint.FormatBytes(t.RssAfterLoad - t.RssBeforeLoad)} | +{ModelFootprint.FormatBytes(t.RssAfterWarmUp - t.RssBeforeLoad)} |");
+    }
+}

@@ -1,0 +1,146 @@
+using System.Text.Json;
+using QwenSharp.Cli.Bench;
+using QwenSharp.Models;
+
+namespace QwenSharp.Cli.Tests;
+
+/// <summary>`qwen bench` end to end on a tiny model, and the pieces its numbers come from.</summary>
+public class BenchCommandTests
+{
+    private static readonly Lazy<string> TinyModel = new(() =>
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "qwensharp-bench-tests", Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, "tiny-bench.gguf");
+        SyntheticQwen2.Write(path, new SyntheticModelSpec
+        {
+            HiddenSize = 64, FeedForwardSize = 96, LayerCount = 2, HeadCount = 4, KvHeadCount = 2,
+            TiedEmbeddings = false, WeightType = QwenSharp.Tensors.GgmlType.Q8_0, Name = "tiny-bench",
+        }, SyntheticVocabulary.ByteLevel());
+        return path;
+    });
+
+    private static (int Code, string Out, string Err) Qwen(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Program.Run(args, output, error, new StringReader(""));
+        return (code, output.ToString(), error.ToString());
+    }
+
+    // A small bandwidth buffer keeps the test fast; the default (1 GiB) is for real measurements.
+    private static readonly string[] Quick = ["-p", "16", "-n", "4", "--reps", "1", "--bandwidth-mib", "32"];
+
+    [Fact]
+    public void JsonIsOneObjectWithTheContractFieldsFirst()
+    {
+        var (code, stdout, stderr) = Qwen(["bench", TinyModel.Value, .. Quick, "--threads", "2", "--json"]);
+        Assert.True(code == 0, stderr);
+        Assert.Single(stdout.Trim().Split('\n'));
+        using var doc = JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        string[] contract = ["model", "threads", "pp_tokens", "pp_tps", "tg_tokens", "tg_tps", "peak_rss_bytes", "bandwidth_pct"];
+        Assert.Equal(contract, root.EnumerateObject().Take(contract.Length).Select(p => p.Name));
+        Assert.Equal("tiny-bench", root.GetProperty("model").GetString());
+        Assert.Equal(2, root.GetProperty("threads").GetInt32());
+        Assert.Equal(16, root.GetProperty("pp_tokens").GetInt32());
+        Assert.Equal(4, root.GetProperty("tg_tokens").GetInt32());
+        foreach (string key in new[] { "pp_tps", "tg_tps", "bandwidth_pct", "read_bandwidth_gbps" })
+        {
+            double v = root.GetProperty(key).GetDouble();
+            Assert.True(v > 0 && double.IsFinite(v), $"{key} = {v}");
+        }
+        // The peak resident set holds at least the .NET runtime and the model file's touched pages.
+        Assert.True(root.GetProperty("peak_rss_bytes").GetInt64() > root.GetProperty("file_bytes").GetInt64());
+        Assert.Equal("Q8_0", root.GetProperty("weight_type").GetString());
+    }
+
+    [Fact]
+    public void TableNamesBothTestsAndTheBandwidthBound()
+    {
+        var (code, stdout, stderr) = Qwen(["bench", TinyModel.Value, .. Quick, "-t", "1"]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("| pp16 |", stdout);
+        Assert.Contains("| tg4 |", stdout);
+        Assert.Contains("peak RSS", stdout);
+        Assert.Contains("% of the memory-bandwidth bound", stdout);
+    }
+
+    [Theory]
+    [InlineData(1, "-p", "0")]
+    [InlineData(1, "-p", "-5")]
+    [InlineData(1, "-n", "0")]
+    [InlineData(1, "--reps", "0")]
+    [InlineData(1, "--threads", "-1")]
+    [InlineData(1, "--kv-type", "q4")]
+    [InlineData(2, "-p", "many")]
+    public void BadOptionsAreOneLineErrors(int expectedCode, string option, string value)
+    {
+        var (code, stdout, stderr) = Qwen("bench", TinyModel.Value, option, value);
+        Assert.Equal(expectedCode, code);
+        Assert.Empty(stdout);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.StartsWith("qwen: ", stderr);
+        if (expectedCode == 1) Assert.Contains(option, stderr);
+    }
+
+    [Fact]
+    public void MissingModelIsOneLineNamingThePath()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"no-such-model-{Guid.NewGuid():N}.gguf");
+        var (code, _, stderr) = Qwen("bench", path, "--json");
+        Assert.Equal(1, code);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains(path, stderr);
+    }
+
+    [Fact]
+    public void WeightBytesPerTokenCountsEveryMatrixButTheEmbeddingLookup()
+    {
+        using var m = Qwen2Model.Load(TinyModel.Value);
+        // Independently from the file's tensor list: all 2-D tensors except token_embd (the model is untied, so
+        // output.weight is its own tensor and is counted).
+        long expected = m.File.Tensors.Where(t => t.DimCount == 2 && t.Name != "token_embd.weight").Sum(t => t.ByteSize);
+        Assert.Equal(expected, ModelFootprint.BytesReadPerToken(m.Weights));
+        Assert.True(expected < m.File.FileSize);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(31)]
+    [InlineData(32)]
+    [InlineData(33)]
+    [InlineData(1000)]
+    [InlineData(4099)]
+    public void StreamingSumMatchesTheScalarSum(int length)
+    {
+        var rng = new Random(length);
+        var words = new ulong[length];
+        for (int i = 0; i < length; i++) words[i] = (ulong)rng.NextInt64() * 3 + (ulong)i; // wraps: exercises overflow
+        Assert.Equal(MemoryBandwidth.SumScalar(words), MemoryBandwidth.Sum(words));
+    }
+
+    [Fact]
+    public void SampleStatsHasTheMedianAndSampleStandardDeviation()
+    {
+        var odd = SampleStats.Of([3.0, 1.0, 2.0]);
+        Assert.Equal(2.0, odd.Median);
+        Assert.Equal(1.0, odd.StdDev, 12);      // deviations -1, 0, 1: sqrt(2 / 2)
+        var even = SampleStats.Of([4.0, 1.0, 2.0, 3.0]);
+        Assert.Equal(2.5, even.Median);
+        Assert.Equal(1.0, even.Min);
+        Assert.Equal(4.0, even.Max);
+        Assert.Equal(Math.Sqrt(5.0 / 3.0), even.StdDev, 12); // deviations ±1.5, ±0.5: sqrt(5 / 3)
+        Assert.Equal(0.0, SampleStats.Of([7.0]).StdDev);
+    }
+
+    [Fact]
+    public void PeakRssIsAtLeastTheCurrentRss()
+    {
+        long now = ProcessMemory.RssBytes();
+        Assert.True(now > 0);
+        Assert.True(ProcessMemory.PeakRssBytes() >= now);
+    }
+}
