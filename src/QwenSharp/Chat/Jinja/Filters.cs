@@ -25,7 +25,7 @@ internal static class Filters
         {
             case "abs":
                 args.BindNone(name);
-                return value switch { bool b => b ? 1L : 0L, long l => checked(Math.Abs(l)), double d => Math.Abs(d), _ => throw new TemplateError($"bad operand type for abs(): '{PyStr.TypeName(value)}'") };
+                return value switch { bool b => (object)(b ? 1L : 0L), long l => checked(Math.Abs(l)), double d => Math.Abs(d), _ => throw new TemplateError($"bad operand type for abs(): '{PyStr.TypeName(value)}'") };
             case "attr":
             {
                 var p = args.Bind(name, ["name"], [Arguments.Required]);

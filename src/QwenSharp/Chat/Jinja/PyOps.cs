@@ -108,7 +108,7 @@ internal static class PyOps
 
     public static object? Negate(object? v) => v switch
     {
-        bool or long => checked(-AsLong(v)),
+        bool or long => (object)checked(-AsLong(v)),
         double d => -d,
         Undefined u => throw u.Fail(),
         _ => throw new TemplateError($"bad operand type for unary -: '{PyStr.TypeName(v)}'"),
@@ -116,7 +116,7 @@ internal static class PyOps
 
     public static object? Plus(object? v) => v switch
     {
-        bool or long => AsLong(v),
+        bool or long => (object)AsLong(v),
         double d => d,
         Undefined u => throw u.Fail(),
         _ => throw new TemplateError($"bad operand type for unary +: '{PyStr.TypeName(v)}'"),

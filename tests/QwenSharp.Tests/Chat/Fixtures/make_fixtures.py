@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Renders every fixture template x conversation with Python's jinja2 exactly the way HuggingFace's
+apply_chat_template does (transformers' render_jinja_template), and writes fixtures.json.
+
+  python3 make_fixtures.py          # needs jinja2 (3.1.x); reads templates/*.jinja and
+                                    # ../../../../../shared/qwen-tokenizer/tokenizer_config.json
+
+The environment is HF's: ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+extensions=[AssistantTracker, loopcontrols]), tojson = json.dumps(ensure_ascii=False, ...), globals raise_exception
+and strftime_now (here pinned to a fixed time so the output is reproducible). Variables: messages, tools,
+documents=None, add_generation_prompt, the tokenizer's bos_token/eos_token when it has them, plus extras.
+"""
+import json
+import os
+from datetime import datetime
+
+import jinja2
+from jinja2 import nodes
+from jinja2.exceptions import TemplateError
+from jinja2.ext import Extension, loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
+SHARED_CONFIG = os.path.join(REPO, "..", "shared", "qwen-tokenizer", "tokenizer_config.json")
+NOW = datetime(2026, 11, 26, 9, 5, 3)
+
+
+class AssistantTracker(Extension):
+    """HF's {% generation %} tag: renders its body unchanged (HF also records assistant spans)."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
+
+    def _generation_support(self, caller):
+        return caller()
+
+
+def raise_exception(message):
+    raise TemplateError(message)
+
+
+def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+    # HF's own filter: Jinja's built-in tojson escapes HTML characters, HF's does not.
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def strftime_now(format):
+    return NOW.strftime(format)
+
+
+def environment():
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
+    return env
+
+
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather",
+        "description": "Get the current weather in a city. Température & more.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "description": "City name, e.g. \"Paris\""},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Temperature unit"},
+            "days": {"type": "integer", "description": "Forecast days", "minimum": 1, "maximum": 7.5},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": " Extra tags "},
+            "mode": {"type": ["string", "integer"], "description": "Optional mode"},
+        }, "required": ["city"]},
+    }},
+    {"type": "function", "function": {
+        "name": "get_time",
+        "description": "Current time (UTC).",
+        "parameters": {"type": "object", "properties": {}},
+    }},
+]
+
+CONVERSATIONS = {
+    "single_user": {"messages": [{"role": "user", "content": "Hello!"}]},
+    "system_chat": {"messages": [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Hi there"},
+        {"role": "assistant", "content": "Hello. How can I help?"},
+        {"role": "user", "content": "What is 2+2?"},
+    ]},
+    "alternating": {"messages": [
+        {"role": "user", "content": "First question"},
+        {"role": "assistant", "content": "First answer"},
+        {"role": "user", "content": "Second question"},
+        {"role": "assistant", "content": "Second answer"},
+        {"role": "user", "content": "Third"},
+    ]},
+    "unicode": {"messages": [
+        {"role": "user", "content": "Héllo wörld 😀 — 中文 \"quotes\" and 'apostrophes' \\ backslash\n\nnew paragraph\ttab"},
+        {"role": "assistant", "content": "  Réponse avec espaces  \n"},
+        {"role": "user", "content": "Ещё раз? <tag> & stuff \u0001 ctrl"},
+    ]},
+    "tools": {"tools": TOOLS, "messages": [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "What's the weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_0001", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius", "days": 2}}}]},
+        {"role": "tool", "tool_call_id": "call_0001", "name": "get_weather", "content": "{\"temperature\": 18.5, \"condition\": \"cloudy\"}"},
+        {"role": "assistant", "content": "It is 18.5°C and cloudy in Paris."},
+        {"role": "user", "content": "Thanks!"},
+    ]},
+    "tools_multi": {"tools": TOOLS, "messages": [
+        {"role": "user", "content": "Weather in Paris and Tokyo, and the time?"},
+        {"role": "assistant", "content": "Let me check.", "tool_calls": [
+            {"id": "call_0002", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}},
+            {"id": "call_0003", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "東京", "tags": ["a", "b"], "ratio": 0.25, "ok": True, "none": None}}},
+            {"id": "call_0004", "type": "function", "function": {"name": "get_time", "arguments": {}}}]},
+        {"role": "tool", "tool_call_id": "call_0002", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "call_0003", "content": "rainy"},
+        {"role": "tool", "tool_call_id": "call_0004", "content": "12:00"},
+        {"role": "assistant", "content": "Paris is sunny, Tokyo is rainy, it is noon."},
+    ]},
+    "tools_pending": {"tools": TOOLS, "messages": [
+        {"role": "user", "content": "What time is it?"},
+    ]},
+    "thinking": {"messages": [
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "<think>\nI should add.\n</think>\n\nThe answer is 4."},
+        {"role": "user", "content": "And 3+3?"},
+        {"role": "assistant", "content": "<think>\nAgain.\n</think>\n\n6."},
+    ]},
+    "null_content": {"tools": TOOLS, "messages": [
+        {"role": "user", "content": "Time?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_0005", "type": "function", "function": {"name": "get_time", "arguments": {}}}]},
+    ]},
+    "empty": {"messages": []},
+}
+
+# Special tokens as the models' tokenizers define them (None: the tokenizer has none, the variable is not passed).
+TEMPLATES = {
+    "qwen15": {"file": "templates/qwen15.jinja", "bos_token": None, "eos_token": "<|endoftext|>"},
+    "qwen3_shared": {"shared": "qwen-tokenizer/tokenizer_config.json", "bos_token": None, "eos_token": "<|im_end|>",
+                     "variants": [{}, {"enable_thinking": False}]},
+    "chatml": {"file": "templates/chatml.jinja", "bos_token": None, "eos_token": "<|im_end|>"},
+    "chatml_multiline": {"file": "templates/chatml_multiline.jinja", "bos_token": None, "eos_token": "<|im_end|>"},
+    "qwen25_tools": {"file": "templates/qwen25_tools.jinja", "bos_token": None, "eos_token": "<|im_end|>"},
+    "llama3": {"file": "templates/llama3.jinja", "bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
+    "llama31_tools": {"file": "templates/llama31_tools.jinja", "bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
+    "llama2": {"file": "templates/llama2.jinja", "bos_token": "<s>", "eos_token": "</s>"},
+    "mistral_v1": {"file": "templates/mistral_v1.jinja", "bos_token": "<s>", "eos_token": "</s>"},
+    "mistral_v3_tools": {"file": "templates/mistral_v3_tools.jinja", "bos_token": "<s>", "eos_token": "</s>"},
+    "gemma": {"file": "templates/gemma.jinja", "bos_token": "<bos>", "eos_token": "<eos>"},
+    "phi3": {"file": "templates/phi3.jinja", "bos_token": "<s>", "eos_token": "<|endoftext|>"},
+    "deepseek_llm": {"file": "templates/deepseek_llm.jinja", "bos_token": "<｜begin▁of▁sentence｜>", "eos_token": "<｜end▁of▁sentence｜>"},
+    "deepseek_r1_style": {"file": "templates/deepseek_r1_style.jinja", "bos_token": "<｜begin▁of▁sentence｜>", "eos_token": "<｜end▁of▁sentence｜>"},
+    "zephyr": {"file": "templates/zephyr.jinja", "bos_token": "<s>", "eos_token": "</s>"},
+    "vicuna": {"file": "templates/vicuna.jinja", "bos_token": "<s>", "eos_token": "</s>"},
+    "hermes_tools": {"file": "templates/hermes_tools.jinja", "bos_token": "<s>", "eos_token": "<|im_end|>"},
+    "language_tour": {"file": "templates/language_tour.jinja", "bos_token": None, "eos_token": None},
+}
+
+
+def template_source(spec):
+    if "file" in spec:
+        with open(os.path.join(HERE, spec["file"]), encoding="utf-8", newline="") as f:
+            return f.read()
+    with open(SHARED_CONFIG, encoding="utf-8") as f:
+        return json.load(f)["chat_template"]
+
+
+def render(env, source, spec, conversation, add_generation_prompt, variables):
+    kwargs = {}
+    if spec["bos_token"] is not None:
+        kwargs["bos_token"] = spec["bos_token"]
+    if spec["eos_token"] is not None:
+        kwargs["eos_token"] = spec["eos_token"]
+    kwargs.update(variables)
+    template = env.from_string(source)
+    return template.render(messages=conversation["messages"], tools=conversation.get("tools"), documents=None,
+                           add_generation_prompt=add_generation_prompt, **kwargs)
+
+
+def main():
+    env = environment()
+    cases = []
+    for name, spec in TEMPLATES.items():
+        source = template_source(spec)
+        for conv_name, conversation in CONVERSATIONS.items():
+            for agp in (True, False):
+                for variables in spec.get("variants", [{}]):
+                    case = {"template": name, "conversation": conv_name, "add_generation_prompt": agp, "variables": variables}
+                    try:
+                        case["expected"] = render(env, source, spec, conversation, agp, variables)
+                    except Exception as e:  # the template refuses this conversation: our engine must refuse it too
+                        case["error_type"] = type(e).__name__
+                        case["error"] = str(e)
+                    cases.append(case)
+    out = {
+        "generator": f"make_fixtures.py with jinja2 {jinja2.__version__}",
+        "now": NOW.isoformat(),
+        "templates": {k: {kk: vv for kk, vv in v.items()} for k, v in TEMPLATES.items()},
+        "conversations": CONVERSATIONS,
+        "cases": cases,
+    }
+    with open(os.path.join(HERE, "fixtures.json"), "w", encoding="utf-8", newline="\n") as f:
+        json.dump(out, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    errors = sum(1 for c in cases if "error" in c)
+    print(f"{len(cases)} cases ({errors} expected errors) from {len(TEMPLATES)} templates x {len(CONVERSATIONS)} conversations")
+
+
+if __name__ == "__main__":
+    main()
