@@ -158,7 +158,17 @@ internal sealed partial class Interpreter
 
     private void ExecFor(ForStmt f, Frame frame, Output output)
     {
-        var items = PyOps.ToList(Eval(f.Iterable, frame));
+        object? iterable = Eval(f.Iterable, frame);
+        List<object?> items;
+        try
+        {
+            items = PyOps.ToList(iterable);
+        }
+        catch (TemplateError e) when (e.Position is null)
+        {
+            e.Position = f.Iterable.Pos;
+            throw;
+        }
         if (f.Filter is not null)
         {
             var kept = new List<object?>();
@@ -246,7 +256,7 @@ internal sealed partial class Interpreter
                 else if (definition.UsesKwargs) kwargs.Set(key, value);
                 else throw new TemplateError($"macro '{Name}' takes no keyword argument '{key}'");
             }
-            frame.Vars["varargs"] = args.Positional.Skip(parameters.Count).ToList();
+            frame.Vars["varargs"] = new PyTuple(args.Positional.Skip(parameters.Count).ToList());
             frame.Vars["kwargs"] = kwargs;
             it._callDepth++;
             try

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Renders every fixture template x conversation with Python's jinja2 exactly the way HuggingFace's
-apply_chat_template does (transformers' render_jinja_template), and writes fixtures.json.
+apply_chat_template does (transformers' render_jinja_template), and writes fixtures.json;
+also renders LANGUAGE_CASES (small templates, one language feature each) into language_cases.json.
 
   python3 make_fixtures.py          # needs jinja2 (3.1.x); reads templates/*.jinja and
                                     # ../../../../../shared/qwen-tokenizer/tokenizer_config.json
@@ -136,6 +137,52 @@ CONVERSATIONS = {
     "empty": {"messages": []},
 }
 
+LANGUAGE_CASES = [
+ ("  {% if true %}\n  x\n  {% endif %}\n  {{ 'y' }}\n{# c #}\n  z\n", {}),
+ ("a  {% if true %}b{% endif %}", {}),
+ ("a\n  {%+ if true %}b{% endif %}", {}),
+ ("{% if true -%}\n\n  x  {%- endif %}|", {}),
+ ("{% if true +%}\nx{% endif %}", {}),
+ ("{{ 'a' -}}   \n  {{- 'b' }}", {}),
+ ("x\r\ny\rz\n", {}),
+ ("{% raw %}{{ not rendered }}{% endraw %}", {}),
+ ("{{ '\\x41\\u00e9\\n\\t\\\\' }}", {}),
+ ("{{ \"it's\" 'adjacent' }}", {}),
+ ("{% set x = 1 %}{% for i in range(3) %}{% if i == 0 %}{% set x = 5 %}{% endif %}{{ x }}{% endfor %}{{ x }}", {}),
+ ("{% if true %}{% set z = 3 %}{% endif %}{{ z }}", {}),
+ ("{% set ns = namespace(a=1) %}{% for i in [1, 2] %}{% set ns.a = ns.a + i %}{% endfor %}{{ ns.a }}", {}),
+ ("{% for a in [1, 2, 3] %}{{ loop.index0 }}{{ loop.revindex0 }}{{ loop.previtem }}{{ loop.nextitem }};{% endfor %}", {}),
+ ("{% for a, b in [[1, 2], (3, 4)] %}{{ a + b }}{% endfor %}", {}),
+ ("{% macro m(a, b=a ~ '!') %}[{{ a }}{{ b }}]{% endmacro %}{{ m(1) }}{{ m(1, b=2) }}{{ m() }}", {}),
+ ("{% macro m() %}{{ varargs }}{{ kwargs }}{% endmacro %}{{ m(1, 2, k=3) }}", {}),
+ ("{{ 2 ** 3 ** 2 }} {{ -2 ** 2 }} {{ -1|abs }} {{ 10 - 2 - 3 }} {{ 7 / 2 }} {{ 1 + 2 * 3 }}", {}),
+ ("{{ 1.0 }} {{ 1e16 }} {{ 1e-5 }} {{ 123456789.125 }} {{ 1/3 }} {{ -0.0 }} {{ 100.0 }}", {}),
+ ("{{ x }}|{{ x is defined }}|{{ x|default('d') }}|{{ x|length }}|{{ x == y }}|{% for i in x %}no{% endfor %}", {}),
+ ("{{ d.a }}{{ d['a'] }}{{ d.missing }}|{{ d.items()|list }}{{ d.get('z', 0) }}", {"d": {"a": 1}}),
+ ("{{ [1, 2, 3][-1] }}{{ [1, 2, 3][5] }}|{{ 'abc'[1] }}{{ 'abcdef'[1:5:2] }}{{ [1, 2, 3][::-1] }}{{ [1,2,3,4][-3:-1] }}{{ 'abc'[10:] }}", {}),
+ ("{{ {'a': 1, 'b': [True, None, 1.5, 'x\"y']}|tojson }}", {}),
+ ("{{ {'b': 1, 'a': {'d': 2, 'c': []}}|tojson(indent=2, sort_keys=true) }}", {}),
+ ("{{ 'é\\u0001\\t'|tojson }} {{ 'é'|tojson(ensure_ascii=true) }} {{ [1, 2]|tojson(separators=(',', ':')) }}", {}),
+ ("{{ ['a', 1, none, true, 1.5, ('t',), {'k': 'v'}] }} {{ \"it's\" }} {{ ['it\\'s', 'a\"b', 'both\\'\"'] }}", {}),
+ ("{{ '  a  b  '.split() }}{{ 'a,b,,c'.split(',', 1) }}{{ 'a b c'.rsplit(None, 1) }}{{ 'xxhixx'.strip('x') }}{{ '\\n x \\n'.strip() }}", {}),
+ ("{{ 'Hello'.startswith('He') }}{{ 'Hello'.endswith(('x', 'lo')) }}{{ 'aaa'.replace('a', 'b', 2) }}{{ 'ab'.upper() }}{{ 'AB'.lower() }}{{ 'hello world'.title() }}", {}),
+ ("{{ 'a' ~ 1 ~ none ~ true }}{{ 'abc' in 'xabcx' }}{{ 1 in [1.0] }}{{ 'k' in {'k': 0} }}{{ 3 not in [1] }}", {}),
+ ("{{ [3, 1, 2]|sort }}{{ ['b', 'A', 'a']|sort }}{{ ['b', 'A', 'a']|sort(case_sensitive=true) }}{{ [{'n': 2}, {'n': 1}]|sort(attribute='n')|map(attribute='n')|list }}", {}),
+ ("{{ [1, 2, 3, 4]|select('even')|list }}{{ [1, 2, 3, 4]|reject('even')|list }}{{ users|selectattr('active')|map(attribute='name')|join(', ') }}{{ users|rejectattr('name', 'equalto', 'a')|list|length }}", {"users": [{"name": "a", "active": True}, {"name": "b", "active": False}]}),
+ ("{{ 'x'|upper }}{{ ' x '|trim }}{{ 'a-b'|replace('-', '+') }}{{ [1, 2]|join('|') }}{{ [1, 2]|first }}{{ [1, 2]|last }}{{ 'abc'|list }}{{ 42|string }}{{ '42'|int + 1 }}{{ '4.5'|float }}", {}),
+ ("{{ '%s is %d years, %r' % ('Al', 30, 'x') }}|{{ '%5s|%-5s|%05d' % ('a', 'b', 42) }}|{{ '%.2f' % 3.14159 }}", {}),
+ ("{{ 'text\\nmore\\n'|indent(2, true) }}|{{ 'a\\n\\nb'|indent(2, blank=true) }}", {}),
+ ("{% for i in range(5) %}{% if i == 1 %}{% continue %}{% endif %}{% if i == 3 %}{% break %}{% endif %}{{ i }}{% endfor %}", {}),
+ ("{% for i in [1, 2, 3] if i != 2 %}{{ i }}{{ loop.length }}{% else %}empty{% endfor %}{% for i in [] %}x{% else %}empty{% endfor %}", {}),
+ ("{% set s %}captured {{ 1 }}{% endset %}[{{ s }}]{% set t | upper %}up{% endset %}{{ t }}", {}),
+ ("{{ 1 if 0 else 2 }}{{ 'a' if 1 }}{{ none or 'x' }}{{ 0 and 1 }}{{ not none }}", {}),
+ ("{{ dict(a=1)|items|list }} {{ {'a': 1}|dictsort }} {{ [1, 1, 2]|unique|list }} {{ [1, 5, 3]|max }} {{ [1, 5, 3]|min }} {{ [1, 2]|sum }}", {}),
+ ("{{ 'é😀x'|length }}{{ 'é😀x'[1] }}{{ 'é😀x'|reverse }}{{ 'é😀x'[-1:] }}", {}),
+ ("{{ 10 // 3 }} {{ -10 // 3 }} {{ 10 % -3 }} {{ -10 % 3 }} {{ 7.5 // 2 }} {{ 7.5 % 2 }} {{ true + true }}", {}),
+ ("{{ 1 < 2 < 3 }}{{ 3 > 2 > 2 }}{{ 'a' < 'b' }}{{ [1, 2] < [1, 3] }}{{ 1 == true }}{{ none == none }}{{ 1 != 1.0 }}", {}),
+ ("{{ x is string }}{{ x is mapping }}{{ n is number }}{{ n is integer }}{{ f is float }}{{ none is none }}{{ b is boolean }}{{ l is iterable }}{{ l is sequence }}{{ n is odd }}{{ 5 is equalto 5 }}{{ x is not none }}", {"x": "s", "n": 3, "f": 1.5, "b": True, "l": []}),
+]
+
 # Special tokens as the models' tokenizers define them (None: the tokenizer has none, the variable is not passed).
 TEMPLATES = {
     "qwen15": {"file": "templates/qwen15.jinja", "bos_token": None, "eos_token": "<|endoftext|>"},
@@ -205,8 +252,19 @@ def main():
     with open(os.path.join(HERE, "fixtures.json"), "w", encoding="utf-8", newline="\n") as f:
         json.dump(out, f, ensure_ascii=False, indent=1)
         f.write("\n")
+    language = []
+    for source, variables in LANGUAGE_CASES:
+        case = {"source": source, "vars": variables}
+        try:
+            case["expected"] = env.from_string(source).render(**variables)
+        except Exception as e:
+            case["error"] = f"{type(e).__name__}: {e}"
+        language.append(case)
+    with open(os.path.join(HERE, "language_cases.json"), "w", encoding="utf-8", newline="\n") as f:
+        json.dump(language, f, ensure_ascii=False, indent=1)
+        f.write("\n")
     errors = sum(1 for c in cases if "error" in c)
-    print(f"{len(cases)} cases ({errors} expected errors) from {len(TEMPLATES)} templates x {len(CONVERSATIONS)} conversations")
+    print(f"{len(language)} language cases; {len(cases)} cases ({errors} expected errors) from {len(TEMPLATES)} templates x {len(CONVERSATIONS)} conversations")
 
 
 if __name__ == "__main__":
