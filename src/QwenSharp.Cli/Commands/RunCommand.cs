@@ -24,7 +24,9 @@ internal static class RunCommand
             var options = sampling.Read(r);
             using var m = ModelLocator.Load(r.GetValue(model)!, io);
             using var ctx = new Qwen2Context(m, runtime.Read(r));
-            var chat = new ChatSession(new Generator(ctx), r.GetValue(system));
+            var formatter = ChatPromptFormatter.ForModel(m);
+            if (formatter.FallbackReason is not null) io.Error.WriteLine("qwen: " + formatter.FallbackReason);
+            var chat = new ChatSession(new Generator(ctx), r.GetValue(system), formatter);
             string? once = r.GetValue(prompt);
             if (once is not null)
             {
