@@ -34,6 +34,17 @@ public sealed record ChatTemplateInput
         };
     }
 
+    /// <summary>Messages (and tools) from parsed JSON arrays, e.g. the "messages" and "tools" of an OpenAI request.</summary>
+    public static ChatTemplateInput FromJson(JsonElement messages, JsonElement? tools = null)
+    {
+        if (messages.ValueKind != JsonValueKind.Array) throw new QwenSharpException("messages: expected a JSON array");
+        return new ChatTemplateInput
+        {
+            Messages = JsonArray.Create(messages.Clone())!,
+            Tools = tools is { ValueKind: JsonValueKind.Array } t ? JsonArray.Create(t.Clone()) : null,
+        };
+    }
+
     /// <summary>Messages from <see cref="ChatMessage"/>s; tool calls become {id, type, function: {name,
     /// arguments}} with the arguments as a JSON object when they parse as one (templates expect a mapping there:
     /// they print it with tojson), else as the string.</summary>

@@ -63,6 +63,15 @@ public class JinjaLanguageTests
     }
 
     [Fact]
+    public void JsonElementInputKeepsIntsFloatsAndOrder()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse("""{"messages": [{"role": "user", "content": "x", "z": 1, "a": 1.0, "big": 12345678901234}], "tools": [{"n": true}]}""");
+        var input = ChatTemplateInput.FromJson(doc.RootElement.GetProperty("messages"), doc.RootElement.GetProperty("tools"));
+        Assert.Equal("""{"role": "user", "content": "x", "z": 1, "a": 1.0, "big": 12345678901234}|[{'n': True}]""", Render("{{ messages[0]|tojson }}|{{ tools }}", input));
+        Assert.Throws<QwenSharpException>(() => ChatTemplateInput.FromJson(doc.RootElement));
+    }
+
+    [Fact]
     public void StrftimeNowUsesTheGivenTime()
     {
         var input = new ChatTemplateInput { Now = new DateTime(2024, 7, 6, 15, 4, 5) };

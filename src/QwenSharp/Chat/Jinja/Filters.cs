@@ -283,7 +283,7 @@ internal static class Filters
         bool caseSensitive = PyOps.Truthy(p[1]);
         var keyed = items.Select((x, i) => (Key: SortKey(x, p[2], caseSensitive), Index: i, Item: x)).ToList();
         bool reverse = PyOps.Truthy(p[0]);
-        keyed.Sort((a, b) =>
+        PyOps.Sort(keyed, (a, b) =>
         {
             int c = PyOps.Compare(a.Key, b.Key, "<");
             if (reverse) c = -c;
@@ -300,7 +300,7 @@ internal static class Filters
         bool caseSensitive = PyOps.Truthy(p[0]);
         var pairs = dict.Items.Select((e, i) => (Pair: new PyTuple([PyDict.ExternalKey(e.Key), e.Value]), Index: i)).ToList();
         bool reverse = PyOps.Truthy(p[2]);
-        pairs.Sort((a, b) =>
+        PyOps.Sort(pairs, (a, b) =>
         {
             int c = PyOps.Compare(SortKey(a.Pair.Items[pos], null, caseSensitive), SortKey(b.Pair.Items[pos], null, caseSensitive), "<");
             if (reverse) c = -c;

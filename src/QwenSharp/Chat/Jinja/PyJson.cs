@@ -113,7 +113,7 @@ internal sealed class PyJson
         {
             var keys = dict.Keys.Select(PyDict.ExternalKey).ToList();
             var order = Enumerable.Range(0, keys.Count).ToList();
-            order.Sort((x, y) => x == y ? 0 : PyOps.Compare(keys[x], keys[y], "<") is var c && c != 0 ? c : x.CompareTo(y));
+            PyOps.Sort(order, (x, y) => x == y ? 0 : PyOps.Compare(keys[x], keys[y], "<") is var c && c != 0 ? c : x.CompareTo(y));
             entries = order.Select(i => entries[i]).ToList();
         }
         _sb.Append('{');

@@ -72,6 +72,19 @@ internal static class PyOps
         return a.Count.CompareTo(b.Count);
     }
 
+    /// <summary>A stable sort whose comparison may raise a template error (List.Sort would wrap it).</summary>
+    public static void Sort<T>(List<T> items, Comparison<T> comparison)
+    {
+        try
+        {
+            items.Sort(comparison);
+        }
+        catch (InvalidOperationException e) when (e.InnerException is TemplateError inner)
+        {
+            throw new TemplateError(inner.Message);
+        }
+    }
+
     public static bool Contains(object? container, object? item) => container switch
     {
         string s when item is string t => s.Contains(t, StringComparison.Ordinal),
