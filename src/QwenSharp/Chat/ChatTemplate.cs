@@ -45,14 +45,14 @@ public sealed class ChatTemplate
     {
         ArgumentNullException.ThrowIfNull(input);
         var globals = new Interpreter.Frame(null);
-        Globals.AddTo(globals.Vars, Limits, input.Now ?? DateTime.Now);
-        globals.Vars["messages"] = TemplateValues.FromJson(input.Messages);
-        globals.Vars["tools"] = input.Tools is null ? null : TemplateValues.FromJson(input.Tools);
-        globals.Vars["documents"] = null;
-        globals.Vars["add_generation_prompt"] = input.AddGenerationPrompt;
-        if (input.BosToken is not null) globals.Vars["bos_token"] = input.BosToken;
-        if (input.EosToken is not null) globals.Vars["eos_token"] = input.EosToken;
-        foreach (var (name, value) in input.Variables) globals.Vars[name] = TemplateValues.FromJson(value);
+        Globals.AddTo(globals, Limits, input.Now ?? DateTime.Now);
+        globals.Set("messages", TemplateValues.FromJson(input.Messages));
+        globals.Set("tools", input.Tools is null ? null : TemplateValues.FromJson(input.Tools));
+        globals.Set("documents", null);
+        globals.Set("add_generation_prompt", input.AddGenerationPrompt);
+        if (input.BosToken is not null) globals.Set("bos_token", input.BosToken);
+        if (input.EosToken is not null) globals.Set("eos_token", input.EosToken);
+        foreach (var (name, value) in input.Variables) globals.Set(name, TemplateValues.FromJson(value));
         try
         {
             return new Interpreter(Limits).Render(_body, globals);

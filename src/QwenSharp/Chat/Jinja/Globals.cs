@@ -7,10 +7,10 @@ namespace QwenSharp.Chat.Jinja;
 /// namespace and dict, and HuggingFace's raise_exception and strftime_now.</summary>
 internal static class Globals
 {
-    public static void AddTo(Dictionary<string, object?> vars, ChatTemplateLimits limits, DateTime now)
+    public static void AddTo(Interpreter.Frame vars, ChatTemplateLimits limits, DateTime now)
     {
-        vars["range"] = new BuiltinFunction("range", (_, a) => Range(a, limits.MaxRange));
-        vars["namespace"] = new BuiltinFunction("namespace", (_, a) =>
+        vars.Set("range", new BuiltinFunction("range", (_, a) => Range(a, limits.MaxRange)));
+        vars.Set("namespace", new BuiltinFunction("namespace", (_, a) =>
         {
             var ns = new Namespace();
             foreach (object? p in a.Positional)
@@ -20,8 +20,8 @@ internal static class Globals
             }
             foreach (var (k, v) in a.Named) ns.Attributes.Set(k, v);
             return ns;
-        });
-        vars["dict"] = new BuiltinFunction("dict", (_, a) =>
+        }));
+        vars.Set("dict", new BuiltinFunction("dict", (_, a) =>
         {
             var d = new PyDict();
             foreach (object? p in a.Positional)
@@ -31,17 +31,17 @@ internal static class Globals
             }
             foreach (var (k, v) in a.Named) d.Set(k, v);
             return d;
-        });
-        vars["raise_exception"] = new BuiltinFunction("raise_exception", (_, a) =>
+        }));
+        vars.Set("raise_exception", new BuiltinFunction("raise_exception", (_, a) =>
         {
             var p = a.Bind("raise_exception", ["message"], [Arguments.Required]);
             throw new TemplateError(PyStr.Str(p[0]));
-        });
-        vars["strftime_now"] = new BuiltinFunction("strftime_now", (_, a) =>
+        }));
+        vars.Set("strftime_now", new BuiltinFunction("strftime_now", (_, a) =>
         {
             var p = a.Bind("strftime_now", ["format"], [Arguments.Required]);
             return StrFTime(PyStr.Str(p[0]), now);
-        });
+        }));
     }
 
     private static List<object?> Range(Arguments a, int maxRange)

@@ -22,15 +22,59 @@ internal sealed partial class Interpreter
         Limits = limits;
     }
 
+    /// <summary>One scope's variables. Scopes hold few names, so a linear search beats a dictionary, and a loop
+    /// iteration's scope is one small allocation.</summary>
     internal sealed class Frame(Frame? parent)
     {
-        public Dictionary<string, object?> Vars { get; } = [];
+        // The first two variables live in fields (a loop iteration needs just its target and "loop"), more in arrays.
+        private string? _name0, _name1;
+        private object? _value0, _value1;
+        private string[]? _names;
+        private object?[]? _values;
+        private int _count;
+
         public Frame? Parent { get; } = parent;
+
+        public void Set(string name, object? value)
+        {
+            int i = IndexOf(name);
+            if (i < 0)
+            {
+                i = _count++;
+                if (i >= 2)
+                {
+                    if (_names is null || i - 2 == _names.Length)
+                    {
+                        int size = Math.Max(4, (_names?.Length ?? 0) * 2);
+                        Array.Resize(ref _names, size);
+                        Array.Resize(ref _values, size);
+                    }
+                    _names[i - 2] = name;
+                }
+                else if (i == 0) _name0 = name;
+                else _name1 = name;
+            }
+            if (i == 0) _value0 = value;
+            else if (i == 1) _value1 = value;
+            else _values![i - 2] = value;
+        }
+
+        private int IndexOf(string name)
+        {
+            if (_count > 0 && string.Equals(_name0, name, StringComparison.Ordinal)) return 0;
+            if (_count > 1 && string.Equals(_name1, name, StringComparison.Ordinal)) return 1;
+            for (int i = 2; i < _count; i++)
+                if (string.Equals(_names![i - 2], name, StringComparison.Ordinal)) return i;
+            return -1;
+        }
 
         public object? Lookup(string name)
         {
             for (Frame? f = this; f is not null; f = f.Parent)
-                if (f.Vars.TryGetValue(name, out object? v)) return v;
+            {
+                int i = f.IndexOf(name);
+                if (i >= 0) return i == 0 ? f._value0 : i == 1 ? f._value1 : f._values![i - 2];
+            }
             return Undefined.Variable(name);
         }
     }
@@ -74,8 +118,9 @@ internal sealed partial class Interpreter
     private Flow ExecBody(IReadOnlyList<Stmt> body, Frame frame, Output output)
     {
         CheckStack();
-        foreach (Stmt stmt in body)
+        for (int i = 0; i < body.Count; i++)
         {
+            Stmt stmt = body[i];
             Flow flow;
             try
             {
@@ -116,7 +161,7 @@ internal sealed partial class Interpreter
                 Assign(s.Target, ApplyFilters(s.Filters, Capture(s.Body, frame), frame), frame);
                 return Flow.Normal;
             case MacroStmt m:
-                frame.Vars[m.Name] = new Macro(m, frame);
+                frame.Set(m.Name, new Macro(m, frame));
                 return Flow.Normal;
             case FilterBlockStmt fb:
                 output.Append(PyStr.Str(ApplyFilters(fb.Filters, Capture(fb.Body, frame), frame)));
@@ -193,7 +238,7 @@ internal sealed partial class Interpreter
             var iteration = new Frame(frame);
             Assign(f.Target, items[i], iteration);
             loop.Index0 = i;
-            iteration.Vars["loop"] = loop;
+            iteration.Set("loop", loop);
             if (ExecBody(f.Body, iteration, output) == Flow.Break) break;
         }
     }
@@ -203,7 +248,7 @@ internal sealed partial class Interpreter
         switch (target)
         {
             case NameTarget n:
-                frame.Vars[n.Name] = value;
+                frame.Set(n.Name, value);
                 break;
             case TupleTarget t:
                 var items = PyOps.ToList(value);
@@ -238,7 +283,7 @@ internal sealed partial class Interpreter
             var set = new bool[parameters.Count];
             for (int i = 0; i < Math.Min(parameters.Count, args.Positional.Count); i++)
             {
-                frame.Vars[parameters[i].Name] = args.Positional[i];
+                frame.Set(parameters[i].Name, args.Positional[i]);
                 set[i] = true;
             }
             var kwargs = new PyDict();
@@ -250,23 +295,23 @@ internal sealed partial class Interpreter
                 if (i >= 0)
                 {
                     if (set[i]) throw new TemplateError($"macro '{Name}' got multiple values for argument '{key}'");
-                    frame.Vars[key] = value;
+                    frame.Set(key, value);
                     set[i] = true;
                 }
                 else if (definition.UsesKwargs) kwargs.Set(key, value);
                 else throw new TemplateError($"macro '{Name}' takes no keyword argument '{key}'");
             }
-            frame.Vars["varargs"] = new PyTuple(args.Positional.Skip(parameters.Count).ToList());
-            frame.Vars["kwargs"] = kwargs;
+            frame.Set("varargs", new PyTuple(args.Positional.Skip(parameters.Count).ToList()));
+            frame.Set("kwargs", kwargs);
             it._callDepth++;
             try
             {
                 for (int i = 0; i < parameters.Count; i++)
                 {
                     if (set[i]) continue;
-                    frame.Vars[parameters[i].Name] = parameters[i].Default is { } def
+                    frame.Set(parameters[i].Name, parameters[i].Default is { } def
                         ? it.Eval(def, frame)
-                        : new Undefined($"parameter '{parameters[i].Name}' was not provided");
+                        : new Undefined($"parameter '{parameters[i].Name}' was not provided"));
                 }
                 var output = new Output(it.Limits.MaxOutputLength);
                 it.ExecBody(definition.Body, frame, output);
