@@ -101,7 +101,7 @@ internal static class Filters
             case "list": args.BindNone(name); return PyOps.ToList(value);
             case "lower": args.BindNone(name); return PyStr.Str(value).ToLowerInvariant();
             case "upper": args.BindNone(name); return PyStr.Str(value).ToUpperInvariant();
-            case "title": args.BindNone(name); return StringMethods.Title(PyStr.Str(value));
+            case "title": args.BindNone(name); return TitleFilter(PyStr.Str(value));
             case "map": return Map(it, value, args);
             case "max" or "min": return MinMax(value, args, name);
             case "select" or "reject": return Select(it, value, args, name == "select", byAttribute: false);
@@ -142,10 +142,40 @@ internal static class Filters
             case "unique": return Unique(value, args);
             case "wordcount":
                 args.BindNone(name);
-                return (long)PyStr.Str(value).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+            {
+                // Runs of word characters, as Jinja's re.findall(r"\w+") counts them.
+                long words = 0;
+                bool inWord = false;
+                foreach (char ch in PyStr.Str(value))
+                {
+                    bool w = char.IsLetterOrDigit(ch) || ch == '_';
+                    if (w && !inWord) words++;
+                    inWord = w;
+                }
+                return words;
+            }
             default: throw new TemplateError($"no filter named '{name}'");
         }
     }
+
+    /// <summary>Jinja's title filter (not str.title): the text is cut before runs of "-", whitespace, "(", "{",
+    /// "[" and "&lt;"; each piece gets its first character upper-cased and the rest lower-cased ("it's" -> "It's").</summary>
+    private static string TitleFilter(string s)
+    {
+        var sb = new StringBuilder(s.Length);
+        int i = 0;
+        while (i < s.Length)
+        {
+            int start = i;
+            bool delimiter = IsTitleDelimiter(s[i]);
+            while (i < s.Length && IsTitleDelimiter(s[i]) == delimiter) i++;
+            string piece = s[start..i];
+            sb.Append(char.ToUpperInvariant(piece[0])).Append(piece[1..].ToLowerInvariant());
+        }
+        return sb.ToString();
+    }
+
+    private static bool IsTitleDelimiter(char c) => c is '-' or '(' or '{' or '[' or '<' || PyText.IsSpace(c);
 
     private static PyDict NamedDict(Arguments args)
     {

@@ -180,6 +180,7 @@ LANGUAGE_CASES = [
  ("{{ 'é😀x'|length }}{{ 'é😀x'[1] }}{{ 'é😀x'|reverse }}{{ 'é😀x'[-1:] }}", {}),
  ("{{ 10 // 3 }} {{ -10 // 3 }} {{ 10 % -3 }} {{ -10 % 3 }} {{ 7.5 // 2 }} {{ 7.5 % 2 }} {{ true + true }}", {}),
  ("{{ 1 < 2 < 3 }}{{ 3 > 2 > 2 }}{{ 'a' < 'b' }}{{ [1, 2] < [1, 3] }}{{ 1 == true }}{{ none == none }}{{ 1 != 1.0 }}", {}),
+ ("{{ \"it's 3rd-time (oK) [x]\"|title }}|{{ 'it\\'s 3rd'.title() }}|{{ 'a-b c_d, e1'|wordcount }}|{{ 'ab'|center(5) }}|{{ 'x'|center(4) }}", {}),
  ("{{ x is string }}{{ x is mapping }}{{ n is number }}{{ n is integer }}{{ f is float }}{{ none is none }}{{ b is boolean }}{{ l is iterable }}{{ l is sequence }}{{ n is odd }}{{ 5 is equalto 5 }}{{ x is not none }}", {"x": "s", "n": 3, "f": 1.5, "b": True, "l": []}),
 ]
 
