@@ -25,7 +25,7 @@ internal static class ShowCommand
         var c = m.Config;
         long parameters = 0, bytes = 0;
         var types = new SortedDictionary<string, int>();
-        foreach (var t in m.File.Tensors)
+        foreach (var t in m.Source.Tensors)
         {
             parameters += t.ElementCount;
             bytes += t.ByteSize;
