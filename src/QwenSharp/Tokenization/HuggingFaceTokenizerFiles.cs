@@ -62,6 +62,16 @@ public static class HuggingFaceTokenizerFiles
         }
     }
 
+    /// <summary>The folder's BPE merges in rank order, each "left right" (what GGUF's tokenizer.ggml.merges holds).</summary>
+    public static string[] ReadMergeList(string dir)
+    {
+        string json = Path.Combine(dir, "tokenizer.json");
+        if (File.Exists(json)) return HuggingFaceTokenizerJson.Read(json).Merges.Select(m => m.Left + " " + m.Right).ToArray();
+        string merges = Path.Combine(dir, "merges.txt");
+        if (File.Exists(merges)) return ReadMerges(merges);
+        throw new ModelFileException(dir, "no tokenizer: the folder has neither tokenizer.json nor vocab.json + merges.txt");
+    }
+
     public static TokenizerConfig ReadConfig(string tokenizerConfigPath)
     {
         using var doc = ParseJson(tokenizerConfigPath);
