@@ -9,7 +9,7 @@ internal static class ShowCommand
 {
     public static Command Create(CliIO io)
     {
-        var model = new Argument<string>("model") { Description = "A .gguf file, or `demo`" };
+        var model = new Argument<string>("model") { Description = "A .gguf file, a HuggingFace folder, or `demo`" };
         var cmd = new Command("show", "Show a model's architecture, size, tensor types, context and tokenizer") { model };
         cmd.SetAction(r =>
         {
