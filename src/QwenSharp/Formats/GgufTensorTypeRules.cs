@@ -6,7 +6,7 @@ namespace QwenSharp.Formats;
 /// <summary>The type each tensor gets in a converted file, following llama.cpp: convert_hf_to_gguf.py for the float
 /// types and q8_0 (vectors and the MoE router stay F32, every other matrix takes the type), and llama-quantize's
 /// llama_tensor_get_type for q4_0 / q4_k_m / q6_k (output head Q6_K, or Q8_0 when its rows do not fit 256-element
-/// blocks; for q4_k_m, attn_v and ffn_down of the "more bits" layers Q6_K; a K-quant whose rows do not fit falls
+/// blocks; for q4_k_m, attn_v and every ffn_down (dense, experts, shared expert) of the "more bits" layers Q6_K; a K-quant whose rows do not fit falls
 /// back: Q4_K -> Q5_0, Q6_K -> Q8_0, then F16).</summary>
 public static partial class GgufTensorTypeRules
 {
@@ -40,7 +40,7 @@ public static partial class GgufTensorTypeRules
             type = rowLength % 256 != 0 ? GgmlType.Q8_0 : GgmlType.Q6_K;
         }
         else if (output == GgufOutputType.Q4_K_M && (name.EndsWith(".attn_v.weight", StringComparison.Ordinal)
-                 || name.EndsWith(".ffn_down.weight", StringComparison.Ordinal)))
+                 || name.Contains(".ffn_down", StringComparison.Ordinal)))
         {
             var m = LayerIndex().Match(name);
             if (m.Success && UseMoreBits(int.Parse(m.Groups[1].ValueSpan), layerCount)) type = GgmlType.Q6_K;

@@ -5,8 +5,9 @@ using QwenSharp.Tokenization;
 
 namespace QwenSharp.Formats;
 
-/// <summary>Converts a HuggingFace Qwen2 folder into a GGUF file with the metadata keys, tensor names, tensor types and
-/// tokenizer metadata llama.cpp's convert_hf_to_gguf.py writes for qwen2 (../shared/specs/QWEN15.md §5), quantized as
+/// <summary>Converts a HuggingFace Qwen2 or Qwen2-MoE folder into a GGUF file with the metadata keys, tensor names,
+/// tensor types and tokenizer metadata llama.cpp's convert_hf_to_gguf.py writes for qwen2 / qwen2moe
+/// (../shared/specs/QWEN15.md §5), quantized as
 /// llama-quantize would for the K / legacy quant types (<see cref="GgufTensorTypeRules"/>). Tensors stream from the
 /// memory-mapped shards to the output one at a time; nothing model-sized is held in memory.</summary>
 public static class HfToGguf
@@ -17,24 +18,15 @@ public static class HfToGguf
     public static Result Convert(string dir, string outPath, GgufOutputType output, Action<string>? progress = null)
     {
         var folder = HuggingFaceFolder.Read(dir);
-        if (folder.Config.Moe != null)
-            throw new ModelFileException(dir, "converting Qwen2MoeForCausalLM (Qwen1.5-MoE) folders is not supported yet");
         var c = folder.Config.Config;
-        using var source = HfTensorSource.Open(dir);
-
-        var expected = HuggingFaceFolder.DenseTensorNames(c, withOutput: true).ToHashSet(StringComparer.Ordinal);
-        foreach (var t in source.Tensors)
-            if (!expected.Contains(t.Name))
-                throw new ModelFileException(dir, $"tensor {HfTensorNames.ToHf(t.Name)} does not belong to a {c.LayerCount}-layer Qwen2 model (extra tensor)");
-        // Bind checks presence and every shape against config.json before anything is written.
-        var weights = Qwen2Weights.Bind(source, c);
-        bool hasOutput = !weights.TiedOutput;
+        using var tensors = SafetensorsFolder.Open(dir);
+        var plan = HfTensorPlan.Build(tensors, folder.Config);
+        bool hasOutput = plan.Any(t => t.Name == "output.weight");
 
         var w = new GgufWriter();
         WriteMetadata(w, folder, output, dir);
         var types = new Dictionary<string, GgmlType>(StringComparer.Ordinal);
-        var ordered = HuggingFaceFolder.DenseTensorNames(c, withOutput: hasOutput).Select(source.GetTensor)
-            .OrderBy(t => t.Name.StartsWith("blk.", StringComparison.Ordinal) ? 1 : t.Name == "token_embd.weight" ? 0 : 2)
+        var ordered = plan.OrderBy(t => t.Name.StartsWith("blk.", StringComparison.Ordinal) ? 1 : t.Name == "token_embd.weight" ? 0 : 2)
             .ThenBy(t => LayerOf(t.Name)).ToList();
         int index = 0;
         var clock = Stopwatch.StartNew();
@@ -47,8 +39,8 @@ public static class HfToGguf
             int number = ++index;
             w.AddTensor(t.Name, type, t.Dims, bytes, stream =>
             {
-                progress?.Invoke($"[{number,4}/{ordered.Count}] {t.Name,-28} {GgmlTypeInfo.Name(t.Type),-5} -> {GgmlTypeInfo.Name(type),-5} [{string.Join(", ", t.Dims)}]  {clock.Elapsed.TotalSeconds:F1} s");
-                WriteTensor(source, t, type, stream);
+                progress?.Invoke($"[{number,4}/{ordered.Count}] {t.Name,-28} {GgmlTypeInfo.Name(t.SourceType),-5} -> {GgmlTypeInfo.Name(type),-5} [{string.Join(", ", t.Dims)}]  {clock.Elapsed.TotalSeconds:F1} s");
+                foreach (var (info, shard) in t.Parts) WriteTensor(shard, info, t.SourceType, (int)rowLength, type, stream);
             });
         }
         w.Write(outPath);
@@ -66,7 +58,7 @@ public static class HfToGguf
     private static void WriteMetadata(GgufWriter w, HuggingFaceFolder folder, GgufOutputType output, string dir)
     {
         var c = folder.Config.Config;
-        const string a = "qwen2";
+        string a = c.Architecture;   // qwen2 or qwen2moe
         w.Add("general.architecture", a);
         w.Add("general.type", "model");
         w.Add("general.name", folder.Name);
@@ -78,6 +70,13 @@ public static class HfToGguf
         w.Add($"{a}.attention.head_count_kv", (uint)c.KvHeadCount);
         w.Add($"{a}.rope.freq_base", c.RopeFreqBase);
         w.Add($"{a}.attention.layer_norm_rms_epsilon", c.RmsNormEps);
+        if (folder.Config.Moe is { } moe)
+        {
+            w.Add($"{a}.expert_count", (uint)moe.ExpertCount);
+            w.Add($"{a}.expert_used_count", (uint)moe.ExpertsPerToken);
+            w.Add($"{a}.expert_feed_forward_length", (uint)moe.ExpertFeedForwardSize);
+            w.Add($"{a}.expert_shared_feed_forward_length", (uint)moe.SharedExpertFeedForwardSize);
+        }
         w.Add("general.file_type", GgufOutputTypes.FileType(output));
         w.Add("general.quantization_version", 2u);
 
@@ -108,22 +107,21 @@ public static class HfToGguf
 
     /// <summary>Same type: the bytes as they are. Otherwise rows to float and into the new type, a slab of rows at a
     /// time quantized in parallel.</summary>
-    private static unsafe void WriteTensor(ITensorSource source, GgufTensorInfo t, GgmlType type, Stream stream)
+    private static unsafe void WriteTensor(SafetensorsFile shard, SafetensorsTensorInfo info, GgmlType sourceType, int cols, GgmlType type, Stream stream)
     {
-        byte* src = source.GetTensorData(t);
-        if (type == t.Type)
+        byte* src = shard.GetData(info);
+        if (type == sourceType)
         {
-            for (long done = 0; done < t.ByteSize;)
+            for (long done = 0; done < info.ByteSize;)
             {
-                int chunk = (int)Math.Min(1 << 24, t.ByteSize - done);
+                int chunk = (int)Math.Min(1 << 24, info.ByteSize - done);
                 stream.Write(new ReadOnlySpan<byte>(src + done, chunk));
                 done += chunk;
             }
             return;
         }
-        int cols = (int)t.Dims[0];
-        long rows = t.ElementCount / cols;
-        long srcRow = GgmlTypeInfo.RowBytes(t.Type, cols), dstRow = GgmlTypeInfo.RowBytes(type, cols);
+        long rows = info.ElementCount / cols;
+        long srcRow = GgmlTypeInfo.RowBytes(sourceType, cols), dstRow = GgmlTypeInfo.RowBytes(type, cols);
         int slab = (int)Math.Max(1, Math.Min(rows, (8 << 20) / dstRow));
         var buffer = new byte[slab * dstRow];
         for (long first = 0; first < rows; first += slab)
@@ -132,7 +130,7 @@ public static class HfToGguf
             long start = first;
             Parallel.For(0, count, () => new float[cols], (r, _, values) =>
             {
-                Dequantize.Row(t.Type, new ReadOnlySpan<byte>(src + (start + r) * srcRow, (int)srcRow), values);
+                Dequantize.Row(sourceType, new ReadOnlySpan<byte>(src + (start + r) * srcRow, (int)srcRow), values);
                 RowQuantizer.Row(type, values, buffer.AsSpan((int)(r * dstRow), (int)dstRow));
                 return values;
             }, _ => { });
