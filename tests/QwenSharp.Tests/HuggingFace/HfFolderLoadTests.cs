@@ -40,12 +40,14 @@ public class HfFolderLoadTests(ITestOutputHelper output)
         Assert.Equal(0, HfLogits.MaxAbsDiff(ours, twin));
     }
 
-    [Fact]
-    public void Bf16FolderRunsInPlaceAndAgreesWithTheF32Twin()
+    [Theory]
+    [InlineData("BF16", GgmlType.BF16)]
+    [InlineData("F16", GgmlType.F16)]
+    public void HalfPrecisionFolderRunsInPlaceAndAgreesWithTheF32Twin(string dtype, GgmlType type)
     {
-        var (folder, gguf) = Pair(new HfTestSpec { DType = "BF16" }, "hf-bf16");
+        var (folder, gguf) = Pair(new HfTestSpec { DType = dtype }, "hf-half");
         using var model = Qwen2Model.Load(folder);
-        Assert.Equal(GgmlType.BF16, model.Weights.Layers[0].Wq.Type);
+        Assert.Equal(type, model.Weights.Layers[0].Wq.Type);
         double cos = HfLogits.MinCosine(HfLogits.Of(model, Tokens), HfLogits.Of(gguf, Tokens));
         output.WriteLine($"min cosine {cos:F7}");
         Assert.True(cos >= 0.9999, $"min cosine {cos}");

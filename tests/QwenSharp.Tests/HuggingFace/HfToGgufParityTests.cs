@@ -108,14 +108,15 @@ public class HfToGgufParityTests(ITestOutputHelper output)
 public class HfToGgufQuantizeTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData(GgufOutputType.Q4_0, LLamaFtype.MOSTLY_Q4_0)]
-    [InlineData(GgufOutputType.Q4_K_M, LLamaFtype.MOSTLY_Q4_K_M)]
-    [InlineData(GgufOutputType.Q6_K, LLamaFtype.MOSTLY_Q6_K)]
-    public void TypesAndBytesMatchLlamaQuantize(GgufOutputType ours, LLamaFtype theirs)
+    [InlineData(GgufOutputType.Q4_0, LLamaFtype.MOSTLY_Q4_0, false)]
+    [InlineData(GgufOutputType.Q4_K_M, LLamaFtype.MOSTLY_Q4_K_M, false)]
+    [InlineData(GgufOutputType.Q4_K_M, LLamaFtype.MOSTLY_Q4_K_M, true)]
+    [InlineData(GgufOutputType.Q6_K, LLamaFtype.MOSTLY_Q6_K, false)]
+    public void TypesAndBytesMatchLlamaQuantize(GgufOutputType ours, LLamaFtype theirs, bool tied)
     {
         string dir = TestPaths.NewTempDir("hf-quant-mix");
         // ffn 640: ffn_down rows are not a multiple of 256, so the fallbacks are exercised; 8 layers for the mix.
-        var spec = new HfTestSpec { Hidden = 256, Ffn = 640, Layers = 8, Heads = 4, KvHeads = 2, Seed = 5 };
+        var spec = new HfTestSpec { Hidden = 256, Ffn = 640, Layers = 8, Heads = 4, KvHeads = 2, Seed = 5, Tied = tied };
         string folder = HfTestModel.WriteFolder(Path.Combine(dir, "hf"), spec, SyntheticVocabulary.ByteLevel());
         string f32 = Path.Combine(dir, "f32.gguf"), mine = Path.Combine(dir, "mine.gguf"), reference = Path.Combine(dir, "llama.gguf");
         HfToGguf.Convert(folder, f32, GgufOutputType.F32);
@@ -137,6 +138,7 @@ public class HfToGgufQuantizeTests(ITestOutputHelper output)
                 if (sa.Slice(o, size).SequenceEqual(sb.Slice(o, size))) same++;
         }
         var mix = a.Tensors.GroupBy(t => GgmlTypeInfo.Name(t.Type)).Select(g => $"{g.Key} x{g.Count()}");
+        if (tied) Assert.Equal(GgmlType.Q6_K, a.GetTensor("token_embd.weight").Type);   // the tied embedding is the output head
         output.WriteLine($"{ours}: {string.Join(", ", mix)}; identical blocks {same}/{blocks} ({100.0 * same / blocks:F3}%)");
         Assert.True(same >= blocks * 0.999, $"only {same} of {blocks} blocks are identical to llama.cpp's");
     }
