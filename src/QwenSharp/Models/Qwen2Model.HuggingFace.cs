@@ -48,6 +48,8 @@ public sealed partial class Qwen2Model
     private static Qwen2Model LoadFolder(string dir, ModelLoadOptions options)
     {
         var folder = HuggingFaceFolder.Read(dir);
+        if (folder.Config.Moe != null)
+            throw new ModelFileException(dir, "Qwen2MoeForCausalLM (Qwen1.5-MoE) folders cannot be run yet; `qwen convert` turns them into qwen2moe GGUF files");
         ITensorSource source = HfTensorSource.Open(dir);
         try
         {
