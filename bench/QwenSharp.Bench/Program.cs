@@ -22,6 +22,7 @@ public static class Program
         {
             types, threads, prompt, gen, reps, dir, flash, keep,
         };
+        root.Subcommands.Add(TokenizerBench.Create());
         root.SetAction(r =>
         {
             var settings = new ComparisonSettings(

@@ -3,23 +3,24 @@ using QwenSharp.Tensors;
 
 namespace QwenSharp.Cli;
 
-/// <summary>Turns the MODEL argument into a loaded model: a GGUF path, or `demo`, a small synthetic Qwen2 model
-/// made once and cached (no download, no files beyond this program).</summary>
+/// <summary>Turns the MODEL argument into a loaded model: a GGUF path, a HuggingFace folder (config.json, safetensors,
+/// tokenizer files), or `demo`, a small synthetic Qwen2 model made once and cached (no download, no files beyond this
+/// program).</summary>
 internal static class ModelLocator
 {
     public const string DemoName = "demo";
 
-    public static Qwen2Model Load(string model, CliIO io)
+    public static Qwen2Model Load(string model, CliIO io, ModelLoadOptions? options = null)
     {
         if (model == DemoName)
         {
             string path = EnsureDemo(io);
             io.Error.WriteLine("qwen: the demo model has RANDOM weights: it shows the program working, its text is nonsense.");
-            return Qwen2Model.Load(path);
+            return Qwen2Model.Load(path, options);
         }
-        if (Directory.Exists(model))
-            throw new QwenSharpException($"{model}: is a folder; give a .gguf file (HuggingFace folders are not supported yet)");
-        return Qwen2Model.Load(model);
+        if (Directory.Exists(model) && !HuggingFaceFolder.IsModelFolder(model))
+            throw new QwenSharpException($"{model}: is a folder without config.json; give a .gguf file or a HuggingFace model folder");
+        return Qwen2Model.Load(model, options);
     }
 
     /// <summary>$QWEN_HOME/demo/..., else ~/.cache/qwensharp/demo/...</summary>

@@ -22,6 +22,7 @@ public static class Program
             ConformanceCommands.Greedy(io),
             BenchCommand.Create(io),
             TemplateCommand.Create(io),
+            ConvertCommand.Create(io),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

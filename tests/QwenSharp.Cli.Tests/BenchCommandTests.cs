@@ -100,9 +100,9 @@ public class BenchCommandTests
         using var m = Qwen2Model.Load(TinyModel.Value);
         // Independently from the file's tensor list: all 2-D tensors except token_embd (the model is untied, so
         // output.weight is its own tensor and is counted).
-        long expected = m.File.Tensors.Where(t => t.DimCount == 2 && t.Name != "token_embd.weight").Sum(t => t.ByteSize);
+        long expected = m.Source.Tensors.Where(t => t.DimCount == 2 && t.Name != "token_embd.weight").Sum(t => t.ByteSize);
         Assert.Equal(expected, ModelFootprint.BytesReadPerToken(m.Weights));
-        Assert.True(expected < m.File.FileSize);
+        Assert.True(expected < m.Source.FileSize);
     }
 
     [Theory]

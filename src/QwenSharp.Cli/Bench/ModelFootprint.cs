@@ -10,12 +10,12 @@ internal sealed record ModelFootprint(string Name, long FileBytes, long TensorBy
     public static ModelFootprint Of(Qwen2Model m)
     {
         long parameters = 0, bytes = 0;
-        foreach (var t in m.File.Tensors)
+        foreach (var t in m.Source.Tensors)
         {
             parameters += t.ElementCount;
             bytes += t.ByteSize;
         }
-        return new ModelFootprint(m.Name, m.File.FileSize, bytes, parameters, MainWeightType(m.Weights), BytesReadPerToken(m.Weights));
+        return new ModelFootprint(m.Name, m.Source.FileSize, bytes, parameters, MainWeightType(m.Weights), BytesReadPerToken(m.Weights));
     }
 
     /// <summary>Bytes of weights a decode step must stream from memory: every 2-D matrix of every layer plus the

@@ -10,6 +10,7 @@ internal sealed class RuntimeOptions
     public readonly Option<int> Threads = new("--threads", "-t") { Description = "Compute threads (default: physical cores)" };
     public readonly Option<int> Ctx = new("--ctx", "-c") { Description = "Context length in tokens (default: min(model's, 4096))" };
     public readonly Option<string> KvType;
+    public readonly Option<string?> Quantize = new("--quantize") { Description = "Quantize F32/F16/BF16 weights at load: q8_0, q4_0 or q4_k" };
 
     public RuntimeOptions(string defaultKvType = "f16")
     {
@@ -21,7 +22,11 @@ internal sealed class RuntimeOptions
         c.Options.Add(Threads);
         c.Options.Add(Ctx);
         c.Options.Add(KvType);
+        c.Options.Add(Quantize);
     }
+
+    public ModelLoadOptions LoadOptions(ParseResult r) =>
+        r.GetValue(Quantize) is { } q ? new ModelLoadOptions { Quantize = ModelLoadOptions.ParseQuantizeType(q) } : ModelLoadOptions.Default;
 
     public ContextOptions Read(ParseResult r, int maxSequences = 1)
     {

@@ -12,7 +12,7 @@ internal static class ConformanceCommands
 {
     public static Command Tokenize(CliIO io)
     {
-        var model = new Argument<string>("model") { Description = "A .gguf file, or `demo`" };
+        var model = new Argument<string>("model") { Description = "A .gguf file, a HuggingFace folder, or `demo`" };
         var text = new Option<string>("--text") { Description = "Text to tokenize (special tokens are parsed, nothing is added)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print {\"ids\":[...]}" };
         var cmd = new Command("tokenize", "Print the token ids of a text") { model, text, json };
@@ -29,7 +29,7 @@ internal static class ConformanceCommands
 
     public static Command Logits(CliIO io)
     {
-        var model = new Argument<string>("model") { Description = "A .gguf file, or `demo`" };
+        var model = new Argument<string>("model") { Description = "A .gguf file, a HuggingFace folder, or `demo`" };
         var tokens = TokensOption();
         var all = new Option<bool>("--all") { Description = "Logits of every position, not only the last" };
         var json = new Option<bool>("--json") { Description = "Print {\"n_vocab\":N,\"logits\":[[...],...]}" };
@@ -39,7 +39,7 @@ internal static class ConformanceCommands
         cmd.SetAction(r =>
         {
             int[] ids = ParseTokens(r.GetValue(tokens)!);
-            using var m = ModelLocator.Load(r.GetValue(model)!, io);
+            using var m = ModelLocator.Load(r.GetValue(model)!, io, runtime.LoadOptions(r));
             var options = runtime.Read(r);
             using var ctx = new Qwen2Context(m, options with { ContextLength = options.ContextLength > 0 ? options.ContextLength : Math.Max(ids.Length, 16) });
             bool every = r.GetValue(all);
@@ -83,7 +83,7 @@ internal static class ConformanceCommands
 
     public static Command Greedy(CliIO io)
     {
-        var model = new Argument<string>("model") { Description = "A .gguf file, or `demo`" };
+        var model = new Argument<string>("model") { Description = "A .gguf file, a HuggingFace folder, or `demo`" };
         var tokens = TokensOption();
         var n = new Option<int>("--n") { Description = "Tokens to generate (exactly this many: end tokens do not stop it)", DefaultValueFactory = _ => 32 };
         var json = new Option<bool>("--json") { Description = "Print {\"ids\":[...]}" };
@@ -95,7 +95,7 @@ internal static class ConformanceCommands
             int[] ids = ParseTokens(r.GetValue(tokens)!);
             int count = r.GetValue(n);
             if (count < 0) throw new QwenSharpException($"--n must be >= 0, got {count}");
-            using var m = ModelLocator.Load(r.GetValue(model)!, io);
+            using var m = ModelLocator.Load(r.GetValue(model)!, io, runtime.LoadOptions(r));
             var options = runtime.Read(r);
             using var ctx = new Qwen2Context(m, options with { ContextLength = options.ContextLength > 0 ? options.ContextLength : ids.Length + count + 1 });
             var generator = new Generator(ctx);

@@ -9,7 +9,7 @@ internal static class GenerateCommand
 {
     public static Command Create(CliIO io)
     {
-        var model = new Argument<string>("model") { Description = "A .gguf file, or `demo`" };
+        var model = new Argument<string>("model") { Description = "A .gguf file, a HuggingFace folder, or `demo`" };
         var prompt = new Option<string>("--prompt", "-p") { Description = "The text to continue (special tokens are parsed)", Required = true };
         var runtime = new RuntimeOptions();
         var sampling = new SamplingFlags();
@@ -18,8 +18,8 @@ internal static class GenerateCommand
         sampling.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            var options = sampling.Read(r);
-            using var m = ModelLocator.Load(r.GetValue(model)!, io);
+            using var m = ModelLocator.Load(r.GetValue(model)!, io, runtime.LoadOptions(r));
+            var options = sampling.Read(r, m.DefaultSampling);
             int[] tokens = m.Tokenizer.Encode(r.GetValue(prompt)!, parseSpecial: true);
             if (tokens.Length == 0) throw new QwenSharpException("--prompt is empty");
             using var ctx = new Qwen2Context(m, runtime.Read(r));

@@ -11,7 +11,7 @@ internal static class RunCommand
 {
     public static Command Create(CliIO io)
     {
-        var model = new Argument<string>("model") { Description = "A .gguf file, or `demo` for a small random-weight model" };
+        var model = new Argument<string>("model") { Description = "A .gguf file, a HuggingFace folder, or `demo` for a small random-weight model" };
         var prompt = new Argument<string?>("prompt") { Description = "Answer this once and exit", Arity = ArgumentArity.ZeroOrOne };
         var system = new Option<string?>("--system") { Description = "System prompt (default: the model's, 'You are a helpful assistant.')" };
         var runtime = new RuntimeOptions();
@@ -21,8 +21,8 @@ internal static class RunCommand
         sampling.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            var options = sampling.Read(r);
-            using var m = ModelLocator.Load(r.GetValue(model)!, io);
+            using var m = ModelLocator.Load(r.GetValue(model)!, io, runtime.LoadOptions(r));
+            var options = sampling.Read(r, m.DefaultSampling);
             using var ctx = new Qwen2Context(m, runtime.Read(r));
             var formatter = ChatPromptFormatter.ForModel(m);
             if (formatter.FallbackReason is not null) io.Error.WriteLine("qwen: " + formatter.FallbackReason);

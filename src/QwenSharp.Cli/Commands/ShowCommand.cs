@@ -9,7 +9,7 @@ internal static class ShowCommand
 {
     public static Command Create(CliIO io)
     {
-        var model = new Argument<string>("model") { Description = "A .gguf file, or `demo`" };
+        var model = new Argument<string>("model") { Description = "A .gguf file, a HuggingFace folder, or `demo`" };
         var cmd = new Command("show", "Show a model's architecture, size, tensor types, context and tokenizer") { model };
         cmd.SetAction(r =>
         {
@@ -25,7 +25,7 @@ internal static class ShowCommand
         var c = m.Config;
         long parameters = 0, bytes = 0;
         var types = new SortedDictionary<string, int>();
-        foreach (var t in m.File.Tensors)
+        foreach (var t in m.Source.Tensors)
         {
             parameters += t.ElementCount;
             bytes += t.ByteSize;

@@ -6,9 +6,10 @@ namespace QwenSharp.Models;
 /// <summary>A loaded Qwen2 dense model: the memory-mapped GGUF, its config, bound weights and tokenizer.
 /// Immutable and shareable; all per-conversation state (KV cache, buffers, threads) lives in a
 /// <see cref="Qwen2Context"/>, whose forward pass is written out in Qwen2Forward.cs.</summary>
-public sealed class Qwen2Model : IDisposable
+public sealed partial class Qwen2Model : IDisposable
 {
-    public GgufFile File { get; }
+    /// <summary>The GGUF file, or null for a model loaded from a HuggingFace folder (see <see cref="Source"/>).</summary>
+    public GgufFile? File { get; }
     public Qwen2Config Config { get; }
     public Qwen2Weights Weights { get; }
     public QwenTokenizer Tokenizer { get; }
@@ -20,11 +21,12 @@ public sealed class Qwen2Model : IDisposable
     /// <summary>general.name, or the file name.</summary>
     public string Name { get; }
 
-    private Qwen2Model(GgufFile file)
+    private Qwen2Model(GgufFile file, ITensorSource source)
     {
         File = file;
+        Source = source;
         Config = Qwen2Config.FromGguf(file);
-        Weights = Qwen2Weights.Bind(file, Config);
+        Weights = Qwen2Weights.Bind(source, Config);
         Tokenizer = GgufTokenizer.Load(file);
         if (Tokenizer.VocabSize > Config.VocabSize)
             throw new ModelFileException(file.FilePath,
@@ -35,20 +37,25 @@ public sealed class Qwen2Model : IDisposable
             ? name : Path.GetFileNameWithoutExtension(file.FilePath);
     }
 
-    public static Qwen2Model Load(string path)
+    /// <summary>Loads a GGUF file or a HuggingFace folder (config.json + safetensors + tokenizer files).</summary>
+    public static Qwen2Model Load(string path, ModelLoadOptions? options = null)
     {
+        options ??= ModelLoadOptions.Default;
+        if (Directory.Exists(path)) return LoadFolder(path, options);
         if (!System.IO.File.Exists(path)) throw new QwenSharpException($"{path}: model file not found");
         var file = GgufFile.Open(path);
+        ITensorSource source = file;
         try
         {
-            return new Qwen2Model(file);
+            if (options.Quantize is { } type) source = new QuantizingTensorSource(file, type);
+            return new Qwen2Model(file, source);
         }
         catch
         {
-            file.Dispose();
+            source.Dispose();
             throw;
         }
     }
 
-    public void Dispose() => File.Dispose();
+    public void Dispose() => Source.Dispose();
 }

@@ -30,7 +30,7 @@ public sealed class Qwen2Weights
     public required WeightMatrix Output { get; init; }          // [V, H]; the embedding itself when tied
     public required bool TiedOutput { get; init; }
 
-    public static Qwen2Weights Bind(GgufFile file, Qwen2Config c)
+    public static Qwen2Weights Bind(ITensorSource file, Qwen2Config c)
     {
         int h = c.HiddenSize, kv = c.KvDim, f = c.FeedForwardSize, v = c.VocabSize;
         var layers = new Qwen2LayerWeights[c.LayerCount];
@@ -65,7 +65,7 @@ public sealed class Qwen2Weights
         };
     }
 
-    private static unsafe WeightMatrix Matrix(GgufFile file, string name, int rows, int cols)
+    private static unsafe WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols)
     {
         var t = file.GetTensor(name);
         CheckShape(file, t, [cols, rows]);
@@ -76,7 +76,7 @@ public sealed class Qwen2Weights
         return new WeightMatrix(name, t.Type, file.GetTensorData(t), rows, cols);
     }
 
-    private static float[] Vector(GgufFile file, string name, int length)
+    private static float[] Vector(ITensorSource file, string name, int length)
     {
         var t = file.GetTensor(name);
         CheckShape(file, t, [length]);
@@ -87,7 +87,7 @@ public sealed class Qwen2Weights
         return values;
     }
 
-    private static void CheckShape(GgufFile file, GgufTensorInfo t, long[] expected)
+    private static void CheckShape(ITensorSource file, GgufTensorInfo t, long[] expected)
     {
         if (!t.Dims.AsSpan().SequenceEqual(expected))
             throw new ModelFileException(file.FilePath,

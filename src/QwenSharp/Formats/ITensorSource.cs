@@ -1,0 +1,25 @@
+namespace QwenSharp.Formats;
+
+/// <summary>Where a model's tensors come from, under their GGUF names and ggml types and dims (innermost first):
+/// a GGUF file, a HuggingFace safetensors folder seen through <see cref="HfTensorSource"/>, or a source whose
+/// matrices were quantized at load (<see cref="QuantizingTensorSource"/>). Tensor bytes stay valid until the
+/// source is disposed.</summary>
+public unsafe interface ITensorSource : IDisposable
+{
+    /// <summary>The file or folder, for messages.</summary>
+    string FilePath { get; }
+
+    /// <summary>Bytes on disk (all shards of a folder).</summary>
+    long FileSize { get; }
+
+    IReadOnlyList<GgufTensorInfo> Tensors { get; }
+
+    GgufTensorInfo? FindTensor(string name);
+
+    /// <summary>The tensor, or a <see cref="ModelFileException"/> naming it as missing.</summary>
+    GgufTensorInfo GetTensor(string name);
+
+    byte* GetTensorData(GgufTensorInfo tensor);
+
+    ReadOnlySpan<byte> GetTensorSpan(GgufTensorInfo tensor);
+}

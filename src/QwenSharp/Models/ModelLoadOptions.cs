@@ -1,0 +1,22 @@
+using QwenSharp.Tensors;
+
+namespace QwenSharp.Models;
+
+/// <summary>How <see cref="Qwen2Model.Load(string, ModelLoadOptions?)"/> prepares the weights.</summary>
+public sealed record ModelLoadOptions
+{
+    /// <summary>Quantize every F32 / F16 / BF16 weight matrix to this type in memory at load (Q8_0, Q4_0 or Q4_K),
+    /// so a HuggingFace BF16 folder runs on the quantized kernels without a conversion step. Null keeps the file's types.</summary>
+    public GgmlType? Quantize { get; init; }
+
+    public static ModelLoadOptions Default { get; } = new();
+
+    /// <summary>"q8_0", "q4_0", "q4_k" (as the CLI spells them) to a type.</summary>
+    public static GgmlType ParseQuantizeType(string text) => text.ToLowerInvariant() switch
+    {
+        "q8_0" => GgmlType.Q8_0,
+        "q4_0" => GgmlType.Q4_0,
+        "q4_k" => GgmlType.Q4_K,
+        _ => throw new QwenSharpException($"--quantize must be q8_0, q4_0 or q4_k, got '{text}'"),
+    };
+}
