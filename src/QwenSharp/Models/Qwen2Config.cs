@@ -88,6 +88,11 @@ public sealed record Qwen2Config
         return (long)VocabSize * h * (tiedOutput ? 1 : 2) + LayerCount * perLayer + h;
     }
 
+    /// <summary>Parameters one token computes with: all of a dense model; for MoE, the chosen experts only.</summary>
+    public long ActiveParameterCount(bool tiedOutput) => Moe is { } m
+        ? ParameterCount(tiedOutput) - LayerCount * (m.ParametersPerLayer(HiddenSize) - m.ActiveParametersPerLayer(HiddenSize))
+        : ParameterCount(tiedOutput);
+
     private static int CheckedInt(GgufFile file, string what, long value, int max)
     {
         if (value < 1 || value > max)

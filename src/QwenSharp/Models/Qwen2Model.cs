@@ -20,10 +20,13 @@ public sealed class Qwen2Model : IDisposable
     /// <summary>general.name, or the file name.</summary>
     public string Name { get; }
 
-    private Qwen2Model(GgufFile file)
+    private Qwen2Model(GgufFile file, long? availableMemoryBytes)
     {
         File = file;
         Config = Qwen2Config.FromGguf(file);
+        long weightBytes = MemoryPlan.ForFile(file, Config, 1, KvCacheType.F16).WeightBytes;
+        AvailableMemory.Require(weightBytes, $"the weights of {Path.GetFileName(file.FilePath)}",
+            "Use a smaller quantization (e.g. Q4_K_M) or a smaller model, or free memory.", availableMemoryBytes);
         Weights = Qwen2Weights.Bind(file, Config);
         Tokenizer = GgufTokenizer.Load(file);
         if (Tokenizer.VocabSize > Config.VocabSize)
@@ -35,13 +38,15 @@ public sealed class Qwen2Model : IDisposable
             ? name : Path.GetFileNameWithoutExtension(file.FilePath);
     }
 
-    public static Qwen2Model Load(string path)
+    /// <summary>Opens and checks a GGUF model. Fails before binding anything when its weights need more than
+    /// <paramref name="availableMemoryBytes"/> (null: the memory available now, see <see cref="AvailableMemory"/>).</summary>
+    public static Qwen2Model Load(string path, long? availableMemoryBytes = null)
     {
         if (!System.IO.File.Exists(path)) throw new QwenSharpException($"{path}: model file not found");
         var file = GgufFile.Open(path);
         try
         {
-            return new Qwen2Model(file);
+            return new Qwen2Model(file, availableMemoryBytes);
         }
         catch
         {

@@ -38,6 +38,12 @@ public sealed record SyntheticModelSpec
 /// <summary>A tokenizer to embed: GGUF tokenizer.ggml.* arrays and special ids.</summary>
 public sealed record SyntheticVocabulary(string[] Tokens, int[] TokenTypes, string[] Merges, int Bos, int Eos, int Pad)
 {
+    /// <summary>Piece scores: when set, the vocabulary is SentencePiece-style (tokenizer.ggml.model = "llama", as
+    /// CodeQwen1.5's) and <see cref="Merges"/> is not written.</summary>
+    public float[]? Scores { get; init; }
+    /// <summary>tokenizer.ggml.add_space_prefix, for SentencePiece vocabularies.</summary>
+    public bool AddSpacePrefix { get; init; } = true;
+
     /// <summary>A small byte-level vocabulary the program builds itself (no files needed): the 256 GPT-2 byte
     /// symbols, a few hundred merges of common English pairs, and Qwen's three special tokens.</summary>
     public static SyntheticVocabulary ByteLevel()
@@ -103,11 +109,16 @@ public static partial class SyntheticQwen2
         w.Add($"{arch}.rope.freq_base", spec.RopeFreqBase);
         w.Add($"{arch}.attention.layer_norm_rms_epsilon", spec.RmsNormEps);
         if (spec.Moe != null) AddMoeMetadata(w, arch, spec.Moe);
-        w.Add("tokenizer.ggml.model", "gpt2");
-        w.Add("tokenizer.ggml.pre", "qwen2");
-        w.AddArray("tokenizer.ggml.tokens", tokens);
-        w.AddArray("tokenizer.ggml.token_type", types);
-        w.AddArray("tokenizer.ggml.merges", vocab.Merges);
+        if (vocab.Scores is { } scores)
+            AddSentencePieceVocabulary(w, vocab, tokens, types, scores, rows);
+        else
+        {
+            w.Add("tokenizer.ggml.model", "gpt2");
+            w.Add("tokenizer.ggml.pre", "qwen2");
+            w.AddArray("tokenizer.ggml.tokens", tokens);
+            w.AddArray("tokenizer.ggml.token_type", types);
+            w.AddArray("tokenizer.ggml.merges", vocab.Merges);
+        }
         w.Add("tokenizer.ggml.bos_token_id", (uint)vocab.Bos);
         w.Add("tokenizer.ggml.eos_token_id", (uint)vocab.Eos);
         w.Add("tokenizer.ggml.padding_token_id", (uint)vocab.Pad);
