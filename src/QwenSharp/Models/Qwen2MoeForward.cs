@@ -114,12 +114,12 @@ internal sealed unsafe class MoeFeedForward
         byte* routerIn = Input(w.Router.Type, ref slots), gateIn = Input(w.ExpertGate[0].Type, ref slots);
         byte* upIn = Input(w.ExpertUp[0].Type, ref slots);
         byte* sharedGateIn = Input(w.SharedGate.Type, ref slots), sharedUpIn = Input(w.SharedUp.Type, ref slots);
-        pool.Run(_quantize);
+        RunSmall(pool, _quantize, n * _h);
 
         // 2. Router logits, then per token softmax and top-k, then a counting sort of the choices by expert.
         _router.Clear();
         _router.Add(w.Router, routerIn, n, _routerLogits);
-        pool.Run(_router);
+        RunSmall(pool, _router, n * _experts * _h);
         Route(n);
 
         // 3. The chosen experts' gate and up projections, each over its own tokens, plus the shared expert's.
@@ -148,7 +148,7 @@ internal sealed unsafe class MoeFeedForward
         long midBytes = VecDot.ActivationRowBytes(downType, _fe);
         _swiGlu.Set(0, _gate, _up, rows, _fe, downType, _mid);
         _swiGlu.Set(1, _sharedGate, _sharedUp, n, _fs, w.SharedDown.Type, _sharedMid);
-        pool.Run(_swiGlu);
+        RunSmall(pool, _swiGlu, rows * _fe + n * _fs);
 
         // 5. Down projections.
         _downs.Clear();
@@ -173,6 +173,14 @@ internal sealed unsafe class MoeFeedForward
             var xRow = new Span<float>(x + (long)t * _h, _h);
             TensorPrimitives.Add(xRow, sum, xRow);
         }
+    }
+
+    /// <summary>Runs a job on the calling thread alone when it is too small to pay for waking the pool (a decode
+    /// step's quantization, router and SwiGLU are a few thousand elements).</summary>
+    private static void RunSmall(ComputePool pool, ComputeJob job, long elements)
+    {
+        if (elements < 1 << 17) job.Execute(0, 1);
+        else pool.Run(job);
     }
 
     /// <summary>The slot holding h quantized for <paramref name="weightType"/>'s dot type, queued for quantization the

@@ -16,6 +16,19 @@ public sealed class Qwen2MoeLayerWeights
     public required WeightMatrix SharedGate { get; init; }    // ffn_gate_shexp [Fs, H]
     public required WeightMatrix SharedUp { get; init; }      // ffn_up_shexp   [Fs, H]
     public required WeightMatrix SharedDown { get; init; }    // ffn_down_shexp [H, Fs]
+    public required int ExpertsPerToken { get; init; }
+
+    /// <summary>Every matrix of the block (all experts), e.g. to total bytes by type.</summary>
+    public IEnumerable<WeightMatrix> Matrices =>
+        [Router, .. ExpertGate, .. ExpertUp, .. ExpertDown, SharedGate, SharedUp, SharedDown];
+
+    /// <summary>Weight bytes one decoded token streams: router, its chosen experts (all experts are the same size),
+    /// the shared expert.</summary>
+    public long BytesReadPerToken =>
+        Bytes(Router) + ExpertsPerToken * (Bytes(ExpertGate[0]) + Bytes(ExpertUp[0]) + Bytes(ExpertDown[0]))
+        + Bytes(SharedGate) + Bytes(SharedUp) + Bytes(SharedDown);
+
+    private static long Bytes(in WeightMatrix m) => m.RowBytes * m.Rows;
 
     /// <summary>Binds and checks (presence, shape, type) the MoE tensors of layer <paramref name="layer"/>.</summary>
     public static Qwen2MoeLayerWeights Bind(GgufFile file, Qwen2Config c, int layer)
@@ -36,6 +49,7 @@ public sealed class Qwen2MoeLayerWeights
             SharedGate = Matrix(file, p + "ffn_gate_shexp.weight", fs, h),
             SharedUp = Matrix(file, p + "ffn_up_shexp.weight", fs, h),
             SharedDown = Matrix(file, p + "ffn_down_shexp.weight", h, fs),
+            ExpertsPerToken = moe.ExpertUsedCount,
         };
     }
 

@@ -77,3 +77,30 @@ public sealed class SentencePieceParityTests(SentencePieceFixture fx, ITestOutpu
             Assert.Equal(System.Text.Encoding.UTF8.GetString(System.Text.Encoding.UTF8.GetBytes(line)), fx.Ours.Decode(fx.Ours.Encode(line)));
     }
 }
+
+/// <summary>Malformed SentencePiece vocabularies are clear errors.</summary>
+public sealed class SentencePieceVocabularyErrorTests
+{
+    [Fact]
+    public void LlamaVocabularyWithoutScoresIsAClearError()
+    {
+        string path = Path.Combine(TestPaths.NewTempDir("spm-no-scores"), "spm-no-scores.gguf");
+        using (var source = GgufFile.Open(QwenSharp.Tests.Models.SyntheticModels.TinyF32))
+        {
+            var w = new GgufWriter();
+            foreach (var (key, value) in source.Metadata)
+                w.Add(key, key == "tokenizer.ggml.model" ? GgufValue.From("llama") : value);
+            foreach (var t in source.Tensors) w.AddTensor(t.Name, t.Type, t.Dims, source.GetTensorSpan(t).ToArray());
+            w.Write(path);
+        }
+        var e = Assert.Throws<ModelFileException>(() => Qwen2Model.Load(path));
+        Assert.Contains("tokenizer.ggml.scores", e.Message);
+    }
+
+    [Fact]
+    public void ByteTypedTokenThatIsNotAByteIsRejected()
+    {
+        var e = Assert.Throws<QwenSharpException>(() => QwenTokenizer.FromSentencePiece(["<unk>", "<0xZZ>"], [0f, 0f], [2, 6]));
+        Assert.Contains("<0xZZ>", e.Message);
+    }
+}
