@@ -75,4 +75,21 @@ public sealed partial class QwenTokenizer
             throw new QwenSharpException($"The vocabulary has {tokens.Count} tokens but {tokenTypes.Count} token types.");
         return new QwenTokenizer(tokens, types, [.. scores], addSpacePrefix);
     }
+
+    /// <summary>A SentencePiece vocabulary from an HF folder's tokenizer.model (and, when given, the added tokens of its
+    /// tokenizer_config.json), read as llama.cpp's converter reads them: pieces, scores, types, add_dummy_prefix.</summary>
+    public static QwenTokenizer FromSentencePieceModel(string tokenizerModelPath, string? tokenizerConfigPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizerModelPath);
+        var vocab = SentencePieceModelFile.Read(tokenizerModelPath);
+        if (tokenizerConfigPath is not null) SentencePieceModelFile.AddTokensFromConfig(tokenizerConfigPath, vocab);
+        try
+        {
+            return FromSentencePiece(vocab.Tokens, vocab.Scores, vocab.Types, vocab.AddDummyPrefix);
+        }
+        catch (QwenSharpException e) when (e is not ModelFileException)
+        {
+            throw new ModelFileException(tokenizerModelPath, e.Message, e);
+        }
+    }
 }
