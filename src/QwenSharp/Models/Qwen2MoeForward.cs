@@ -202,16 +202,9 @@ internal sealed unsafe class MoeFeedForward
         Array.Clear(_expertCount);
         for (int t = 0; t < n; t++)
         {
-            var logits = new ReadOnlySpan<float>(_routerLogits + (long)t * _experts, _experts);
-            Softmax(logits, _probs);
             var chosen = _chosen.AsSpan(t * _used, _used);
-            var weights = _chosenWeight.AsSpan(t * _used, _used);
-            TopK(_probs, chosen, weights);
-            if (_normTopK)
-            {
-                float total = TensorPrimitives.Sum(weights);
-                TensorPrimitives.Divide(weights, total, weights);
-            }
+            SelectExperts(new ReadOnlySpan<float>(_routerLogits + (long)t * _experts, _experts), _probs, chosen,
+                _chosenWeight.AsSpan(t * _used, _used), _normTopK);
             foreach (int e in chosen) _expertCount[e]++;
         }
         _expertStart[0] = 0;
@@ -223,6 +216,17 @@ internal sealed unsafe class MoeFeedForward
             _groupedRow[i] = row;
             _groupedToken[row] = i / _used;
         }
+    }
+
+    /// <summary>One token's routing: softmax over every expert's logit, the k most probable experts and their
+    /// probabilities as weights, renormalised to sum to 1 when <paramref name="normalize"/> (norm_topk_prob).</summary>
+    internal static void SelectExperts(ReadOnlySpan<float> logits, Span<float> probs, Span<int> chosen, Span<float> weights, bool normalize)
+    {
+        Softmax(logits, probs);
+        TopK(probs, chosen, weights);
+        if (!normalize) return;
+        float total = TensorPrimitives.Sum(weights);
+        TensorPrimitives.Divide(weights, total, weights);
     }
 
     /// <summary>p = exp(l − max) / Σ exp(l − max), the sum accumulated in double as ggml's soft_max does.</summary>

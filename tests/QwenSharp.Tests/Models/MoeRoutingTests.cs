@@ -40,3 +40,26 @@ public class MoeRoutingTests
         }
     }
 }
+
+/// <summary>norm_topk_prob: Qwen1.5-MoE keeps the raw softmax probabilities of its chosen experts; configs that ask
+/// for it renormalise them to sum to 1.</summary>
+public class MoeNormTopKTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void WeightsAreTheChosenProbabilitiesRenormalisedOnlyWhenAsked(bool normalize)
+    {
+        float[] logits = [1f, 3f, -2f, 2.5f, 0f, 2.9f];
+        var probs = new float[6];
+        var chosen = new int[3];
+        var weights = new float[3];
+        MoeFeedForward.SelectExperts(logits, probs, chosen, weights, normalize);
+        Assert.Equal([1, 5, 3], chosen);
+        double z = logits.Sum(l => Math.Exp(l));
+        double[] p = chosen.Select(e => Math.Exp(logits[e]) / z).ToArray();
+        for (int j = 0; j < 3; j++) Assert.Equal(normalize ? p[j] / p.Sum() : p[j], weights[j], 6);
+        if (normalize) Assert.Equal(1.0, weights.Sum(), 6);
+        else Assert.True(weights.Sum() < 0.95);
+    }
+}
