@@ -6,9 +6,9 @@ namespace QwenSharp.Bench;
 /// <summary>The benchmark's model files: the Qwen1.5-0.5B shape with seeded random weights, written once as F32
 /// by QwenSharp's synthetic-model writer and quantized per type by llama.cpp's quantizer, cached in a folder so
 /// later runs start at once. Speed does not depend on the weights' values, only on their shapes and types.</summary>
-internal sealed class BenchModels(string directory, TextWriter log)
+internal sealed class BenchModels(string directory, TextWriter log, BenchShape shape)
 {
-    private const string Stem = "synthetic-qwen1.5-0.5b-v1";
+    private string Stem => shape.Stem;
 
     public string SourcePath => Path.Combine(directory, $"{Stem}-f32.gguf");
 
@@ -25,10 +25,17 @@ internal sealed class BenchModels(string directory, TextWriter log)
             string path = PathOf(type);
             paths[type] = path;
             if (File.Exists(path)) continue;
+            if (shape.Spec.Moe != null && Quantize.CanQuantize(type.Ggml))
+            {
+                // MoE: written at the type directly (the F32 source would be ~7 GB and llama.cpp's quantizer slow on it).
+                log.WriteLine($"writing the {type.Name} model at {path}");
+                SyntheticQwen2.Write(path, shape.Spec with { WeightType = type.Ggml }, SyntheticVocabulary.ByteLevel());
+                continue;
+            }
             if (!File.Exists(SourcePath))
             {
                 log.WriteLine($"making the F32 source model (~1.9 GB) at {SourcePath}");
-                SyntheticQwen2.Write(SourcePath, SyntheticModelSpec.Qwen15_0_5B with { WeightType = GgmlType.F32, Seed = 2026 }, SyntheticVocabulary.ByteLevel());
+                SyntheticQwen2.Write(SourcePath, shape.Spec with { WeightType = GgmlType.F32 }, SyntheticVocabulary.ByteLevel());
                 madeSource = true;
             }
             if (path == SourcePath) continue;

@@ -5,6 +5,17 @@ namespace QwenSharp.Bench;
 /// <summary>A weight type the benchmark can make a model file of, named as llama.cpp's quantize tool names it.</summary>
 internal sealed record BenchType(string Name, LLamaFtype Ftype)
 {
+    /// <summary>The ggml type QwenSharp's writer can produce directly for this file type (plain types only).</summary>
+    public QwenSharp.Tensors.GgmlType Ggml => Ftype switch
+    {
+        LLamaFtype.ALL_F32 => QwenSharp.Tensors.GgmlType.F32,
+        LLamaFtype.MOSTLY_F16 => QwenSharp.Tensors.GgmlType.F16,
+        LLamaFtype.MOSTLY_BF16 => QwenSharp.Tensors.GgmlType.BF16,
+        LLamaFtype.MOSTLY_Q8_0 => QwenSharp.Tensors.GgmlType.Q8_0,
+        LLamaFtype.MOSTLY_Q4_0 => QwenSharp.Tensors.GgmlType.Q4_0,
+        _ => QwenSharp.Tensors.GgmlType.Q4_K, // K-quant mixes: quantized by llama.cpp from the F32 source
+    };
+
     /// <summary>The file types to compare. K-quant "_M" types are llama.cpp's mixes (some tensors kept at a higher
     /// type), as the published GGUFs are; the plain types quantize every matrix to that type, except that llama.cpp
     /// keeps the (tied) embedding / output head at Q6_K for the 4- and 5-bit block types, again as published files do.</summary>

@@ -5,7 +5,7 @@ namespace QwenSharp.Bench;
 
 internal sealed record ComparisonSettings(
     IReadOnlyList<BenchType> Types, int Threads, int PromptTokens, int GenTokens, int Reps,
-    string Directory, bool FlashAttention, bool KeepSource, string CommandLine);
+    string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, string CommandLine);
 
 /// <summary>One type's results: tokens/s of both runtimes and QwenSharp's memory.</summary>
 internal sealed record TypeResult(
@@ -30,7 +30,7 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         var started = DateTime.UtcNow;
         string loadStart = MachineInfo.LoadAverage();
         string library = LlamaCpp.LoadedLibrary();
-        var paths = new BenchModels(s.Directory, log).Ensure(s.Types, s.Threads, s.KeepSource);
+        var paths = new BenchModels(s.Directory, log, s.Shape).Ensure(s.Types, s.Threads, s.KeepSource);
         var results = new List<TypeResult>();
         foreach (var type in s.Types) results.Add(RunType(type, paths[type]));
         log.WriteLine("measuring memory read bandwidth");

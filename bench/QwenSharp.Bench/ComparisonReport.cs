@@ -13,7 +13,7 @@ internal static class ComparisonReport
     {
         var s = r.Settings;
         string pp = $"pp{s.PromptTokens}", tg = $"tg{s.GenTokens}";
-        o.WriteLine($"QwenSharp vs llama.cpp, synthetic Qwen1.5-0.5B shape (random weights), {s.Threads} threads");
+        o.WriteLine($"QwenSharp vs llama.cpp, {s.Shape.Description} (random weights), {s.Threads} threads");
         o.WriteLine();
         o.WriteLine($"- date: {r.StartedUtc.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC");
         o.WriteLine($"- machine: {MachineInfo.Describe()}; load average {r.LoadAtStart} at start, {r.LoadAtEnd} at end");

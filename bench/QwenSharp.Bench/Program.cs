@@ -17,10 +17,11 @@ public static class Program
         var reps = new Option<int>("--reps", "-r") { Description = "Timed repetitions per test and runtime", DefaultValueFactory = _ => 3 };
         var dir = new Option<string>("--dir") { Description = "Where the model files are cached (default $QWEN_HOME/bench or ~/.cache/qwensharp/bench)" };
         var flash = new Option<bool>("--flash-attn") { Description = "Turn llama.cpp's flash attention on (default off, as QwenSharp has none)" };
+        var shape = new Option<string>("--shape") { Description = "Model shape: 0.5b (dense, default) or moe-2layer (Qwen1.5-MoE-A2.7B widths, 2 layers)", DefaultValueFactory = _ => "0.5b" };
         var keep = new Option<bool>("--keep-source") { Description = "Keep the F32 source model (~1.9 GB) after quantizing" };
         var root = new RootCommand("Benchmark QwenSharp against llama.cpp on synthetic Qwen1.5-0.5B-shaped models")
         {
-            types, threads, prompt, gen, reps, dir, flash, keep,
+            types, threads, prompt, gen, reps, dir, flash, keep, shape,
         };
         root.Subcommands.Add(TokenizerBench.Create());
         root.SetAction(r =>
@@ -34,6 +35,7 @@ public static class Program
                 Directory: r.GetValue(dir) is { Length: > 0 } d ? d : DefaultDirectory(),
                 FlashAttention: r.GetValue(flash),
                 KeepSource: r.GetValue(keep),
+                Shape: BenchShape.Parse(r.GetValue(shape)!),
                 CommandLine: "dotnet run --project bench/QwenSharp.Bench -c Release --" + string.Concat(args.Select(a => " " + a)));
             var comparison = new Comparison(settings, Console.Error);
             var report = comparison.Run();

@@ -25,7 +25,8 @@ internal sealed record ModelFootprint(string Name, long FileBytes, long TensorBy
     {
         long total = Bytes(w.Output);
         foreach (var l in w.Layers)
-            total += Bytes(l.Wq) + Bytes(l.Wk) + Bytes(l.Wv) + Bytes(l.Wo) + Bytes(l.WGate) + Bytes(l.WUp) + Bytes(l.WDown);
+            total += Bytes(l.Wq) + Bytes(l.Wk) + Bytes(l.Wv) + Bytes(l.Wo) + Bytes(l.WGate) + Bytes(l.WUp) + Bytes(l.WDown)
+                     + (l.Moe?.BytesReadPerToken ?? 0); // MoE: only the chosen experts are read
         return total;
     }
 
@@ -36,7 +37,7 @@ internal sealed record ModelFootprint(string Name, long FileBytes, long TensorBy
     {
         var byType = new Dictionary<GgmlType, long>();
         foreach (var l in w.Layers)
-            foreach (var m in new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WUp, l.WDown })
+            foreach (var m in l.Moe is { } moe ? [l.Wq, l.Wk, l.Wv, l.Wo, .. moe.Matrices] : new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WUp, l.WDown })
                 byType[m.Type] = byType.GetValueOrDefault(m.Type) + Bytes(m);
         var main = byType.MaxBy(kv => kv.Value).Key;
         return GgmlTypeInfo.Name(main).ToUpperInvariant() + (byType.Count > 1 ? "+" : "");

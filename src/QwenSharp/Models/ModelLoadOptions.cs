@@ -9,6 +9,9 @@ public sealed record ModelLoadOptions
     /// so a HuggingFace BF16 folder runs on the quantized kernels without a conversion step. Null keeps the file's types.</summary>
     public GgmlType? Quantize { get; init; }
 
+    /// <summary>The memory to plan against (null: what the machine has available now; tests inject a value).</summary>
+    public long? AvailableMemoryBytes { get; init; }
+
     public static ModelLoadOptions Default { get; } = new();
 
     /// <summary>"q8_0", "q4_0", "q4_k" (as the CLI spells them) to a type.</summary>

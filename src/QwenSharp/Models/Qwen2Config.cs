@@ -16,6 +16,8 @@ public sealed record Qwen2Config
     public required int ContextLength { get; init; }    // trained context (n_ctx_train)
     public required float RopeFreqBase { get; init; }
     public required float RmsNormEps { get; init; }
+    /// <summary>The experts of a qwen2moe model (every layer's feed-forward block is MoE); null for dense qwen2.</summary>
+    public Qwen2MoeConfig? Moe { get; init; }
 
     public int HeadDim => HiddenSize / HeadCount;
     public int KvDim => KvHeadCount * HeadDim;
@@ -27,10 +29,8 @@ public sealed record Qwen2Config
     public static Qwen2Config FromGguf(GgufFile file)
     {
         string arch = file.GetString("general.architecture");
-        if (arch == "qwen2moe")
-            throw new ModelFileException(file.FilePath, "architecture qwen2moe (Qwen1.5-MoE) is not supported yet");
-        if (arch != "qwen2")
-            throw new ModelFileException(file.FilePath, $"architecture '{arch}' is not a Qwen2 model (expected general.architecture = qwen2)");
+        if (arch is not ("qwen2" or "qwen2moe"))
+            throw new ModelFileException(file.FilePath, $"architecture '{arch}' is not a Qwen2 model (expected general.architecture = qwen2 or qwen2moe)");
 
         int Int(string key, int max) => CheckedInt(file, $"{arch}.{key}", file.GetInteger($"{arch}.{key}"), max);
 
@@ -46,18 +46,22 @@ public sealed record Qwen2Config
             throw new ModelFileException(file.FilePath, $"tensor token_embd.weight has {embd.Dims.Length} dimensions, expected 2");
         int vocab = CheckedInt(file, "token_embd.weight rows", embd.Dims[1], MaxVocab);
 
+        // qwen2moe: feed_forward_length is the unused dense width (optional); the expert keys carry the real shapes.
+        int? denseFfn = arch == "qwen2" || file.TryGet($"{arch}.feed_forward_length", out _) ? Int("feed_forward_length", MaxFfn) : null;
+        var moe = arch == "qwen2moe" ? Qwen2MoeConfig.FromGguf(file, arch, denseFfn) : null;
         var config = new Qwen2Config
         {
             Architecture = arch,
             VocabSize = vocab,
             HiddenSize = hidden,
-            FeedForwardSize = Int("feed_forward_length", MaxFfn),
+            FeedForwardSize = denseFfn ?? moe!.SharedFeedForwardSize,
             LayerCount = Int("block_count", MaxLayers),
             HeadCount = heads,
             KvHeadCount = kvHeads,
             ContextLength = Int("context_length", 1 << 24),
             RopeFreqBase = freqBase,
             RmsNormEps = eps,
+            Moe = moe,
         };
         string? problem = config.Problem();
         if (problem != null) throw new ModelFileException(file.FilePath, problem);
@@ -72,16 +76,22 @@ public sealed record Qwen2Config
         if (HeadDim % 2 != 0) return $"head dimension {HeadDim} is odd: rotary embedding needs pairs";
         if (!(RopeFreqBase > 1f) || float.IsInfinity(RopeFreqBase)) return $"rope.freq_base {RopeFreqBase} is not a usable base";
         if (!(RmsNormEps > 0f) || RmsNormEps > 1f) return $"layer_norm_rms_epsilon {RmsNormEps} is out of range";
-        return null;
+        return Moe?.Problem();
     }
 
     /// <summary>Parameters counted from the shapes (embedding counted once when tied).</summary>
     public long ParameterCount(bool tiedOutput)
     {
-        long h = HiddenSize, attn = h * h + 2L * h * KvDim + h * h + h + 2L * KvDim, ffn = 3L * h * FeedForwardSize;
+        long h = HiddenSize, attn = h * h + 2L * h * KvDim + h * h + h + 2L * KvDim;
+        long ffn = Moe?.ParametersPerLayer(HiddenSize) ?? 3L * h * FeedForwardSize;
         long perLayer = attn + ffn + 2 * h;
         return (long)VocabSize * h * (tiedOutput ? 1 : 2) + LayerCount * perLayer + h;
     }
+
+    /// <summary>Parameters one token computes with: all of a dense model; for MoE, the chosen experts only.</summary>
+    public long ActiveParameterCount(bool tiedOutput) => Moe is { } m
+        ? ParameterCount(tiedOutput) - LayerCount * (m.ParametersPerLayer(HiddenSize) - m.ActiveParametersPerLayer(HiddenSize))
+        : ParameterCount(tiedOutput);
 
     private static int CheckedInt(GgufFile file, string what, long value, int max)
     {

@@ -14,6 +14,9 @@ public sealed record ContextOptions
     /// <summary>Compute threads; 0 = physical cores.</summary>
     public int Threads { get; init; }
     public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
+    /// <summary>Bytes of RAM the context may take; null = detect (<see cref="AvailableMemory.Detect"/>). Creation
+    /// fails before allocating when the KV cache and buffers need more.</summary>
+    public long? AvailableMemoryBytes { get; init; }
 }
 
 /// <summary>The mutable half of inference: KV cache, activation buffers sized for one batch, the thread pool and the
@@ -61,6 +64,9 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         if (options.MaxSequences < 1 || options.MaxBatch < 1)
             throw new QwenSharpException("a context needs at least one sequence and a batch of at least one token");
         MaxBatch = options.MaxBatch;
+        AvailableMemory.Require(MemoryPlan.ForFile(model.Source, _c, ContextLength, options.KvCacheType, options.MaxSequences, MaxBatch).ContextBytes,
+            $"a {ContextLength}-token context ({options.MaxSequences} sequence(s), {options.KvCacheType} KV cache)",
+            "Lower --ctx, use the f16 KV cache, or free memory.", options.AvailableMemoryBytes);
         Cache = new KvCache(_c.LayerCount, options.MaxSequences, ContextLength, _c.KvDim, options.KvCacheType);
         Pool = new ComputePool(options.Threads > 0 ? options.Threads : ComputePool.DefaultThreadCount);
 

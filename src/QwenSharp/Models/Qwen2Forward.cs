@@ -57,8 +57,13 @@ public sealed unsafe partial class Qwen2Context
             MatMul(layer.Wo, _attn, n, _xn);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
 
-            // feed-forward block (SwiGLU)
+            // feed-forward block (SwiGLU; qwen2moe's experts in Qwen2MoeForward.cs)
             RmsNorm(_x, layer.FfnNorm, _xn, n);
+            if (layer.Moe != null)
+            {
+                MoeFeedForward(layer.Moe, n);
+                continue;
+            }
             MatMul(layer.WGate, _xn, n, _gate);
             MatMul(layer.WUp, _xn, n, _up);
             SwiGlu(new Span<float>(_gate, n * f), new Span<float>(_up, n * f));

@@ -21,11 +21,14 @@ public sealed partial class Qwen2Model : IDisposable
     /// <summary>general.name, or the file name.</summary>
     public string Name { get; }
 
-    private Qwen2Model(GgufFile file, ITensorSource source)
+    private Qwen2Model(GgufFile file, ITensorSource source, long? availableMemoryBytes)
     {
         File = file;
         Source = source;
         Config = Qwen2Config.FromGguf(file);
+        long weightBytes = MemoryPlan.ForFile(file, Config, 1, KvCacheType.F16).WeightBytes;
+        AvailableMemory.Require(weightBytes, $"the weights of {Path.GetFileName(file.FilePath)}",
+            "Use a smaller quantization (e.g. Q4_K_M) or a smaller model, or free memory.", availableMemoryBytes);
         Weights = Qwen2Weights.Bind(source, Config);
         Tokenizer = GgufTokenizer.Load(file);
         if (Tokenizer.VocabSize > Config.VocabSize)
@@ -37,7 +40,9 @@ public sealed partial class Qwen2Model : IDisposable
             ? name : Path.GetFileNameWithoutExtension(file.FilePath);
     }
 
-    /// <summary>Loads a GGUF file or a HuggingFace folder (config.json + safetensors + tokenizer files).</summary>
+    /// <summary>Loads a GGUF file or a HuggingFace folder (config.json + safetensors + tokenizer files). A GGUF
+    /// model fails before binding anything when its weights need more than <see cref="ModelLoadOptions.AvailableMemoryBytes"/>
+    /// (null: the memory available now, see <see cref="AvailableMemory"/>).</summary>
     public static Qwen2Model Load(string path, ModelLoadOptions? options = null)
     {
         options ??= ModelLoadOptions.Default;
@@ -48,7 +53,7 @@ public sealed partial class Qwen2Model : IDisposable
         try
         {
             if (options.Quantize is { } type) source = new QuantizingTensorSource(file, type);
-            return new Qwen2Model(file, source);
+            return new Qwen2Model(file, source, options.AvailableMemoryBytes);
         }
         catch
         {

@@ -18,6 +18,8 @@ public sealed class Qwen2LayerWeights
     public required WeightMatrix WGate { get; init; }    // [F, H]
     public required WeightMatrix WUp { get; init; }      // [F, H]
     public required WeightMatrix WDown { get; init; }    // [H, F]
+    /// <summary>qwen2moe: the experts that replace the dense SwiGLU (WGate/WUp/WDown are then empty).</summary>
+    public Qwen2MoeLayerWeights? Moe { get; init; }
 }
 
 /// <summary>All weights of a Qwen2 dense model, bound to the memory-mapped GGUF (matrices are never copied).
@@ -48,9 +50,10 @@ public sealed class Qwen2Weights
                 Bv = Vector(file, p + "attn_v.bias", kv),
                 Wo = Matrix(file, p + "attn_output.weight", h, h),
                 FfnNorm = Vector(file, p + "ffn_norm.weight", h),
-                WGate = Matrix(file, p + "ffn_gate.weight", f, h),
-                WUp = Matrix(file, p + "ffn_up.weight", f, h),
-                WDown = Matrix(file, p + "ffn_down.weight", h, f),
+                WGate = c.Moe != null ? default : Matrix(file, p + "ffn_gate.weight", f, h),
+                WUp = c.Moe != null ? default : Matrix(file, p + "ffn_up.weight", f, h),
+                WDown = c.Moe != null ? default : Matrix(file, p + "ffn_down.weight", h, f),
+                Moe = c.Moe != null ? Qwen2MoeLayerWeights.Bind(file, c, i) : null,
             };
         }
         var embedding = Matrix(file, "token_embd.weight", v, h);

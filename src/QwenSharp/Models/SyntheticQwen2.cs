@@ -24,6 +24,8 @@ public sealed record SyntheticModelSpec
     public float InitStd { get; init; } = 0.2f;
     public ulong Seed { get; init; } = 42;
     public string Name { get; init; } = "synthetic-qwen2";
+    /// <summary>Experts: writes a qwen2moe file (every layer MoE) instead of a dense qwen2 one.</summary>
+    public SyntheticMoeSpec? Moe { get; init; }
 
     /// <summary>The Qwen1.5-0.5B shape (../shared/specs/QWEN15.md §1).</summary>
     public static SyntheticModelSpec Qwen15_0_5B => new()
@@ -36,6 +38,12 @@ public sealed record SyntheticModelSpec
 /// <summary>A tokenizer to embed: GGUF tokenizer.ggml.* arrays and special ids.</summary>
 public sealed record SyntheticVocabulary(string[] Tokens, int[] TokenTypes, string[] Merges, int Bos, int Eos, int Pad)
 {
+    /// <summary>Piece scores: when set, the vocabulary is SentencePiece-style (tokenizer.ggml.model = "llama", as
+    /// CodeQwen1.5's) and <see cref="Merges"/> is not written.</summary>
+    public float[]? Scores { get; init; }
+    /// <summary>tokenizer.ggml.add_space_prefix, for SentencePiece vocabularies.</summary>
+    public bool AddSpacePrefix { get; init; } = true;
+
     /// <summary>A small byte-level vocabulary the program builds itself (no files needed): the 256 GPT-2 byte
     /// symbols, a few hundred merges of common English pairs, and Qwen's three special tokens.</summary>
     public static SyntheticVocabulary ByteLevel()
@@ -78,7 +86,7 @@ public sealed record SyntheticVocabulary(string[] Tokens, int[] TokenTypes, stri
 
 /// <summary>Writes a Qwen2 GGUF with the real layout (names, keys, shapes) and seeded random weights: what tests,
 /// benchmarks and `qwen run demo` run on, since no real weights can be downloaded here.</summary>
-public static class SyntheticQwen2
+public static partial class SyntheticQwen2
 {
     public static void Write(string path, SyntheticModelSpec spec, SyntheticVocabulary vocab)
     {
@@ -88,22 +96,29 @@ public static class SyntheticQwen2
         var (tokens, types) = PadVocabulary(vocab, rows);
 
         var w = new GgufWriter();
-        w.Add("general.architecture", "qwen2");
+        string arch = spec.Moe != null ? "qwen2moe" : "qwen2";
+        w.Add("general.architecture", arch);
         w.Add("general.name", spec.Name);
         w.Add("general.file_type", (uint)FileType(spec.WeightType));
-        w.Add("qwen2.context_length", (uint)spec.ContextLength);
-        w.Add("qwen2.embedding_length", (uint)h);
-        w.Add("qwen2.block_count", (uint)spec.LayerCount);
-        w.Add("qwen2.feed_forward_length", (uint)f);
-        w.Add("qwen2.attention.head_count", (uint)spec.HeadCount);
-        w.Add("qwen2.attention.head_count_kv", (uint)spec.KvHeadCount);
-        w.Add("qwen2.rope.freq_base", spec.RopeFreqBase);
-        w.Add("qwen2.attention.layer_norm_rms_epsilon", spec.RmsNormEps);
-        w.Add("tokenizer.ggml.model", "gpt2");
-        w.Add("tokenizer.ggml.pre", "qwen2");
-        w.AddArray("tokenizer.ggml.tokens", tokens);
-        w.AddArray("tokenizer.ggml.token_type", types);
-        w.AddArray("tokenizer.ggml.merges", vocab.Merges);
+        w.Add($"{arch}.context_length", (uint)spec.ContextLength);
+        w.Add($"{arch}.embedding_length", (uint)h);
+        w.Add($"{arch}.block_count", (uint)spec.LayerCount);
+        w.Add($"{arch}.feed_forward_length", (uint)f);
+        w.Add($"{arch}.attention.head_count", (uint)spec.HeadCount);
+        w.Add($"{arch}.attention.head_count_kv", (uint)spec.KvHeadCount);
+        w.Add($"{arch}.rope.freq_base", spec.RopeFreqBase);
+        w.Add($"{arch}.attention.layer_norm_rms_epsilon", spec.RmsNormEps);
+        if (spec.Moe != null) AddMoeMetadata(w, arch, spec.Moe);
+        if (vocab.Scores is { } scores)
+            AddSentencePieceVocabulary(w, vocab, tokens, types, scores, rows);
+        else
+        {
+            w.Add("tokenizer.ggml.model", "gpt2");
+            w.Add("tokenizer.ggml.pre", "qwen2");
+            w.AddArray("tokenizer.ggml.tokens", tokens);
+            w.AddArray("tokenizer.ggml.token_type", types);
+            w.AddArray("tokenizer.ggml.merges", vocab.Merges);
+        }
         w.Add("tokenizer.ggml.bos_token_id", (uint)vocab.Bos);
         w.Add("tokenizer.ggml.eos_token_id", (uint)vocab.Eos);
         w.Add("tokenizer.ggml.padding_token_id", (uint)vocab.Pad);
@@ -125,6 +140,11 @@ public static class SyntheticQwen2
             AddVector(w, p + "attn_v.bias", kv, rng.Fork(), 0f, std);
             AddMatrix(w, p + "attn_output.weight", h, h, spec.WeightType, rng.Fork(), std);
             AddVector(w, p + "ffn_norm.weight", h, rng.Fork(), 1f, 0.2f);
+            if (spec.Moe != null)
+            {
+                AddMoeTensors(w, p, spec, rng);
+                continue;
+            }
             AddMatrix(w, p + "ffn_gate.weight", f, h, spec.WeightType, rng.Fork(), std);
             AddMatrix(w, p + "ffn_up.weight", f, h, spec.WeightType, rng.Fork(), std);
             AddMatrix(w, p + "ffn_down.weight", h, f, spec.WeightType, rng.Fork(), std);

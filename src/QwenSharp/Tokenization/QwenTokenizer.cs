@@ -10,7 +10,7 @@ namespace QwenSharp.Tokenization;
 /// Qwen2 split rules, and merge each piece's UTF-8 bytes by BPE rank. Thread-safe: every thread gets its own scratch
 /// buffers and word cache.
 /// </summary>
-public sealed class QwenTokenizer
+public sealed partial class QwenTokenizer
 {
     private readonly string[] tokenTexts;
     private readonly byte[] tokenTypes;
@@ -185,6 +185,11 @@ public sealed class QwenTokenizer
     private void EncodeOrdinaryText(ReadOnlySpan<char> text, EncodeScratch s)
     {
         if (text.IsEmpty) return;
+        if (sentencePiece is not null)
+        {
+            sentencePiece.Encode(text, s.Ids); // QwenTokenizer.SentencePiece.cs
+            return;
+        }
         if (normalizeNfc && !NfcNormalizer.IsQuickCheckYes(text))
         {
             s.Normalized.Clear();
@@ -237,7 +242,10 @@ public sealed class QwenTokenizer
                 bytes.CopyTo(buffer[at..]);
                 at += bytes.Length;
             }
-            return Encoding.UTF8.GetString(buffer[..total]);
+            // SentencePiece with a space prefix: the space the encoder put before the text is dropped again (as
+            // llama_detokenize and HF's decode do).
+            int skip = sentencePiece is { AddSpacePrefix: true } && total > 0 && buffer[0] == (byte)' ' ? 1 : 0;
+            return Encoding.UTF8.GetString(buffer[skip..total]);
         }
         finally
         {

@@ -15,10 +15,12 @@ public class DecodeAllocationTests
         public override void Execute(int threadIndex, int threadCount) => Bytes[threadIndex] = GC.GetAllocatedBytesForCurrentThread();
     }
 
-    [Fact]
-    public void DecodeStepsAllocateNothingAfterWarmUpOnAnyComputeThread()
+    [Theory]
+    [InlineData("dense")]
+    [InlineData("moe")]
+    public void DecodeStepsAllocateNothingAfterWarmUpOnAnyComputeThread(string kind)
     {
-        using var model = Qwen2Model.Load(SyntheticModels.TinyQ8);
+        using var model = Qwen2Model.Load(kind == "moe" ? SyntheticModels.TinyMoeQ8 : SyntheticModels.TinyQ8);
         using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 512, Threads = 2 });
         var one = new BatchEntry[1];
         int pos = 0;

@@ -31,5 +31,11 @@ internal static class SyntheticModels
 
     public static string TinyF32 => Get("tiny-f32", Tiny);
     public static string TinyUntied => Get("tiny-untied-f32", Tiny with { TiedEmbeddings = false, Seed = 8 });
+    /// <summary>qwen2moe: 6 experts, top-2, expert width 64, shared width 96.</summary>
+    public static string TinyMoeQ8 => Get("tiny-moe-q8_0", Tiny with
+    {
+        WeightType = GgmlType.Q8_0, Seed = 9,
+        Moe = new SyntheticMoeSpec { ExpertCount = 6, ExpertUsedCount = 2, ExpertFeedForwardSize = 64, SharedFeedForwardSize = 96 },
+    });
     public static string TinyQ8 => Get("tiny-q8_0", Tiny with { WeightType = GgmlType.Q8_0, HiddenSize = 64, FeedForwardSize = 128 });
 }
