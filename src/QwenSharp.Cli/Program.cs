@@ -21,6 +21,7 @@ public static class Program
             ConformanceCommands.Logits(io),
             ConformanceCommands.Greedy(io),
             BenchCommand.Create(io),
+            ServeCommand.Create(io),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -54,7 +54,7 @@ internal sealed class ActiveGeneration
     public FinishReason? Step(ReadOnlySpan<float> logits, int cachedLength, out int? stopToken)
     {
         stopToken = null;
-        if (Generated == 0) FirstTokenTicks = Environment.TickCount64;
+        if (Generated == 0) FirstTokenTicks = System.Diagnostics.Stopwatch.GetTimestamp();
         logits.CopyTo(_logits);
         int wantTop = Handle.Request.TopLogprobs;
         float logZ = wantTop >= 0 ? LogSumExp(_logits) : 0f;

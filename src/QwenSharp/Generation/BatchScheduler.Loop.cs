@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using QwenSharp.Models;
 
 namespace QwenSharp.Generation;
@@ -43,7 +44,7 @@ public sealed partial class BatchScheduler
                 Metrics.LeftQueue();
                 Metrics.CancelledInQueue();
                 h.Finish(new ScheduledResult(h.Request.Prompt.Count, 0, 0, 0, "", FinishReason.Cancelled, null,
-                    TimeSpan.FromMilliseconds(Environment.TickCount64 - h.SubmittedTicks), TimeSpan.Zero, TimeSpan.Zero));
+                    Stopwatch.GetElapsedTime(h.SubmittedTicks), TimeSpan.Zero, TimeSpan.Zero));
             }
             _queue.Clear();
             foreach (var h in keep) _queue.Enqueue(h);
@@ -85,7 +86,7 @@ public sealed partial class BatchScheduler
                 _ctx.Cache.Truncate(slot.Sequence, common);
                 slot.Current = new ActiveGeneration(handle, prompt, truncated, limit, Model)
                 {
-                    Reused = common, Fed = common, AdmittedTicks = Environment.TickCount64,
+                    Reused = common, Fed = common, AdmittedTicks = Stopwatch.GetTimestamp(),
                 };
                 slot.LastUsedStep = _stepNumber;
                 Metrics.Started(prompt.Length, common);
@@ -196,11 +197,11 @@ public sealed partial class BatchScheduler
     {
         var g = slot.Current!;
         string text = g.Flush(reason, stopToken);
-        long now = Environment.TickCount64;
+        long now = Stopwatch.GetTimestamp();
         long first = g.FirstTokenTicks != 0 ? g.FirstTokenTicks : now;
         var result = new ScheduledResult(g.Prompt.Length, g.Reused, g.TruncatedTokens, g.Generated, text, reason, stopToken,
-            TimeSpan.FromMilliseconds(g.AdmittedTicks - g.Handle.SubmittedTicks),
-            TimeSpan.FromMilliseconds(first - g.AdmittedTicks), TimeSpan.FromMilliseconds(now - first));
+            Stopwatch.GetElapsedTime(g.Handle.SubmittedTicks, g.AdmittedTicks),
+            Stopwatch.GetElapsedTime(g.AdmittedTicks, first), Stopwatch.GetElapsedTime(first, now));
         Release(slot, reason);
         g.Handle.Finish(result);
     }

@@ -24,10 +24,20 @@ public sealed class ScheduledGeneration
     public Task<ScheduledResult> Completion => _done.Task;
 
     /// <summary>Stops generation within one scheduler step and frees the slot.</summary>
-    public void Cancel() => _cancel.Cancel();
+    public void Cancel()
+    {
+        try
+        {
+            _cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // already finished
+        }
+    }
 
     internal bool IsCancelled => _cancel.IsCancellationRequested;
-    internal long SubmittedTicks { get; } = Environment.TickCount64;
+    internal long SubmittedTicks { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
     internal DateTime SubmittedUtc { get; } = DateTime.UtcNow;
 
     internal void Emit(in GeneratedPiece piece) => _pieces.Writer.TryWrite(piece);
