@@ -22,6 +22,7 @@ public static class Program
         {
             types, threads, prompt, gen, reps, dir, flash, keep,
         };
+        root.Subcommands.Add(ServeBench.Create(DefaultDirectory));
         root.SetAction(r =>
         {
             var settings = new ComparisonSettings(

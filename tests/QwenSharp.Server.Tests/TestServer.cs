@@ -46,7 +46,7 @@ public sealed class TestServer : IAsyncDisposable
         var options = new ServerOptions
         {
             Host = "127.0.0.1", Port = 0, ModelsDirectory = TestModels.Dir, Parallel = 16, MaxQueue = 64,
-            ContextLength = 512, MaxBatch = 128, Threads = 2, KeepAliveCheckInterval = TimeSpan.FromMilliseconds(100),
+            ContextLength = 512, MaxBatch = 128, Threads = 1, KeepAliveCheckInterval = TimeSpan.FromMilliseconds(100),
         };
         var server = QwenServer.Create(configure?.Invoke(options) ?? options);
         await server.StartAsync();

@@ -15,7 +15,7 @@ public class BatchSchedulerTests
     };
 
     private static BatchScheduler Open(Qwen2Model model, int parallel, int maxQueue = 64, int ctx = 256, int maxBatch = 64) =>
-        new(model, new BatchSchedulerOptions { Parallel = parallel, MaxQueue = maxQueue, ContextLength = ctx, MaxBatch = maxBatch, Threads = 2, KvCacheType = KvCacheType.F32 });
+        new(model, new BatchSchedulerOptions { Parallel = parallel, MaxQueue = maxQueue, ContextLength = ctx, MaxBatch = maxBatch, Threads = 1, KvCacheType = KvCacheType.F32 });
 
     [Theory]
     [InlineData("f32")]
