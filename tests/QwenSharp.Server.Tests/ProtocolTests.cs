@@ -78,6 +78,27 @@ public class ProtocolTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task ASecondChatTurnReusesTheFirstTurnsCache()
+    {
+        var first = await TestServer.JsonOf(await S.PostJson("/v1/chat/completions", M("""{"model":"MODEL","messages":[{"role":"user","content":"Remember the word banana"}],"max_tokens":5,"temperature":0}""")));
+        string reply = first.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+        int firstPrompt = first.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+        string second = JsonSerializer.Serialize(new
+        {
+            model = TestModels.Name, max_tokens = 3, temperature = 0,
+            messages = new[]
+            {
+                new { role = "user", content = "Remember the word banana" }, new { role = "assistant", content = reply },
+                new { role = "user", content = "Which word?" },
+            },
+        });
+        var usage = (await TestServer.JsonOf(await S.PostJson("/v1/chat/completions", second))).GetProperty("usage");
+        Assert.True(usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32() >= firstPrompt,
+            $"cached {usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens")} of the first turn's {firstPrompt} prompt tokens");
+        Assert.True(usage.GetProperty("prompt_tokens").GetInt32() > firstPrompt + 5);
+    }
+
+    [Fact]
     public async Task OpenAiLogprobsAreReturnedForChatAndCompletions()
     {
         var chat = await TestServer.JsonOf(await S.PostJson("/v1/chat/completions", M("""{"model":"MODEL","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"temperature":0,"logprobs":true,"top_logprobs":2}""")));

@@ -64,6 +64,7 @@ public sealed partial class BatchScheduler : IDisposable
         var handle = new ScheduledGeneration(request, cancel);
         lock (_gate)
         {
+            ObjectDisposedException.ThrowIf(_stopping, this);
             if (_queue.Count + Volatile.Read(ref _occupied) >= _options.Parallel + _options.MaxQueue)
                 throw new SchedulerQueueFullException(_options.MaxQueue);
             _queue.Enqueue(handle);
