@@ -54,6 +54,7 @@ internal sealed class ActiveGeneration
     public FinishReason? Step(ReadOnlySpan<float> logits, int cachedLength, out int? stopToken)
     {
         stopToken = null;
+        if (Options.MaxTokens == 0) return FinishReason.Length; // the prompt is processed (and cached), nothing sampled
         if (Generated == 0) FirstTokenTicks = System.Diagnostics.Stopwatch.GetTimestamp();
         logits.CopyTo(_logits);
         int wantTop = Handle.Request.TopLogprobs;

@@ -196,6 +196,24 @@ public class BatchSchedulerTests
     }
 
     [Fact]
+    public async Task ZeroMaxTokensProcessesThePromptAndGeneratesNothing()
+    {
+        using var model = Qwen2Model.Load(SyntheticModels.TinyF32);
+        using var scheduler = Open(model, parallel: 1);
+        int[] prompt = model.Tokenizer.Encode("hello there");
+        var options = new GenerationOptions { Sampling = SamplingOptions.Greedy, MaxTokens = 0, StopOnEndTokens = false };
+        var pieces = new List<GeneratedPiece>();
+        var result = await scheduler.Submit(new GenerationRequest(prompt, options)).WaitAsync(pieces.Add);
+        Assert.Equal(0, result.GeneratedTokens);
+        Assert.Equal("", result.Text);
+        Assert.Empty(pieces);
+        Assert.Equal(FinishReason.Length, result.Reason);
+        // the prompt is cached: the same prompt again reuses all but its last token
+        var again = await scheduler.Submit(new GenerationRequest(prompt, options with { MaxTokens = 1 })).WaitAsync();
+        Assert.Equal(prompt.Length - 1, again.ReusedPromptTokens);
+    }
+
+    [Fact]
     public async Task GenerationStopsAtTheEndOfTheContext()
     {
         using var model = Qwen2Model.Load(SyntheticModels.TinyF32);
