@@ -15,9 +15,12 @@ internal static class Json
         NumberHandling = JsonNumberHandling.AllowReadingFromString,
     };
 
+    /// <summary>Non-ASCII text is written as UTF-8, not \uXXXX escapes, as Ollama and OpenAI do (the body is JSON
+    /// served as application/json or inside SSE, never embedded in HTML).</summary>
     public static readonly JsonSerializerOptions Write = new()
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     /// <summary>The request body as T; malformed JSON or a wrong field type is a 400 naming the problem.</summary>
