@@ -49,7 +49,7 @@ public class LoadTests
         for (int i = 0; i < 16; i++) Assert.Equal(alone[i], together[i]);
         Assert.True(alone.Select(a => string.Concat(a)).Distinct().Count() >= 12, "the chats should differ from one another");
         long steps = scheduler.Metrics.StepsTotal - stepsBefore, tokens = scheduler.Metrics.GeneratedTokensTotal - tokensBefore;
-        Assert.True(steps * 3 < tokens, $"{tokens} tokens took {steps} steps: the requests were not batched");
+        Assert.True(steps * 2 < tokens, $"{tokens} tokens took {steps} steps: the requests were not batched");
         Assert.Equal(0, await s.Metric("qwen_active_sequences"));
     }
 
