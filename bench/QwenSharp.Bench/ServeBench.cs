@@ -31,32 +31,45 @@ internal static class ServeBench
     private static void Run(string path, int[] counts, int tokens, int reps, int threads)
     {
         using var model = Qwen2Model.Load(path);
-        Console.WriteLine($"model: {Path.GetFileName(path)}, {tokens} tokens per stream, best of {reps}, threads {(threads > 0 ? threads : Tensors.ComputePool.DefaultThreadCount)}");
-        Console.WriteLine();
-        Console.WriteLine("| streams | total tokens/s | per stream tokens/s | wall s | steps |");
-        Console.WriteLine("|--:|--:|--:|--:|--:|");
-        double? single = null;
-        foreach (int n in counts)
+        Console.WriteLine($"model: {Path.GetFileName(path)}, {tokens} tokens per stream, best of {reps}, threads {(threads > 0 ? threads : Tensors.ComputePool.DefaultThreadCount)}, load average at start {LoadAverage()}");
+        // One scheduler per stream count, all alive at once, so that reps can alternate between the counts and
+        // machine noise (other processes) hits every row alike.
+        var schedulers = counts.Select(n => new BatchScheduler(model, new BatchSchedulerOptions
         {
-            using var scheduler = new BatchScheduler(model, new BatchSchedulerOptions
-            {
-                Parallel = n, MaxQueue = 0, ContextLength = 512, MaxBatch = Math.Max(64, n), Threads = threads,
-            });
-            Once(scheduler, model, n, 4, seedBase: 0); // warm-up: JIT, thread pool, page-in of the weights
-            double best = double.MaxValue;
-            long steps = 0;
+            Parallel = n, MaxQueue = 0, ContextLength = 512, MaxBatch = Math.Max(64, n), Threads = threads,
+        })).ToArray();
+        try
+        {
+            for (int i = 0; i < counts.Length; i++) Once(schedulers[i], model, counts[i], 4, seedBase: 0); // warm-up: JIT, page-in
+            var best = counts.Select(_ => double.MaxValue).ToArray();
+            var steps = new long[counts.Length];
             for (int rep = 0; rep < reps; rep++)
+                for (int i = 0; i < counts.Length; i++)
+                {
+                    long before = schedulers[i].Metrics.StepsTotal;
+                    double seconds = Once(schedulers[i], model, counts[i], tokens, seedBase: 100 * (rep + 1));
+                    Console.Error.WriteLine($"  rep {rep + 1}, {counts[i]} streams: {counts[i] * tokens / seconds:F1} tok/s");
+                    if (seconds < best[i]) { best[i] = seconds; steps[i] = schedulers[i].Metrics.StepsTotal - before; }
+                }
+            Console.WriteLine($"load average at end {LoadAverage()}");
+            Console.WriteLine();
+            Console.WriteLine("| streams | total tokens/s | per stream tokens/s | vs first row | wall s | forward passes |");
+            Console.WriteLine("|--:|--:|--:|--:|--:|--:|");
+            double first = counts[0] * tokens / best[0];
+            for (int i = 0; i < counts.Length; i++)
             {
-                long before = scheduler.Metrics.StepsTotal;
-                double seconds = Once(scheduler, model, n, tokens, seedBase: 100 * (rep + 1));
-                if (seconds < best) { best = seconds; steps = scheduler.Metrics.StepsTotal - before; }
+                double total = counts[i] * tokens / best[i];
+                Console.WriteLine($"| {counts[i]} | {total:F1} | {total / counts[i]:F1} | {total / first:F2}x | {best[i]:F2} | {steps[i]} |");
             }
-            double total = n * tokens / best;
-            single ??= total;
-            Console.WriteLine($"| {n} | {total:F1} | {total / n:F1} | {best:F2} | {steps} |");
-            Console.Error.WriteLine($"  {n} streams: {total:F1} tok/s ({total / single.Value:F2}x the first row)");
+        }
+        finally
+        {
+            foreach (var s in schedulers) s.Dispose();
         }
     }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
     /// <summary>Submits n requests at once and waits for all; returns the wall seconds.</summary>
     private static double Once(BatchScheduler scheduler, Qwen2Model model, int n, int tokens, int seedBase)
