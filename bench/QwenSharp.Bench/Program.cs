@@ -24,6 +24,7 @@ public static class Program
             types, threads, prompt, gen, reps, dir, flash, keep, shape,
         };
         root.Subcommands.Add(TokenizerBench.Create());
+        root.Subcommands.Add(ServeBench.Create(DefaultDirectory));
         root.SetAction(r =>
         {
             var settings = new ComparisonSettings(

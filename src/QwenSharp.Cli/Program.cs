@@ -23,6 +23,7 @@ public static class Program
             BenchCommand.Create(io),
             TemplateCommand.Create(io),
             ConvertCommand.Create(io),
+            ServeCommand.Create(io),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
