@@ -32,13 +32,8 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource
         {
             foreach (var t in inner.Tensors)
             {
-                // The MoE router (ffn_gate_inp) stays as it is, as llama-quantize keeps it: a coarse router flips
-                // expert choices. A 3-D stack of expert matrices is quantized row by row like any matrix.
-                bool quantize = t.DimCount is 2 or 3 && t.Name.EndsWith(".weight", StringComparison.Ordinal)
-                    && !t.Name.EndsWith(".ffn_gate_inp.weight", StringComparison.Ordinal)
-                    && t.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16;
-                var type = quantize ? RowQuantizer.FitRow(target, t.Dims[0]) : t.Type;
-                if (!quantize || type == t.Type)
+                var type = TypeAfter(t, target);
+                if (type == t.Type)
                 {
                     Add(new GgufTensorInfo(t.Name, t.Type, t.Dims, t.ElementCount, t.ByteSize, t.Offset, _tensors.Count));
                     continue;
@@ -58,6 +53,22 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource
             throw;
         }
     }
+
+    /// <summary>The type <paramref name="t"/> gets: the target (or its fallback) for a float matrix, else its own.
+    /// The MoE router (ffn_gate_inp) stays as it is, as llama-quantize keeps it: a coarse router flips expert choices.
+    /// A 3-D stack of expert matrices is quantized row by row like any matrix.</summary>
+    private static GgmlType TypeAfter(GgufTensorInfo t, GgmlType target)
+    {
+        bool quantize = t.DimCount is 2 or 3 && t.Name.EndsWith(".weight", StringComparison.Ordinal)
+            && !t.Name.EndsWith(".ffn_gate_inp.weight", StringComparison.Ordinal)
+            && t.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16;
+        return quantize ? RowQuantizer.FitRow(target, t.Dims[0]) : t.Type;
+    }
+
+    /// <summary>The tensor bytes <paramref name="inner"/> will have once quantized to <paramref name="target"/>,
+    /// without quantizing anything (for the memory check before a load).</summary>
+    public static long PlannedBytes(ITensorSource inner, GgmlType target) =>
+        inner.Tensors.Sum(t => TypeAfter(t, target) is var type && type == t.Type ? t.ByteSize : GgmlTypeInfo.RowBytes(type, t.Dims[0]) * (t.ElementCount / t.Dims[0]));
 
     private void Add(GgufTensorInfo t)
     {

@@ -53,6 +53,11 @@ public sealed partial class Qwen2Model
         ITensorSource source = HfTensorSource.Open(dir);
         try
         {
+            // Weights must fit before anything is bound or quantized: the shards as stored (memory-mapped), or the
+            // quantized copies (the float shards are only streamed through once).
+            long weightBytes = options.Quantize is { } target ? QuantizingTensorSource.PlannedBytes(source, target) : source.Tensors.Sum(t => t.ByteSize);
+            AvailableMemory.Require(weightBytes, $"the weights of {folder.Name}",
+                "Use --quantize (q8_0, q4_k), a quantized GGUF or a smaller model, or free memory.", options.AvailableMemoryBytes);
             if (options.Quantize is { } type) source = new QuantizingTensorSource(source, type);
             return new Qwen2Model(folder, source);
         }

@@ -99,6 +99,23 @@ public class HfMoeFolderLoadTests(ITestOutputHelper output)
         Assert.True(normErr < 2e-4, $"true vs naive {normErr}");
     }
 
+    [Fact]
+    public void FolderWeightsThatDoNotFitAreRefusedBeforeLoading()
+    {
+        string folder = SmallFolder("hf-moe-memory");
+        var e = Assert.Throws<NotEnoughMemoryException>(() => Qwen2Model.Load(folder, new ModelLoadOptions { AvailableMemoryBytes = 4096 }));
+        Assert.Contains("weights of moe", e.Message);
+        using (var model = Qwen2Model.Load(folder))
+            Assert.Equal(MemoryPlan.ForFile(model.Source, model.Config, 1, KvCacheType.F16).WeightBytes, e.NeededBytes);
+
+        // Quantized at load, the check is on the quantized bytes: what the loaded source then holds.
+        var q8 = new ModelLoadOptions { Quantize = GgmlType.Q8_0, AvailableMemoryBytes = 4096 };
+        var eq = Assert.Throws<NotEnoughMemoryException>(() => Qwen2Model.Load(folder, q8));
+        using (var model = Qwen2Model.Load(folder, q8 with { AvailableMemoryBytes = 1L << 40 }))
+            Assert.Equal(MemoryPlan.ForFile(model.Source, model.Config, 1, KvCacheType.F16).WeightBytes, eq.NeededBytes);
+        Assert.True(eq.NeededBytes < e.NeededBytes / 3, $"q8_0 {eq.NeededBytes} vs f32 {e.NeededBytes}");
+    }
+
     private static string SmallFolder(string name)
     {
         string folder = Path.Combine(TestPaths.NewTempDir(name), "moe");
