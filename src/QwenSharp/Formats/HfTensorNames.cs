@@ -48,6 +48,13 @@ public static partial class HfTensorNames
     [GeneratedRegex(@"^model\.layers\.(\d{1,6})\.mlp\.experts\.(\d{1,6})\.(gate|up|down)_proj\.weight$")]
     private static partial Regex HfExpert();
 
+    [GeneratedRegex(@"^blk\.(\d{1,6})\.ffn_(gate|up|down)_exps\.(\d{1,6})\.weight$")]
+    private static partial Regex GgufExpert();
+
+    /// <summary>The name one expert's matrix has when a folder is loaded without stacking (blk.N.ffn_X_exps.E.weight:
+    /// slice E of the GGUF tensor blk.N.ffn_X_exps.weight), so each expert stays where the safetensors shard has it.</summary>
+    public static string ExpertGguf(int layer, int expert, string projection) => $"blk.{layer}.ffn_{projection}_exps.{expert}.weight";
+
     /// <summary>Buffers some old checkpoints carry that no engine reads (RoPE's inverse frequencies).</summary>
     public static bool IsIgnorable(string hfName) => hfName.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal);
 
@@ -68,6 +75,9 @@ public static partial class HfTensorNames
         var m = GgufLayer().Match(ggufName);
         if (m.Success && LayerGgufToHf.TryGetValue(m.Groups[2].Value, out string? suffix))
             return $"model.layers.{int.Parse(m.Groups[1].ValueSpan)}.{suffix}";
+        var x = GgufExpert().Match(ggufName);
+        if (x.Success)
+            return $"model.layers.{int.Parse(x.Groups[1].ValueSpan)}.mlp.experts.{int.Parse(x.Groups[3].ValueSpan)}.{x.Groups[2].Value}_proj.weight";
         return null;
     }
 

@@ -5,7 +5,8 @@ namespace QwenSharp.Formats;
 /// <summary>A HuggingFace safetensors folder seen as GGUF tensors: HF names mapped to GGUF names
 /// (<see cref="HfTensorNames"/>), the row-major [out, in] shape reversed into ggml dims {in, out} (the same bytes:
 /// each output row is contiguous, as a GGUF matrix's rows are), and F32 / F16 / BF16 used in place, never copied.
-/// Any other dtype, or a name that is not a Qwen2 parameter, is refused here.</summary>
+/// Any other dtype, or a name that is not a Qwen2 parameter, is refused here. MoE experts are not stacked: each is
+/// its own 2-D tensor, named by <see cref="HfTensorNames.ExpertGguf"/>.</summary>
 public sealed unsafe class HfTensorSource : ITensorSource
 {
     private readonly SafetensorsFolder _folder;
@@ -27,15 +28,16 @@ public sealed unsafe class HfTensorSource : ITensorSource
         foreach (var (info, shard) in folder.Tensors)
         {
             if (HfTensorNames.IsIgnorable(info.Name)) continue;
-            if (HfTensorNames.TryParseExpert(info.Name, out _, out _, out _))
-                throw new ModelFileException(shard.FilePath, $"tensor {info.Name} is an MoE expert weight: Qwen1.5-MoE folders are not supported for running yet");
-            string gguf = HfTensorNames.ToGguf(info.Name)
+            string gguf = (HfTensorNames.TryParseExpert(info.Name, out int layer, out int expert, out string projection)
+                    ? HfTensorNames.ExpertGguf(layer, expert, projection) : HfTensorNames.ToGguf(info.Name))
                 ?? throw new ModelFileException(shard.FilePath, $"tensor {info.Name} is not a Qwen2 parameter (extra tensor)");
             if (!SafetensorsDType.TryGetGgmlType(info.DType, out GgmlType type))
                 throw new ModelFileException(shard.FilePath, $"tensor {info.Name} has dtype {info.DType}; only F32, F16 and BF16 can be loaded");
             if (info.Shape.Length is < 1 or > 4)
                 throw new ModelFileException(shard.FilePath, $"tensor {info.Name} has {info.Shape.Length} dimensions");
             long[] dims = info.Shape.Reverse().ToArray();
+            // HF keeps the shared expert's gate as a [1, H] linear layer; GGUF (and the binder) has the vector [H].
+            if (gguf.EndsWith(".ffn_gate_inp_shexp.weight", StringComparison.Ordinal) && dims is [_, 1]) dims = [dims[0]];
             var t = new GgufTensorInfo(gguf, type, dims, info.ElementCount, info.ByteSize, info.Offset, _tensors.Count);
             if (!_byName.TryAdd(gguf, t))
                 throw new ModelFileException(shard.FilePath, $"tensor {info.Name} appears twice");

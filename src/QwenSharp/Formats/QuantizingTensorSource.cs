@@ -4,8 +4,8 @@ using QwenSharp.Tensors;
 namespace QwenSharp.Formats;
 
 /// <summary>Another source with its F32 / F16 / BF16 weight matrices quantized into native memory at load (every
-/// 2-D *.weight tensor, the embedding included, as llama.cpp quantizes them); vectors (norms, biases) pass through
-/// unchanged. A matrix whose rows do not fit the type's blocks gets llama.cpp's fallback type.</summary>
+/// 2-D *.weight tensor, the embedding included, and the 3-D MoE expert stacks, as llama.cpp quantizes them); vectors
+/// (norms, biases) and the MoE router pass through unchanged. A matrix whose rows do not fit the type's blocks gets llama.cpp's fallback type.</summary>
 public sealed unsafe class QuantizingTensorSource : ITensorSource
 {
     private readonly ITensorSource _inner;
@@ -32,15 +32,13 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource
         {
             foreach (var t in inner.Tensors)
             {
-                bool quantize = t.DimCount == 2 && t.Name.EndsWith(".weight", StringComparison.Ordinal)
-                    && t.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16;
-                var type = quantize ? RowQuantizer.FitRow(target, t.Dims[0]) : t.Type;
-                if (!quantize || type == t.Type)
+                var type = TypeAfter(t, target);
+                if (type == t.Type)
                 {
                     Add(new GgufTensorInfo(t.Name, t.Type, t.Dims, t.ElementCount, t.ByteSize, t.Offset, _tensors.Count));
                     continue;
                 }
-                long rows = t.Dims[1], cols = t.Dims[0], rowBytes = GgmlTypeInfo.RowBytes(type, cols);
+                long rows = t.ElementCount / t.Dims[0], cols = t.Dims[0], rowBytes = GgmlTypeInfo.RowBytes(type, cols);
                 long bytes = rowBytes * rows;
                 byte* buffer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 64), 64);
                 var info = new GgufTensorInfo(t.Name, type, t.Dims, t.ElementCount, bytes, 0, _tensors.Count);
@@ -55,6 +53,22 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource
             throw;
         }
     }
+
+    /// <summary>The type <paramref name="t"/> gets: the target (or its fallback) for a float matrix, else its own.
+    /// The MoE router (ffn_gate_inp) stays as it is, as llama-quantize keeps it: a coarse router flips expert choices.
+    /// A 3-D stack of expert matrices is quantized row by row like any matrix.</summary>
+    private static GgmlType TypeAfter(GgufTensorInfo t, GgmlType target)
+    {
+        bool quantize = t.DimCount is 2 or 3 && t.Name.EndsWith(".weight", StringComparison.Ordinal)
+            && !t.Name.EndsWith(".ffn_gate_inp.weight", StringComparison.Ordinal)
+            && t.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16;
+        return quantize ? RowQuantizer.FitRow(target, t.Dims[0]) : t.Type;
+    }
+
+    /// <summary>The tensor bytes <paramref name="inner"/> will have once quantized to <paramref name="target"/>,
+    /// without quantizing anything (for the memory check before a load).</summary>
+    public static long PlannedBytes(ITensorSource inner, GgmlType target) =>
+        inner.Tensors.Sum(t => TypeAfter(t, target) is var type && type == t.Type ? t.ByteSize : GgmlTypeInfo.RowBytes(type, t.Dims[0]) * (t.ElementCount / t.Dims[0]));
 
     private void Add(GgufTensorInfo t)
     {

@@ -100,6 +100,14 @@ public sealed record HuggingFaceConfig
                 Int("shared_expert_intermediate_size", MaxFfn), Bool(path, root, "norm_topk_prob") ?? false, Int("decoder_sparse_step", 1024, 1));
             if (moe.ExpertsPerToken > moe.ExpertCount)
                 throw new ModelFileException(path, $"num_experts_per_tok {moe.ExpertsPerToken} exceeds num_experts {moe.ExpertCount}");
+            config = config with
+            {
+                Moe = new Qwen2MoeConfig
+                {
+                    ExpertCount = moe.ExpertCount, ExpertUsedCount = moe.ExpertsPerToken, ExpertFeedForwardSize = moe.ExpertFeedForwardSize,
+                    SharedFeedForwardSize = moe.SharedExpertFeedForwardSize, NormTopKProb = moe.NormTopKProb,
+                },
+            };
         }
 
         return new HuggingFaceConfig

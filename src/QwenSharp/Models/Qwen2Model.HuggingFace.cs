@@ -21,8 +21,6 @@ public sealed partial class Qwen2Model
         File = null;
         Source = source;
         Config = folder.Config.Config;
-        if (folder.Config.Moe != null)
-            throw new ModelFileException(folder.DirectoryPath, "Qwen2MoeForCausalLM (Qwen1.5-MoE) is not supported yet");
         CheckTensorSet(source, Config);
         Weights = Qwen2Weights.Bind(source, Config);
         Tokenizer = folder.Tokenizer;
@@ -35,24 +33,31 @@ public sealed partial class Qwen2Model
         GenerationDefaults = folder.Generation;
     }
 
-    /// <summary>No tensor beyond those a dense Qwen2 of this config has (a missing one is named by Bind).</summary>
+    /// <summary>No tensor beyond those a Qwen2 (or Qwen2-MoE, experts unstacked) of this config has (a missing one is
+    /// named by Bind).</summary>
     private static void CheckTensorSet(ITensorSource source, Qwen2Config c)
     {
-        var expected = HuggingFaceFolder.DenseTensorNames(c, withOutput: true).ToHashSet(StringComparer.Ordinal);
+        var expected = (c.Moe != null ? HfMoeTensorNames.All(c, withOutput: true) : HuggingFaceFolder.DenseTensorNames(c, withOutput: true))
+            .ToHashSet(StringComparer.Ordinal);
         foreach (var t in source.Tensors)
             if (!expected.Contains(t.Name))
                 throw new ModelFileException(source.FilePath,
-                    $"tensor {HfTensorNames.ToHf(t.Name) ?? t.Name} does not belong to a {c.LayerCount}-layer Qwen2 model (extra tensor)");
+                    $"tensor {HfTensorNames.ToHf(t.Name) ?? t.Name} does not belong to a {c.LayerCount}-layer{(c.Moe != null ? $", {c.Moe.ExpertCount}-expert Qwen2-MoE" : " Qwen2")} model (extra tensor)");
     }
 
     private static Qwen2Model LoadFolder(string dir, ModelLoadOptions options)
     {
         var folder = HuggingFaceFolder.Read(dir);
-        if (folder.Config.Moe != null)
-            throw new ModelFileException(dir, "Qwen2MoeForCausalLM (Qwen1.5-MoE) folders cannot be run yet; `qwen convert` turns them into qwen2moe GGUF files");
+        if (folder.Config.Moe is { DecoderSparseStep: not 1 } moe)
+            throw new ModelFileException(dir, $"decoder_sparse_step {moe.DecoderSparseStep}: only MoE in every layer (1) is supported");
         ITensorSource source = HfTensorSource.Open(dir);
         try
         {
+            // Weights must fit before anything is bound or quantized: the shards as stored (memory-mapped), or the
+            // quantized copies (the float shards are only streamed through once).
+            long weightBytes = options.Quantize is { } target ? QuantizingTensorSource.PlannedBytes(source, target) : source.Tensors.Sum(t => t.ByteSize);
+            AvailableMemory.Require(weightBytes, $"the weights of {folder.Name}",
+                "Use --quantize (q8_0, q4_k), a quantized GGUF or a smaller model, or free memory.", options.AvailableMemoryBytes);
             if (options.Quantize is { } type) source = new QuantizingTensorSource(source, type);
             return new Qwen2Model(folder, source);
         }

@@ -36,9 +36,9 @@ public sealed class Qwen2MoeLayerWeights
         var moe = c.Moe ?? throw new ArgumentException("not an MoE config", nameof(c));
         int h = c.HiddenSize, e = moe.ExpertCount, fe = moe.ExpertFeedForwardSize, fs = moe.SharedFeedForwardSize;
         string p = $"blk.{layer}.";
-        var gates = Experts(file, p + "ffn_gate_exps.weight", e, fe, h);
-        var ups = Experts(file, p + "ffn_up_exps.weight", e, fe, h);
-        var downs = Experts(file, p + "ffn_down_exps.weight", e, h, fe);
+        var gates = Experts(file, layer, "gate", e, fe, h);
+        var ups = Experts(file, layer, "up", e, fe, h);
+        var downs = Experts(file, layer, "down", e, h, fe);
         return new Qwen2MoeLayerWeights
         {
             Router = Matrix(file, p + "ffn_gate_inp.weight", e, h),
@@ -55,8 +55,24 @@ public sealed class Qwen2MoeLayerWeights
 
     private static WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols) => Slices(file, name, [cols, rows], 1, rows, cols)[0];
 
-    private static WeightMatrix[] Experts(ITensorSource file, string name, int experts, int rows, int cols) =>
-        Slices(file, name, [cols, rows, experts], experts, rows, cols);
+    /// <summary>The experts of one projection: slices of the stacked GGUF tensor blk.N.ffn_X_exps.weight, or, from a
+    /// HuggingFace folder, each expert's own tensor (<see cref="HfTensorNames.ExpertGguf"/>) bound where it lies, so
+    /// nothing is copied. The forward pass quantizes one activation row for all experts, so they must share a type.</summary>
+    private static WeightMatrix[] Experts(ITensorSource file, int layer, string projection, int experts, int rows, int cols)
+    {
+        string stacked = $"blk.{layer}.ffn_{projection}_exps.weight";
+        if (file.FindTensor(stacked) != null || file.FindTensor(HfTensorNames.ExpertGguf(layer, 0, projection)) == null)
+            return Slices(file, stacked, [cols, rows, experts], experts, rows, cols);
+        var matrices = new WeightMatrix[experts];
+        for (int x = 0; x < experts; x++)
+        {
+            matrices[x] = Matrix(file, HfTensorNames.ExpertGguf(layer, x, projection), rows, cols);
+            if (matrices[x].Type != matrices[0].Type)
+                throw new ModelFileException(file.FilePath,
+                    $"expert {x} of layer {layer} ({HfTensorNames.ToHf(matrices[x].Name)}) is {GgmlTypeInfo.Name(matrices[x].Type)} but expert 0 is {GgmlTypeInfo.Name(matrices[0].Type)}: the experts of one projection must share a type");
+        }
+        return matrices;
+    }
 
     private static unsafe WeightMatrix[] Slices(ITensorSource file, string name, long[] dims, int count, int rows, int cols)
     {

@@ -148,7 +148,7 @@ public class HfFolderLoadTests(ITestOutputHelper output)
         return folder;
     }
 
-    private static void RewriteSafetensors(string folder, Func<string, bool> keep, Action<SafetensorsWriter>? add = null)
+    internal static void RewriteSafetensors(string folder, Func<string, bool> keep, Action<SafetensorsWriter>? add = null)
     {
         string path = Path.Combine(folder, "model.safetensors");
         var w = new SafetensorsWriter();
@@ -159,7 +159,7 @@ public class HfFolderLoadTests(ITestOutputHelper output)
         w.Write(path);
     }
 
-    private static void EditConfig(string folder, Action<JsonObject> edit)
+    internal static void EditConfig(string folder, Action<JsonObject> edit)
     {
         string path = Path.Combine(folder, "config.json");
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
@@ -224,7 +224,7 @@ public class HfFolderLoadTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void MoeConfigIsParsedThenRefusedForRunning()
+    public void MoeConfigOverDenseWeightsIsRefusedAsExtraTensors()
     {
         string folder = Broken(f => EditConfig(f, c =>
         {
@@ -238,8 +238,9 @@ public class HfFolderLoadTests(ITestOutputHelper output)
         var config = HuggingFaceConfig.Read(Path.Combine(folder, "config.json"));
         Assert.Equal(new HuggingFaceMoeFields(60, 4, 1408, 5632, false, 1), config.Moe);
         Assert.Equal("qwen2moe", config.Config.Architecture);
+        Assert.Equal(new Qwen2MoeConfig { ExpertCount = 60, ExpertUsedCount = 4, ExpertFeedForwardSize = 1408, SharedFeedForwardSize = 5632 }, config.Config.Moe);
         var e = Assert.Throws<ModelFileException>(() => Qwen2Model.Load(folder));
-        Assert.Contains("Qwen1.5-MoE) folders cannot be run yet", e.Message);
+        Assert.Contains("model.layers.0.mlp.gate_proj.weight does not belong to a 2-layer, 60-expert Qwen2-MoE model (extra tensor)", e.Message);
     }
 
     [Fact]

@@ -71,9 +71,10 @@ internal static class HfMoeTestModel
 }
 
 /// <summary>A deliberately naive Qwen2 / Qwen2-MoE forward pass in double precision over HF-named weights, written
-/// from ../shared/specs/QWEN15.md §2 (MoE: softmax router over all experts, top-k without renormalising, plus the
-/// shared expert scaled by sigmoid of its gate).</summary>
-internal sealed class NaiveHfQwen2(Dictionary<string, float[]> w, int hidden, int layers, int heads, int kvHeads, int experts, int topK, double theta = 1e6, double eps = 1e-6)
+/// from ../shared/specs/QWEN15.md §2 (MoE: softmax router over all experts, top-k without renormalising unless
+/// norm_topk_prob asks, plus the shared expert scaled by sigmoid of its gate).</summary>
+internal sealed class NaiveHfQwen2(Dictionary<string, float[]> w, int hidden, int layers, int heads, int kvHeads, int experts, int topK, double theta = 1e6, double eps = 1e-6,
+    bool normTopK = false)
 {
     private readonly int _d = hidden / heads;
 
@@ -124,7 +125,10 @@ internal sealed class NaiveHfQwen2(Dictionary<string, float[]> w, int hidden, in
         var probs = logits.Select(z => Math.Exp(z - max)).ToArray();
         double sum = probs.Sum();
         var y = new double[hidden];
-        foreach (int e in Enumerable.Range(0, experts).OrderByDescending(e => probs[e]).Take(topK))
+        var chosen = Enumerable.Range(0, experts).OrderByDescending(e => probs[e]).Take(topK).ToArray();
+        // norm_topk_prob: the chosen experts' weights renormalised to sum to 1.
+        if (normTopK) sum = chosen.Sum(e => probs[e]);
+        foreach (int e in chosen)
         {
             var out_ = Mlp($"{p}experts.{e}.", hn);
             for (int j = 0; j < hidden; j++) y[j] += probs[e] / sum * out_[j];
