@@ -77,7 +77,10 @@ internal static class OpenAiEndpoints
         foreach (var m in req.Messages)
         {
             if (string.IsNullOrEmpty(m.Role)) throw ApiException.BadRequest("every message needs a role", "messages");
-            messages.Add(new ChatMessage(m.Role == "developer" ? "system" : m.Role, Content(m.Content)));
+            messages.Add(new ChatMessage(m.Role == "developer" ? "system" : m.Role, Content(m.Content))
+            {
+                ToolCalls = ToolCallWire.FromOpenAi(m.ToolCalls), ToolCallId = m.ToolCallId, Name = m.Name,
+            });
         }
         int top = req.Logprobs == true ? Math.Clamp(req.TopLogprobs ?? 0, 0, 20) : -1;
         if (req.TopLogprobs is > 20 or < 0) throw ApiException.BadRequest("top_logprobs must be between 0 and 20", "top_logprobs");
@@ -103,11 +106,7 @@ internal static class OpenAiEndpoints
             if (tools != null && options.ToolCallParser is { } parser && parser.TryParse(result.Text, out var parsed, out string rest))
             {
                 calls = true;
-                message = new
-                {
-                    role = "assistant", content = rest.Length > 0 ? rest : null,
-                    tool_calls = parsed.Select(c => new { id = c.Id ?? NewId("call_"), type = "function", function = new { name = c.Name, arguments = c.ArgumentsJson } }),
-                };
+                message = new { role = "assistant", content = rest.Length > 0 ? rest : null, tool_calls = ToolCallWire.OpenAi(parsed) };
             }
             await Json.WriteAsync(http, new
             {
@@ -123,18 +122,32 @@ internal static class OpenAiEndpoints
 
         await StartSse(http);
         await Sse(http, Chunk(id, created, modelName, new { role = "assistant", content = "" }, null, null));
+        // With tools, text that may be a call is held back; the calls go out whole at the end.
+        var holdBack = tools != null && options.ToolCallParser is { } streamParser ? new ToolCallHoldBack(streamParser) : null;
         var final = await ModelLease.PumpAsync(http, handle, async pieces =>
         {
             foreach (var p in pieces)
             {
-                if (p.Text.Length == 0 && (top < 0 || p.Token < 0)) continue;
+                string text = holdBack?.Add(p.Text) ?? p.Text;
+                if (text.Length == 0 && (top < 0 || p.Token < 0)) continue;
                 object? lp = null;
                 if (top >= 0 && p.Token >= 0) lp = new { content = new[] { LogprobEntry(p) } };
-                await Sse(http, Chunk(id, created, modelName, new { content = p.Text }, lp, null));
+                await Sse(http, Chunk(id, created, modelName, new { content = text }, lp, null));
             }
             await http.Response.Body.FlushAsync(http.RequestAborted);
         });
-        await Sse(http, Chunk(id, created, modelName, new { }, null, FinishReason(final)));
+        bool streamedCalls = false;
+        if (holdBack is not null)
+        {
+            var (held, calls) = holdBack.Finish();
+            if (held.Length > 0) await Sse(http, Chunk(id, created, modelName, new { content = held }, null, null));
+            if (calls.Count > 0)
+            {
+                streamedCalls = true;
+                await Sse(http, Chunk(id, created, modelName, new { tool_calls = ToolCallWire.OpenAiDelta(calls) }, null, null));
+            }
+        }
+        await Sse(http, Chunk(id, created, modelName, new { }, null, FinishReason(final, streamedCalls)));
         if (req.StreamOptions?.IncludeUsage == true)
             await Sse(http, new { id, @object = "chat.completion.chunk", created, model = modelName, system_fingerprint = "qwensharp", choices = Array.Empty<object>(), usage = Usage(final) });
         await Done(http);
