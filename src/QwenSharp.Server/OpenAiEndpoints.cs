@@ -88,6 +88,9 @@ internal static class OpenAiEndpoints
         using var lease = await ModelLease.AcquireAsync(registry, req.Model, null);
         var model = lease.Model.Model;
         string? tools = req.Tools is { ValueKind: JsonValueKind.Array } t ? t.GetRawText() : null;
+        // Replies are read for calls only when the request offers tools and does not forbid calling them.
+        bool noCalls = req.ToolChoice is { ValueKind: JsonValueKind.String } choice && choice.GetString() == "none";
+        IToolCallParser? toolParser = tools != null && !noCalls ? options.ToolCallParser : null;
         var prompt = model.Tokenizer.Encode(options.ChatRenderer.Render(model, messages, addGenerationPrompt: true, tools), parseSpecial: true);
         var handle = lease.Scheduler.Submit(new GenerationRequest(prompt, genOptions)
         {
@@ -103,7 +106,7 @@ internal static class OpenAiEndpoints
             var result = await ModelLease.PumpAsync(http, handle, pieces => { AddLogprobs(logprobs, pieces); return Task.CompletedTask; });
             object message = new { role = "assistant", content = result.Text };
             bool calls = false;
-            if (tools != null && options.ToolCallParser is { } parser && parser.TryParse(result.Text, out var parsed, out string rest))
+            if (toolParser is { } parser && parser.TryParse(result.Text, out var parsed, out string rest))
             {
                 calls = true;
                 message = new { role = "assistant", content = rest.Length > 0 ? rest : null, tool_calls = ToolCallWire.OpenAi(parsed) };
@@ -123,7 +126,7 @@ internal static class OpenAiEndpoints
         await StartSse(http);
         await Sse(http, Chunk(id, created, modelName, new { role = "assistant", content = "" }, null, null));
         // With tools, text that may be a call is held back; the calls go out whole at the end.
-        var holdBack = tools != null && options.ToolCallParser is { } streamParser ? new ToolCallHoldBack(streamParser) : null;
+        var holdBack = toolParser is { } streamParser ? new ToolCallHoldBack(streamParser) : null;
         var final = await ModelLease.PumpAsync(http, handle, async pieces =>
         {
             foreach (var p in pieces)

@@ -93,6 +93,14 @@ public class ToolCallingTests
         Assert.StartsWith("call_", call.Id);
         Assert.Equal("Paris", JsonDocument.Parse(call.FunctionArguments.ToString()).RootElement.GetProperty("city").GetString());
 
+        // tool_choice "none": the tools are still shown to the template, but the reply is text
+        var none = new ChatCompletionOptions { MaxOutputTokenCount = 3, Temperature = 0, ToolChoice = ChatToolChoice.CreateNoneChoice() };
+        none.Tools.Add(options.Tools[0]);
+        ChatCompletion text0 = await chat.CompleteChatAsync(messages, none);
+        AssertToolPrompt(recorder);
+        Assert.Empty(text0.ToolCalls);
+        Assert.Equal(OaiFinish.Length, text0.FinishReason);
+
         // streaming: no text (it is all held back), then the whole call, then finish_reason tool_calls
         var text = new System.Text.StringBuilder();
         var updates = new List<StreamingChatToolCallUpdate>();
@@ -139,6 +147,11 @@ public class ToolCallingTests
             Assert.Equal(HttpStatusCode.BadRequest, ollama.StatusCode);
             Assert.Contains("Conversation roles must start with user or system", (await TestServer.JsonOf(ollama)).GetProperty("error").GetString());
         }
+        // like Ollama, /api/show lists "tools" for a model whose template renders tools
+        string Capabilities(JsonElement show) => string.Join(",", show.GetProperty("capabilities").EnumerateArray().Select(c => c.GetString()));
+        Assert.Contains("tools", Capabilities(await TestServer.JsonOf(await s.PostJson("/api/show", """{"model":"tools-chat"}"""))));
+        Assert.DoesNotContain("tools", Capabilities(await TestServer.JsonOf(await s.PostJson("/api/show", """{"model":"strict-chat"}"""))));
+
         // the same model renders a conversation it accepts
         var ok = await s.PostJson("/api/chat", """{"model":"strict-chat","stream":false,"messages":[{"role":"user","content":"hi"}],"options":{"num_predict":1}}""");
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
