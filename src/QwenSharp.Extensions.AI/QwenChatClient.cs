@@ -10,22 +10,26 @@ namespace QwenSharp.Extensions.AI;
 
 /// <summary>An <see cref="IChatClient"/> over a <see cref="BatchScheduler"/>: no HTTP, thread-safe (concurrent calls
 /// are batched together by the scheduler), streaming. Prompts are rendered by an <see cref="IChatPromptRenderer"/>
-/// (ChatML by default).</summary>
+/// (by default the model's own chat template, ChatML when it has none), with ChatOptions.Tools as the tool
+/// definitions; replies to requests with tools are read for tool calls (Qwen's &lt;tool_call&gt; blocks by default),
+/// which come back as <see cref="FunctionCallContent"/>.</summary>
 public sealed class QwenChatClient : IChatClient
 {
     private readonly BatchScheduler _scheduler;
     private readonly IChatPromptRenderer _renderer;
+    private readonly IToolCallParser _toolCalls;
     private readonly IDisposable? _owned;
     private readonly ChatClientMetadata _metadata;
 
     /// <param name="scheduler">Shared with other clients if you like; not disposed by this client.</param>
-    public QwenChatClient(BatchScheduler scheduler, IChatPromptRenderer? renderer = null, string? modelId = null)
-        : this(scheduler, renderer, modelId, null) { }
+    public QwenChatClient(BatchScheduler scheduler, IChatPromptRenderer? renderer = null, string? modelId = null, IToolCallParser? toolCallParser = null)
+        : this(scheduler, renderer, modelId, null, toolCallParser) { }
 
-    private QwenChatClient(BatchScheduler scheduler, IChatPromptRenderer? renderer, string? modelId, IDisposable? owned)
+    private QwenChatClient(BatchScheduler scheduler, IChatPromptRenderer? renderer, string? modelId, IDisposable? owned, IToolCallParser? toolCallParser = null)
     {
         _scheduler = scheduler;
-        _renderer = renderer ?? ChatMlPromptRenderer.Instance;
+        _renderer = renderer ?? ModelTemplateRenderer.Instance;
+        _toolCalls = toolCallParser ?? QwenToolCallParser.Instance;
         _owned = owned;
         _metadata = new ChatClientMetadata("qwensharp", null, modelId ?? scheduler.Model.Name);
     }
@@ -41,14 +45,24 @@ public sealed class QwenChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AiChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var handle = Submit(messages, options, cancellationToken);
+        var (handle, hasTools) = Submit(messages, options, cancellationToken);
         var result = await handle.WaitAsync().ConfigureAwait(false);
-        return new ChatResponse(new AiChatMessage(ChatRole.Assistant, result.Text))
+        var message = new AiChatMessage(ChatRole.Assistant, result.Text);
+        bool calls = false;
+        if (hasTools && _toolCalls.TryParse(result.Text, out var parsed, out string rest))
+        {
+            calls = true;
+            var contents = new List<AIContent>();
+            if (rest.Length > 0) contents.Add(new TextContent(rest));
+            contents.AddRange(parsed.Select(AiToolMapping.Content));
+            message = new AiChatMessage(ChatRole.Assistant, contents);
+        }
+        return new ChatResponse(message)
         {
             ResponseId = Guid.NewGuid().ToString("N"),
             ModelId = _metadata.DefaultModelId,
             CreatedAt = DateTimeOffset.UtcNow,
-            FinishReason = Finish(result.Reason),
+            FinishReason = calls ? ChatFinishReason.ToolCalls : Finish(result.Reason),
             Usage = Usage(result),
         };
     }
@@ -56,19 +70,33 @@ public sealed class QwenChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AiChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var handle = Submit(messages, options, cancellationToken);
+        var (handle, hasTools) = Submit(messages, options, cancellationToken);
         string id = Guid.NewGuid().ToString("N");
+        // With tools, text that may be a call is held back; the calls come whole at the end.
+        var holdBack = hasTools ? new ToolCallHoldBack(_toolCalls) : null;
         try
         {
             await foreach (var piece in handle.Pieces.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (piece.Text.Length == 0) continue;
-                yield return new ChatResponseUpdate(ChatRole.Assistant, piece.Text) { ResponseId = id, MessageId = id, ModelId = _metadata.DefaultModelId };
+                string text = holdBack?.Add(piece.Text) ?? piece.Text;
+                if (text.Length == 0) continue;
+                yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ResponseId = id, MessageId = id, ModelId = _metadata.DefaultModelId };
             }
             var result = await handle.Completion.ConfigureAwait(false);
-            yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(result))])
+            var last = new List<AIContent>();
+            bool calls = false;
+            if (holdBack is not null)
             {
-                ResponseId = id, MessageId = id, ModelId = _metadata.DefaultModelId, FinishReason = Finish(result.Reason),
+                var (held, parsed) = holdBack.Finish();
+                if (held.Length > 0) last.Add(new TextContent(held));
+                last.AddRange(parsed.Select(AiToolMapping.Content));
+                calls = parsed.Count > 0;
+            }
+            last.Add(new UsageContent(Usage(result)));
+            yield return new ChatResponseUpdate(ChatRole.Assistant, last)
+            {
+                ResponseId = id, MessageId = id, ModelId = _metadata.DefaultModelId,
+                FinishReason = calls ? ChatFinishReason.ToolCalls : Finish(result.Reason),
             };
         }
         finally
@@ -78,15 +106,16 @@ public sealed class QwenChatClient : IChatClient
         }
     }
 
-    private ScheduledGeneration Submit(IEnumerable<AiChatMessage> messages, ChatOptions? options, CancellationToken cancel)
+    private (ScheduledGeneration Handle, bool HasTools) Submit(IEnumerable<AiChatMessage> messages, ChatOptions? options, CancellationToken cancel)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var conversation = new List<QwenMessage>();
         if (options?.Instructions is { Length: > 0 } instructions) conversation.Add(QwenMessage.System(instructions));
-        foreach (var m in messages) conversation.Add(new QwenMessage(m.Role.Value, m.Text));
+        foreach (var m in messages) AiToolMapping.Add(conversation, m);
+        string? tools = AiToolMapping.ToolsJson(options);
         var model = _scheduler.Model;
-        int[] prompt = model.Tokenizer.Encode(_renderer.Render(model, conversation, addGenerationPrompt: true), parseSpecial: true);
-        return _scheduler.Submit(new GenerationRequest(prompt, Options(options)), cancel);
+        int[] prompt = model.Tokenizer.Encode(_renderer.Render(model, conversation, addGenerationPrompt: true, tools), parseSpecial: true);
+        return (_scheduler.Submit(new GenerationRequest(prompt, Options(options)), cancel), tools != null);
     }
 
     /// <summary>ChatOptions onto the library's sampling, over its llama.cpp-style defaults.</summary>

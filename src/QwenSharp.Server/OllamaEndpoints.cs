@@ -53,7 +53,9 @@ internal static class OllamaEndpoints
             template = m.Model.ChatTemplate ?? "",
             details = ModelFacts.Details(m.Entry, m.Model),
             model_info = ModelFacts.ModelInfo(m.Model),
-            capabilities = new[] { "completion", "embedding" },
+            // as Ollama: a template that renders tool definitions makes the model tool-capable
+            capabilities = m.Model.ChatTemplate?.Contains("tools", StringComparison.Ordinal) == true
+                ? new[] { "completion", "tools", "embedding" } : new[] { "completion", "embedding" },
             modified_at = ModelFacts.Iso(m.Entry.ModifiedUtc),
         });
     }
@@ -134,7 +136,10 @@ internal static class OllamaEndpoints
         foreach (var m in req.Messages ?? [])
         {
             if (string.IsNullOrEmpty(m.Role)) throw ApiException.BadRequest("every message needs a role", "messages");
-            messages.Add(new ChatMessage(m.Role, m.Content ?? ""));
+            messages.Add(new ChatMessage(m.Role, m.Content ?? "")
+            {
+                ToolCalls = ToolCallWire.FromOllama(m.ToolCalls), ToolCallId = m.ToolCallId, Name = m.ToolName ?? m.Name,
+            });
         }
         using var lease = await ModelLease.AcquireAsync(registry, req.Model, keepAlive);
         var model = lease.Model.Model;
@@ -153,15 +158,11 @@ internal static class OllamaEndpoints
         var request = new GenerationRequest(prompt, genOptions) { ContextLimit = req.Options?.NumCtx, TruncatePrompt = req.Truncate == true };
         var handle = lease.Scheduler.Submit(request, http.RequestAborted);
 
-        object Final(ScheduledResult r, string content)
+        object Final(ScheduledResult r, string content, bool parseCalls = true)
         {
             object message = new { role = "assistant", content };
-            if (tools != null && options.ToolCallParser is { } parser && parser.TryParse(content, out var calls, out string rest))
-                message = new
-                {
-                    role = "assistant", content = rest,
-                    tool_calls = calls.Select(c => new { function = new { name = c.Name, arguments = System.Text.Json.JsonDocument.Parse(c.ArgumentsJson).RootElement } }),
-                };
+            if (parseCalls && tools != null && options.ToolCallParser is { } parser && parser.TryParse(content, out var calls, out string rest))
+                message = new { role = "assistant", content = rest, tool_calls = ToolCallWire.Ollama(calls) };
             return new
             {
                 model = req.Model, created_at = ModelFacts.Iso(DateTime.UtcNow), message, done = true,
@@ -179,18 +180,33 @@ internal static class OllamaEndpoints
             return;
         }
         await StartNdjson(http);
+        // With tools, text that may be a call is held back; the calls go out in one message before the last (as Ollama does).
+        var holdBack = tools != null && options.ToolCallParser is { } streamParser ? new ToolCallHoldBack(streamParser) : null;
+        object Piece(string content) => new
+        {
+            model = req.Model, created_at = ModelFacts.Iso(DateTime.UtcNow), message = new { role = "assistant", content }, done = false,
+        };
         var final = await ModelLease.PumpAsync(http, handle, async pieces =>
         {
             foreach (var p in pieces)
-                if (p.Text.Length > 0)
-                    await WriteLine(http, new
-                    {
-                        model = req.Model, created_at = ModelFacts.Iso(DateTime.UtcNow),
-                        message = new { role = "assistant", content = p.Text }, done = false,
-                    });
+            {
+                string text = holdBack?.Add(p.Text) ?? p.Text;
+                if (text.Length > 0) await WriteLine(http, Piece(text));
+            }
             await http.Response.Body.FlushAsync(http.RequestAborted);
         });
-        await WriteLine(http, Final(final, ""));
+        if (holdBack is not null)
+        {
+            var (held, calls) = holdBack.Finish();
+            if (calls.Count > 0)
+                await WriteLine(http, new
+                {
+                    model = req.Model, created_at = ModelFacts.Iso(DateTime.UtcNow),
+                    message = new { role = "assistant", content = held, tool_calls = ToolCallWire.Ollama(calls) }, done = false,
+                });
+            else if (held.Length > 0) await WriteLine(http, Piece(held));
+        }
+        await WriteLine(http, Final(final, "", parseCalls: false));
     }
 
     private static async Task Embed(HttpContext http, ModelRegistry registry, bool legacy)

@@ -47,6 +47,10 @@ internal sealed class OllamaMessage
     public string? Role { get; set; }
     public string? Content { get; set; }
     public JsonElement? ToolCalls { get; set; }
+    /// <summary>A "tool" message: the tool that answered (Ollama's tool_name; name is accepted too).</summary>
+    public string? ToolName { get; set; }
+    public string? Name { get; set; }
+    public string? ToolCallId { get; set; }
 }
 
 internal sealed class OllamaChatRequest

@@ -77,7 +77,10 @@ internal static class OpenAiEndpoints
         foreach (var m in req.Messages)
         {
             if (string.IsNullOrEmpty(m.Role)) throw ApiException.BadRequest("every message needs a role", "messages");
-            messages.Add(new ChatMessage(m.Role == "developer" ? "system" : m.Role, Content(m.Content)));
+            messages.Add(new ChatMessage(m.Role == "developer" ? "system" : m.Role, Content(m.Content))
+            {
+                ToolCalls = ToolCallWire.FromOpenAi(m.ToolCalls), ToolCallId = m.ToolCallId, Name = m.Name,
+            });
         }
         int top = req.Logprobs == true ? Math.Clamp(req.TopLogprobs ?? 0, 0, 20) : -1;
         if (req.TopLogprobs is > 20 or < 0) throw ApiException.BadRequest("top_logprobs must be between 0 and 20", "top_logprobs");
@@ -85,6 +88,9 @@ internal static class OpenAiEndpoints
         using var lease = await ModelLease.AcquireAsync(registry, req.Model, null);
         var model = lease.Model.Model;
         string? tools = req.Tools is { ValueKind: JsonValueKind.Array } t ? t.GetRawText() : null;
+        // Replies are read for calls only when the request offers tools and does not forbid calling them.
+        bool noCalls = req.ToolChoice is { ValueKind: JsonValueKind.String } choice && choice.GetString() == "none";
+        IToolCallParser? toolParser = tools != null && !noCalls ? options.ToolCallParser : null;
         var prompt = model.Tokenizer.Encode(options.ChatRenderer.Render(model, messages, addGenerationPrompt: true, tools), parseSpecial: true);
         var handle = lease.Scheduler.Submit(new GenerationRequest(prompt, genOptions)
         {
@@ -100,14 +106,10 @@ internal static class OpenAiEndpoints
             var result = await ModelLease.PumpAsync(http, handle, pieces => { AddLogprobs(logprobs, pieces); return Task.CompletedTask; });
             object message = new { role = "assistant", content = result.Text };
             bool calls = false;
-            if (tools != null && options.ToolCallParser is { } parser && parser.TryParse(result.Text, out var parsed, out string rest))
+            if (toolParser is { } parser && parser.TryParse(result.Text, out var parsed, out string rest))
             {
                 calls = true;
-                message = new
-                {
-                    role = "assistant", content = rest.Length > 0 ? rest : null,
-                    tool_calls = parsed.Select(c => new { id = c.Id ?? NewId("call_"), type = "function", function = new { name = c.Name, arguments = c.ArgumentsJson } }),
-                };
+                message = new { role = "assistant", content = rest.Length > 0 ? rest : null, tool_calls = ToolCallWire.OpenAi(parsed) };
             }
             await Json.WriteAsync(http, new
             {
@@ -123,18 +125,32 @@ internal static class OpenAiEndpoints
 
         await StartSse(http);
         await Sse(http, Chunk(id, created, modelName, new { role = "assistant", content = "" }, null, null));
+        // With tools, text that may be a call is held back; the calls go out whole at the end.
+        var holdBack = toolParser is { } streamParser ? new ToolCallHoldBack(streamParser) : null;
         var final = await ModelLease.PumpAsync(http, handle, async pieces =>
         {
             foreach (var p in pieces)
             {
-                if (p.Text.Length == 0 && (top < 0 || p.Token < 0)) continue;
+                string text = holdBack?.Add(p.Text) ?? p.Text;
+                if (text.Length == 0 && (top < 0 || p.Token < 0)) continue;
                 object? lp = null;
                 if (top >= 0 && p.Token >= 0) lp = new { content = new[] { LogprobEntry(p) } };
-                await Sse(http, Chunk(id, created, modelName, new { content = p.Text }, lp, null));
+                await Sse(http, Chunk(id, created, modelName, new { content = text }, lp, null));
             }
             await http.Response.Body.FlushAsync(http.RequestAborted);
         });
-        await Sse(http, Chunk(id, created, modelName, new { }, null, FinishReason(final)));
+        bool streamedCalls = false;
+        if (holdBack is not null)
+        {
+            var (held, calls) = holdBack.Finish();
+            if (held.Length > 0) await Sse(http, Chunk(id, created, modelName, new { content = held }, null, null));
+            if (calls.Count > 0)
+            {
+                streamedCalls = true;
+                await Sse(http, Chunk(id, created, modelName, new { tool_calls = ToolCallWire.OpenAiDelta(calls) }, null, null));
+            }
+        }
+        await Sse(http, Chunk(id, created, modelName, new { }, null, FinishReason(final, streamedCalls)));
         if (req.StreamOptions?.IncludeUsage == true)
             await Sse(http, new { id, @object = "chat.completion.chunk", created, model = modelName, system_fingerprint = "qwensharp", choices = Array.Empty<object>(), usage = Usage(final) });
         await Done(http);

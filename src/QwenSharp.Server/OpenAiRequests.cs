@@ -10,6 +10,24 @@ internal sealed class OpenAiMessage
     /// <summary>A string, or an array of parts of which the "text" ones are used.</summary>
     public JsonElement? Content { get; set; }
     public string? Name { get; set; }
+    /// <summary>An assistant message's calls.</summary>
+    public List<OpenAiToolCall>? ToolCalls { get; set; }
+    /// <summary>A "tool" message: the call it answers.</summary>
+    public string? ToolCallId { get; set; }
+}
+
+internal sealed class OpenAiToolCall
+{
+    public string? Id { get; set; }
+    public string? Type { get; set; }
+    public OpenAiFunctionCall? Function { get; set; }
+}
+
+internal sealed class OpenAiFunctionCall
+{
+    public string? Name { get; set; }
+    /// <summary>JSON text (as OpenAI sends it); an object is accepted too.</summary>
+    public JsonElement? Arguments { get; set; }
 }
 
 internal sealed class OpenAiStreamOptions

@@ -27,7 +27,9 @@ public sealed record ServerOptions
     public TimeSpan DefaultKeepAlive { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>How often idle models are checked for unloading.</summary>
     public TimeSpan KeepAliveCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
-    public IChatPromptRenderer ChatRenderer { get; init; } = ChatMlPromptRenderer.Instance;
-    /// <summary>Null: replies are never parsed for tool calls.</summary>
-    public IToolCallParser? ToolCallParser { get; init; }
+    /// <summary>Default: each model's own chat template, ChatML when it has none.</summary>
+    public IChatPromptRenderer ChatRenderer { get; init; } = ModelTemplateRenderer.Instance;
+    /// <summary>Reads tool calls in replies to requests that carry tools (default: Qwen's &lt;tool_call&gt; blocks);
+    /// null: replies are never parsed for tool calls.</summary>
+    public IToolCallParser? ToolCallParser { get; init; } = QwenToolCallParser.Instance;
 }

@@ -23,9 +23,9 @@ public class SeamTests
     /// <summary>Reads every reply as one call of "lookup" with the reply as its argument.</summary>
     private sealed class EverythingIsACall : IToolCallParser
     {
-        public bool TryParse(string reply, out IReadOnlyList<ParsedToolCall> calls, out string remainingText)
+        public bool TryParse(string reply, out IReadOnlyList<ToolCall> calls, out string remainingText)
         {
-            calls = [new ParsedToolCall("lookup", JsonSerializer.Serialize(new { q = reply }), "call_1")];
+            calls = [new ToolCall("lookup", JsonSerializer.Serialize(new { q = reply }), "call_1")];
             remainingText = "";
             return true;
         }

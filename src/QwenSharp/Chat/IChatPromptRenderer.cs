@@ -2,8 +2,8 @@ using QwenSharp.Models;
 
 namespace QwenSharp.Chat;
 
-/// <summary>Turns a conversation into prompt text for a model. The seam where a model's own chat template (a Jinja
-/// engine) plugs in; <see cref="ChatMlPromptRenderer"/> is Qwen1.5's ChatML written out by hand.</summary>
+/// <summary>Turns a conversation into prompt text for a model. <see cref="ModelTemplateRenderer"/> uses the model's own chat template (the Jinja
+/// engine), ChatML when it has none; <see cref="ChatMlPromptRenderer"/> is Qwen1.5's ChatML written out by hand.</summary>
 public interface IChatPromptRenderer
 {
     /// <param name="toolsJson">The request's tool definitions as a JSON array, or null; a renderer that cannot
@@ -20,13 +20,14 @@ public sealed class ChatMlPromptRenderer : IChatPromptRenderer
         ChatMlTemplate.Render(messages, addGenerationPrompt);
 }
 
-/// <summary>A tool call found in generated text.</summary>
-public sealed record ParsedToolCall(string Name, string ArgumentsJson, string? Id = null);
-
 /// <summary>Finds tool calls in a finished reply (the format is the model's: the chat template decides it).
-/// The seam for the template engine's parser; without one, replies are plain text.</summary>
+/// <see cref="QwenToolCallParser"/> reads Qwen/Hermes-style <c>&lt;tool_call&gt;</c> blocks.</summary>
 public interface IToolCallParser
 {
     /// <summary>The calls in <paramref name="reply"/> and the text left once they are removed; false when there are none.</summary>
-    bool TryParse(string reply, out IReadOnlyList<ParsedToolCall> calls, out string remainingText);
+    bool TryParse(string reply, out IReadOnlyList<ToolCall> calls, out string remainingText);
+
+    /// <summary>How much of a partial reply a stream may send as text now: a parser holds back what may be the
+    /// start of a call (by default nothing is held back).</summary>
+    int StreamableLength(string partialReply) => partialReply.Length;
 }

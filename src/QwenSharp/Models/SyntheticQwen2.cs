@@ -26,6 +26,8 @@ public sealed record SyntheticModelSpec
     public string Name { get; init; } = "synthetic-qwen2";
     /// <summary>Experts: writes a qwen2moe file (every layer MoE) instead of a dense qwen2 one.</summary>
     public SyntheticMoeSpec? Moe { get; init; }
+    /// <summary>tokenizer.chat_template; null writes none.</summary>
+    public string? ChatTemplate { get; init; } = SyntheticQwen2.ChatMlTemplateSource;
 
     /// <summary>The Qwen1.5-0.5B shape (../shared/specs/QWEN15.md §1).</summary>
     public static SyntheticModelSpec Qwen15_0_5B => new()
@@ -123,7 +125,7 @@ public static partial class SyntheticQwen2
         w.Add("tokenizer.ggml.eos_token_id", (uint)vocab.Eos);
         w.Add("tokenizer.ggml.padding_token_id", (uint)vocab.Pad);
         w.Add("tokenizer.ggml.add_bos_token", false);
-        w.Add("tokenizer.chat_template", ChatMlTemplateSource);
+        if (spec.ChatTemplate != null) w.Add("tokenizer.chat_template", spec.ChatTemplate);
 
         var rng = new SplitMix(spec.Seed);
         float std = spec.InitStd;
