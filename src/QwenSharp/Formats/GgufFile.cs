@@ -1,13 +1,10 @@
-using System.IO.MemoryMappedFiles;
-
 namespace QwenSharp.Formats;
 
 /// <summary>A GGUF file (version 2 or 3), memory-mapped read-only. Opening validates the header, all metadata and
 /// every tensor's placement; tensor bytes are then read in place through the mapping and never copied.</summary>
 public sealed unsafe partial class GgufFile : IDisposable
 {
-    private readonly MemoryMappedFile _mapping;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly ReadOnlyFileMapping _map;
     private readonly GgufLayout _layout;
     private byte* _base;
 
@@ -27,34 +24,22 @@ public sealed unsafe partial class GgufFile : IDisposable
 
     public IReadOnlyList<GgufTensorInfo> Tensors => _layout.Tensors;
 
-    private GgufFile(string path, long fileSize, MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* basePtr, GgufLayout layout)
+    private GgufFile(string path, long fileSize, ReadOnlyFileMapping map, GgufLayout layout)
     {
         FilePath = path;
         FileSize = fileSize;
-        _mapping = mapping;
-        _view = view;
-        _base = basePtr;
+        _map = map;
+        _base = map.Base;
         _layout = layout;
     }
 
     public static GgufFile Open(string path)
     {
-        FileStream stream;
+        FileStream stream = ReadOnlyFileMapping.OpenStream(path);
+        long length;
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new ModelFileException(path, $"cannot open: {e.Message}", e);
-        }
-
-        MemoryMappedFile? mapping = null;
-        MemoryMappedViewAccessor? view = null;
-        bool pointerAcquired = false;
-        try
-        {
-            long length = stream.Length;
+            length = stream.Length;
             // An empty file cannot be mapped, and anything shorter than a header is certainly broken; parse a copy
             // of it so the message says exactly where it ends.
             if (length < GgufConstants.HeaderSize)
@@ -64,26 +49,22 @@ public sealed unsafe partial class GgufFile : IDisposable
                 fixed (byte* p = small) GgufParser.Parse(path, p, read);
                 throw new ModelFileException(path, "truncated while reading header");
             }
-
-            mapping = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
-                HandleInheritability.None, leaveOpen: false);
-            view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* basePtr = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-            pointerAcquired = true;
-            basePtr += view.PointerOffset;
-
-            GgufLayout layout = GgufParser.Parse(path, basePtr, length);
-            return new GgufFile(path, length, mapping, view, basePtr, layout);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            Release(stream, mapping, view, pointerAcquired);
-            throw new ModelFileException(path, $"cannot map: {e.Message}", e);
+            stream.Dispose();
+            if (e is IOException or UnauthorizedAccessException) throw new ModelFileException(path, $"cannot read: {e.Message}", e);
+            throw;
+        }
+
+        var map = ReadOnlyFileMapping.Map(path, stream);
+        try
+        {
+            return new GgufFile(path, length, map, GgufParser.Parse(path, map.Base, length));
         }
         catch
         {
-            Release(stream, mapping, view, pointerAcquired);
+            map.Dispose();
             throw;
         }
     }
@@ -113,17 +94,8 @@ public sealed unsafe partial class GgufFile : IDisposable
 
     public void Dispose()
     {
-        if (_base == null) return;
         _base = null;
-        Release(null, _mapping, _view, pointerAcquired: true);
-    }
-
-    private static void Release(FileStream? stream, MemoryMappedFile? mapping, MemoryMappedViewAccessor? view, bool pointerAcquired)
-    {
-        if (pointerAcquired) view?.SafeMemoryMappedViewHandle.ReleasePointer();
-        view?.Dispose();
-        if (mapping != null) mapping.Dispose();
-        else stream?.Dispose();
+        _map.Dispose();
     }
 
     public override string ToString() => $"{FilePath} (GGUF v{Version}, {Metadata.Count} keys, {Tensors.Count} tensors)";

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 
 namespace QwenSharp.Formats;
 
@@ -7,8 +6,7 @@ namespace QwenSharp.Formats;
 /// (<see cref="SafetensorsHeader"/>); tensor bytes are then read in place through the mapping and never copied.</summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
-    private readonly MemoryMappedFile _mapping;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly ReadOnlyFileMapping _map;
     private readonly Dictionary<string, SafetensorsTensorInfo> _byName;
     private byte* _base;
 
@@ -25,13 +23,12 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>The header's "__metadata__" strings (e.g. "format": "pt").</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    private SafetensorsFile(string path, long size, MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* basePtr, SafetensorsHeader.Parsed header)
+    private SafetensorsFile(string path, long size, ReadOnlyFileMapping map, SafetensorsHeader.Parsed header)
     {
         FilePath = path;
         FileSize = size;
-        _mapping = mapping;
-        _view = view;
-        _base = basePtr;
+        _map = map;
+        _base = map.Base;
         DataOffset = header.DataOffset;
         Tensors = header.Tensors;
         Metadata = header.Metadata;
@@ -40,21 +37,12 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public static SafetensorsFile Open(string path)
     {
-        FileStream stream;
+        FileStream stream = ReadOnlyFileMapping.OpenStream(path);
+        long length;
+        SafetensorsHeader.Parsed header;
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new ModelFileException(path, $"cannot open: {e.Message}", e);
-        }
-        MemoryMappedFile? mapping = null;
-        MemoryMappedViewAccessor? view = null;
-        bool pointerAcquired = false;
-        try
-        {
-            long length = stream.Length;
+            length = stream.Length;
             Span<byte> prefix = stackalloc byte[8];
             if (length < 8 || stream.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) < 8)
                 throw new ModelFileException(path, $"the file has {length} bytes, fewer than the 8-byte safetensors header length");
@@ -62,27 +50,15 @@ public sealed unsafe class SafetensorsFile : IDisposable
             var json = new byte[headerLength];
             if (stream.ReadAtLeast(json, json.Length, throwOnEndOfStream: false) < json.Length)
                 throw new ModelFileException(path, "the file ended while reading the safetensors header");
-            var header = SafetensorsHeader.Parse(path, json, length);
-
-            mapping = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
-                HandleInheritability.None, leaveOpen: false);
-            view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* basePtr = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-            pointerAcquired = true;
-            basePtr += view.PointerOffset;
-            return new SafetensorsFile(path, length, mapping, view, basePtr, header);
+            header = SafetensorsHeader.Parse(path, json, length);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            Release(stream, mapping, view, pointerAcquired);
-            throw new ModelFileException(path, $"cannot read: {e.Message}", e);
-        }
-        catch
-        {
-            Release(stream, mapping, view, pointerAcquired);
+            stream.Dispose();
+            if (e is IOException or UnauthorizedAccessException) throw new ModelFileException(path, $"cannot read: {e.Message}", e);
             throw;
         }
+        return new SafetensorsFile(path, length, ReadOnlyFileMapping.Map(path, stream), header);
     }
 
     public SafetensorsTensorInfo? Find(string name) => _byName.GetValueOrDefault(name);
@@ -106,17 +82,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public void Dispose()
     {
-        if (_base == null) return;
         _base = null;
-        Release(null, _mapping, _view, pointerAcquired: true);
-    }
-
-    private static void Release(FileStream? stream, MemoryMappedFile? mapping, MemoryMappedViewAccessor? view, bool pointerAcquired)
-    {
-        if (pointerAcquired) view?.SafeMemoryMappedViewHandle.ReleasePointer();
-        view?.Dispose();
-        if (mapping != null) mapping.Dispose();
-        else stream?.Dispose();
+        _map.Dispose();
     }
 
     public override string ToString() => $"{FilePath} (safetensors, {Tensors.Count} tensors)";
