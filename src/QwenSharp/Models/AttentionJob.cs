@@ -97,6 +97,8 @@ internal sealed unsafe class AttentionJob : ComputeJob
         _itemCount = n;
     }
 
+    protected internal override bool EveryThreadMustRun => false;
+
     public override void Execute(int threadIndex, int threadCount)
     {
         while (true)

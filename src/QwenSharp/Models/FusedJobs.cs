@@ -21,16 +21,18 @@ internal sealed unsafe class NormQuantizeJob : ComputeJob
         _x = x; _weight = weight; _eps = eps; _h = h; _rows = rows; _xn = xn; _weightType = weightType; _act = act;
     }
 
+    protected internal override bool EveryThreadMustRun => false;
+
     public override void Execute(int threadIndex, int threadCount)
     {
-        var (start, end) = Slice(_rows, threadIndex, threadCount);
-        int bytes = (int)VecDot.ActivationRowBytes(_weightType, _h);
-        for (int r = start; r < end; r++)
-        {
-            var xn = new Span<float>(_xn + (long)r * _h, _h);
-            Qwen2Context.RmsNormRow(new ReadOnlySpan<float>(_x + (long)r * _h, _h), _weight, _eps, xn);
-            VecDot.QuantizeActivation(_weightType, xn, new Span<byte>(_act + (long)r * bytes, bytes));
-        }
+        int bytes = (int)VecDot.ActivationRowBytes(_weightType, _h), chunk = ChunkSize(_rows, threadCount, 4);
+        while (Claim(_rows, chunk, out int start, out int end))
+            for (int r = start; r < end; r++)
+            {
+                var xn = new Span<float>(_xn + (long)r * _h, _h);
+                Qwen2Context.RmsNormRow(new ReadOnlySpan<float>(_x + (long)r * _h, _h), _weight, _eps, xn);
+                VecDot.QuantizeActivation(_weightType, xn, new Span<byte>(_act + (long)r * bytes, bytes));
+            }
     }
 }
 
@@ -47,16 +49,18 @@ internal sealed unsafe class SwiGluQuantizeJob : ComputeJob
         _gate = gate; _up = up; _f = f; _rows = rows; _weightType = weightType; _act = act;
     }
 
+    protected internal override bool EveryThreadMustRun => false;
+
     public override void Execute(int threadIndex, int threadCount)
     {
-        var (start, end) = Slice(_rows, threadIndex, threadCount);
-        int bytes = (int)VecDot.ActivationRowBytes(_weightType, _f);
-        for (int r = start; r < end; r++)
-        {
-            var gate = new Span<float>(_gate + (long)r * _f, _f);
-            Qwen2Context.SwiGlu(gate, new Span<float>(_up + (long)r * _f, _f));
-            VecDot.QuantizeActivation(_weightType, gate, new Span<byte>(_act + (long)r * bytes, bytes));
-        }
+        int bytes = (int)VecDot.ActivationRowBytes(_weightType, _f), chunk = ChunkSize(_rows, threadCount, 4);
+        while (Claim(_rows, chunk, out int start, out int end))
+            for (int r = start; r < end; r++)
+            {
+                var gate = new Span<float>(_gate + (long)r * _f, _f);
+                Qwen2Context.SwiGlu(gate, new Span<float>(_up + (long)r * _f, _f));
+                VecDot.QuantizeActivation(_weightType, gate, new Span<byte>(_act + (long)r * bytes, bytes));
+            }
     }
 }
 
@@ -78,10 +82,13 @@ internal sealed class QkvFinishJob : ComputeJob
         _count = batch.Length;
     }
 
+    protected internal override bool EveryThreadMustRun => false;
+
     public override void Execute(int threadIndex, int threadCount)
     {
-        var (start, end) = Slice(_count, threadIndex, threadCount);
-        for (int b = start; b < end; b++) _ctx.FinishQkvRow(_layer, _layerIndex, _entries[b], b);
+        int chunk = ChunkSize(_count, threadCount, 4);
+        while (Claim(_count, chunk, out int start, out int end))
+            for (int b = start; b < end; b++) _ctx.FinishQkvRow(_layer, _layerIndex, _entries[b], b);
     }
 }
 
@@ -110,17 +117,26 @@ internal sealed unsafe class MatMulGroupJob : ComputeJob
         _totalRows += c.Rows;
     }
 
+    protected internal override bool EveryThreadMustRun => false;
+
     public override void Execute(int threadIndex, int threadCount)
     {
-        var (start, end) = Slice(_totalRows, threadIndex, threadCount, granule: 16);
-        int offset = 0;
-        for (int i = 0; i < _count && start < end; i++)
+        int chunk = ChunkSize(_totalRows, threadCount, ChunksPerThread(_batch), granule: 16);
+        while (Claim(_totalRows, chunk, out int start, out int end))
         {
-            ref readonly var w = ref _w[i];
-            int from = Math.Max(start, offset) - offset, to = Math.Min(end, offset + w.Rows) - offset;
-            if (from < to)
-                VecDot.MatMulRows(w.Type, w.Data, w.Cols, from, to, _act, _batch, (float*)_out[i], w.Rows);
-            offset += w.Rows;
+            int offset = 0;
+            for (int i = 0; i < _count && start < end; i++)
+            {
+                ref readonly var w = ref _w[i];
+                int from = Math.Max(start, offset) - offset, to = Math.Min(end, offset + w.Rows) - offset;
+                if (from < to)
+                    VecDot.MatMulRows(w.Type, w.Data, w.Cols, from, to, _act, _batch, (float*)_out[i], w.Rows);
+                offset += w.Rows;
+            }
         }
     }
+
+    /// <summary>Row chunks per thread: a decode step's matvec in small chunks (a late thread's share is soon taken
+    /// over), a batch's GEMM in few large ones (each chunk re-reads the whole batch of activations).</summary>
+    public static int ChunksPerThread(int batch) => batch == 1 ? 8 : 2;
 }

@@ -135,7 +135,11 @@ public sealed unsafe partial class Qwen2Context
     /// barrier would cost more than the work.</summary>
     private void RunRows(ComputeJob job, int rows)
     {
-        if (rows < InlineRowLimit) job.Execute(0, 1);
+        if (rows < InlineRowLimit)
+        {
+            job.BeginRun();
+            job.Execute(0, 1);
+        }
         else Pool.Run(job);
     }
 

@@ -3,7 +3,7 @@ using QwenSharp.Tensors;
 
 namespace QwenSharp.Models;
 
-/// <summary>Quantizes B activation rows to the dot type of a weight, rows split across threads.</summary>
+/// <summary>Quantizes B activation rows to the dot type of a weight, rows claimed by threads in chunks.</summary>
 internal sealed unsafe class QuantizeJob : ComputeJob
 {
     private GgmlType _weightType;
@@ -21,16 +21,18 @@ internal sealed unsafe class QuantizeJob : ComputeJob
         _output = output;
     }
 
+    protected internal override bool EveryThreadMustRun => false;
+
     public override void Execute(int threadIndex, int threadCount)
     {
-        var (start, end) = Slice(_rows, threadIndex, threadCount);
-        int bytes = (int)VecDot.ActivationRowBytes(_weightType, _n);
-        for (int r = start; r < end; r++)
-            VecDot.QuantizeActivation(_weightType, new ReadOnlySpan<float>(_input + (long)r * _n, _n), new Span<byte>(_output + (long)r * bytes, bytes));
+        int bytes = (int)VecDot.ActivationRowBytes(_weightType, _n), chunk = ChunkSize(_rows, threadCount, 4);
+        while (Claim(_rows, chunk, out int start, out int end))
+            for (int r = start; r < end; r++)
+                VecDot.QuantizeActivation(_weightType, new ReadOnlySpan<float>(_input + (long)r * _n, _n), new Span<byte>(_output + (long)r * bytes, bytes));
     }
 }
 
-/// <summary>One weight matrix times B quantized activation rows; each thread takes a slice of the weight's rows.</summary>
+/// <summary>One weight matrix times B quantized activation rows; threads claim chunks of the weight's rows.</summary>
 internal sealed unsafe class MatMulJob : ComputeJob
 {
     private WeightMatrix _w;
@@ -46,10 +48,12 @@ internal sealed unsafe class MatMulJob : ComputeJob
         _output = output;
     }
 
+    protected internal override bool EveryThreadMustRun => false;
+
     public override void Execute(int threadIndex, int threadCount)
     {
-        var (start, end) = Slice(_w.Rows, threadIndex, threadCount, granule: 16);
-        if (start >= end) return;
-        VecDot.MatMulRows(_w.Type, _w.Data, _w.Cols, start, end, _act, _batch, _output, _w.Rows);
+        int chunk = ChunkSize(_w.Rows, threadCount, MatMulGroupJob.ChunksPerThread(_batch), granule: 16);
+        while (Claim(_w.Rows, chunk, out int start, out int end))
+            VecDot.MatMulRows(_w.Type, _w.Data, _w.Cols, start, end, _act, _batch, _output, _w.Rows);
     }
 }
