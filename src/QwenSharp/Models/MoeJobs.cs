@@ -109,7 +109,7 @@ internal sealed unsafe class MultiQuantizeJob : ComputeJob
 
 /// <summary>gate = silu(gate) ⊙ up for rows of two blocks (the chosen experts' rows, then the shared expert's), each
 /// row then quantized for its down projection, rows split across threads.</summary>
-internal sealed unsafe class SwiGluQuantizeJob : ComputeJob
+internal sealed unsafe class MoeSwiGluQuantizeJob : ComputeJob
 {
     private readonly Part[] _parts = new Part[2];
 

@@ -53,6 +53,10 @@ public sealed unsafe partial class Qwen2Context : IDisposable
 
     private readonly MatMulJob _matMul = new();
     private readonly QuantizeJob _quantize = new();
+    private readonly NormQuantizeJob _normQuantize = new();
+    private readonly SwiGluQuantizeJob _swiGlu = new();
+    private readonly QkvFinishJob _qkvFinish = new();
+    private readonly MatMulGroupJob _matMulGroup = new();
     private readonly AttentionJob _attention;
 
     public Qwen2Context(Qwen2Model model, ContextOptions? options = null)
@@ -85,7 +89,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         _act = (byte*)ptrs[10];
         _outputRows = new int[MaxBatch];
         _lengthCheck = new int[options.MaxSequences];
-        _attention = new AttentionJob(Pool.ThreadCount, ContextLength, _c.HeadDim);
+        _attention = new AttentionJob(Pool.ThreadCount, ContextLength, _c.HeadDim, MaxBatch, _c.HeadCount, _c.KvHeadCount, options.KvCacheType == KvCacheType.F16);
     }
 
     /// <summary>Number of logit rows the last <see cref="Decode"/> produced.</summary>

@@ -30,45 +30,51 @@ public sealed unsafe partial class Qwen2Context
         int n = batch.Length, h = _c.HiddenSize, kvDim = _c.KvDim, f = _c.FeedForwardSize;
         var w = Model.Weights;
 
+        long t = ForwardProfile.Start();
+        ForwardProfile.CountCall(n);
         for (int b = 0; b < n; b++)
             Dequantize.Row(w.TokenEmbedding.Type, new ReadOnlySpan<byte>(w.TokenEmbedding.Row(batch[b].Token), (int)w.TokenEmbedding.RowBytes), Row(_x, b, h));
         ComputeRope(batch);
+        t = ForwardProfile.Stop(ForwardProfile.Phase.Embed, t);
 
         for (int l = 0; l < _c.LayerCount; l++)
         {
             var layer = w.Layers[l];
 
             // attention block
-            RmsNorm(_x, layer.AttnNorm, _xn, n);
-            MatMul(layer.Wq, _xn, n, _q);
-            MatMul(layer.Wk, _xn, n, _k);
-            MatMul(layer.Wv, _xn, n, _v);
-            AddBias(_q, layer.Bq, n);
-            AddBias(_k, layer.Bk, n);
-            AddBias(_v, layer.Bv, n);
-            for (int b = 0; b < n; b++)
-            {
-                ApplyRope(_q + (long)b * h, _c.HeadCount, b);
-                ApplyRope(_k + (long)b * kvDim, _c.KvHeadCount, b);
-                StoreKv(l, batch[b], b);
-            }
+            NormQuantize(layer.AttnNorm, n, layer.Wq.Type);
+            t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
+            t = MatMulGroup(layer.Wq, _q, layer.Wk, _k, layer.Wv, _v, n, ForwardProfile.Phase.MatMulQkv, t);
+            _qkvFinish.Set(this, layer, l, batch);
+            RunRows(_qkvFinish, n);
+            foreach (var e in batch) Cache.MarkWritten(e.Sequence, e.Position);
+            t = ForwardProfile.Stop(ForwardProfile.Phase.BiasRopeStore, t);
             _attention.Set(this, l, batch);
             Pool.Run(_attention);
-            MatMul(layer.Wo, _attn, n, _xn);
+            t = ForwardProfile.Stop(ForwardProfile.Phase.Attention, t);
+            t = MatMul(layer.Wo, _attn, n, _xn, ForwardProfile.Phase.MatMulO, t);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
+            t = ForwardProfile.Stop(ForwardProfile.Phase.Residual, t);
 
-            // feed-forward block (SwiGLU; qwen2moe's experts in Qwen2MoeForward.cs)
-            RmsNorm(_x, layer.FfnNorm, _xn, n);
+            // feed-forward block: qwen2moe's experts (Qwen2MoeForward.cs, which adds to _x itself), or SwiGLU
             if (layer.Moe != null)
             {
+                RmsNorm(_x, layer.FfnNorm, _xn, n);
                 MoeFeedForward(layer.Moe, n);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.Moe, t);
                 continue;
             }
-            MatMul(layer.WGate, _xn, n, _gate);
-            MatMul(layer.WUp, _xn, n, _up);
-            SwiGlu(new Span<float>(_gate, n * f), new Span<float>(_up, n * f));
-            MatMul(layer.WDown, _gate, n, _xn);
+            NormQuantize(layer.FfnNorm, n, layer.WGate.Type);
+            t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
+            t = MatMulGroup(layer.WGate, _gate, layer.WUp, _up, n, ForwardProfile.Phase.MatMulGateUp, t);
+            _swiGlu.Set(_gate, _up, f, n, layer.WDown.Type, _act);
+            RunRows(_swiGlu, n);
+            t = ForwardProfile.Stop(ForwardProfile.Phase.SwiGlu, t);
+            _matMul.Set(layer.WDown, _act, n, _xn);
+            Pool.Run(_matMul);
+            t = ForwardProfile.Stop(ForwardProfile.Phase.MatMulDown, t);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
+            t = ForwardProfile.Stop(ForwardProfile.Phase.Residual, t);
         }
 
         // Output head, for the entries that want logits only: gather their rows, norm, project.
@@ -80,18 +86,85 @@ public sealed unsafe partial class Qwen2Context
             Row(_x, _outputRows[i], h).CopyTo(Row(_attn, i, h));
         RmsNorm(_attn, w.OutputNorm, _xn, outputs);
         fixed (float* logits = &_logits[(long)_outputCount * _c.VocabSize])
-            MatMul(w.Output, _xn, outputs, logits);
+            MatMul(w.Output, _xn, outputs, logits, ForwardProfile.Phase.Output, t);
         _outputCount += outputs;
     }
 
     /// <summary>output[b, :] = W · input[b, :] for b in [0, n): quantize the inputs to the weight's dot type once,
     /// then split W's rows across the pool.</summary>
-    private void MatMul(in WeightMatrix weight, float* input, int n, float* output)
+    private long MatMul(in WeightMatrix weight, float* input, int n, float* output, ForwardProfile.Phase phase, long t)
     {
         _quantize.Set(weight.Type, input, weight.Cols, n, _act);
         Pool.Run(_quantize);
+        t = ForwardProfile.Stop(ForwardProfile.Phase.Quantize, t);
         _matMul.Set(weight, _act, n, output);
         Pool.Run(_matMul);
+        return ForwardProfile.Stop(phase, t);
+    }
+
+    /// <summary>_xn = RmsNorm(_x) ⊙ weight for n rows, and _act = _xn quantized for weights of <paramref name="weightType"/>.</summary>
+    private void NormQuantize(float[] weight, int n, GgmlType weightType)
+    {
+        _normQuantize.Set(_x, weight, _c.RmsNormEps, _c.HiddenSize, n, _xn, weightType, _act);
+        RunRows(_normQuantize, n);
+    }
+
+    /// <summary>Weights that read the same input (quantized in _act by the step before) as one job, when they share
+    /// an activation type; otherwise one quantize + matmul each from the floats in _xn.</summary>
+    private long MatMulGroup(in WeightMatrix a, float* outA, in WeightMatrix b, float* outB, int n, ForwardProfile.Phase phase, long t)
+    {
+        if (VecDot.ActivationType(a.Type) != VecDot.ActivationType(b.Type))
+        {
+            t = MatMul(a, _xn, n, outA, phase, t);
+            return MatMul(b, _xn, n, outB, phase, t);
+        }
+        _matMulGroup.Set(_act, n, a, outA, b, outB);
+        Pool.Run(_matMulGroup);
+        return ForwardProfile.Stop(phase, t);
+    }
+
+    private long MatMulGroup(in WeightMatrix a, float* outA, in WeightMatrix b, float* outB, in WeightMatrix c, float* outC,
+                             int n, ForwardProfile.Phase phase, long t)
+    {
+        var type = VecDot.ActivationType(a.Type);
+        if (type != VecDot.ActivationType(b.Type) || type != VecDot.ActivationType(c.Type))
+        {
+            t = MatMul(a, _xn, n, outA, phase, t);
+            t = MatMul(b, _xn, n, outB, phase, t);
+            return MatMul(c, _xn, n, outC, phase, t);
+        }
+        _matMulGroup.Set(_act, n, a, outA, b, outB, c, outC);
+        Pool.Run(_matMulGroup);
+        return ForwardProfile.Stop(phase, t);
+    }
+
+    /// <summary>A row-parallel element-wise job: on the pool for a batch, inline for a few rows (a decode step), where a
+    /// barrier would cost more than the work.</summary>
+    private void RunRows(ComputeJob job, int rows)
+    {
+        if (rows < InlineRowLimit)
+        {
+            job.BeginRun();
+            job.Execute(0, 1);
+        }
+        else Pool.Run(job);
+    }
+
+    private const int InlineRowLimit = 4;
+
+    /// <summary>One entry's q/k/v: biases, RoPE on q and k, k and v into the cache.</summary>
+    internal void FinishQkvRow(Qwen2LayerWeights layer, int layerIndex, BatchEntry e, int b)
+    {
+        int h = _c.HiddenSize, kv = _c.KvDim;
+        var q = new Span<float>(_q + (long)b * h, h);
+        var k = new Span<float>(_k + (long)b * kv, kv);
+        var v = new Span<float>(_v + (long)b * kv, kv);
+        TensorPrimitives.Add(q, layer.Bq, q);
+        TensorPrimitives.Add(k, layer.Bk, k);
+        TensorPrimitives.Add(v, layer.Bv, v);
+        ApplyRope(_q + (long)b * h, _c.HeadCount, b);
+        ApplyRope(_k + (long)b * kv, _c.KvHeadCount, b);
+        StoreKv(layerIndex, e, b);
     }
 
     private void RmsNorm(float* input, float[] weight, float* output, int n)
@@ -115,20 +188,11 @@ public sealed unsafe partial class Qwen2Context
     }
 
     /// <summary>gate = silu(gate) ⊙ up = gate · sigmoid(gate) · up, in three vectorised passes (up is scratch).</summary>
-    private static void SwiGlu(Span<float> gate, Span<float> up)
+    internal static void SwiGlu(Span<float> gate, Span<float> up)
     {
         TensorPrimitives.Multiply(up, gate, up);
         TensorPrimitives.Sigmoid(gate, gate);
         TensorPrimitives.Multiply(gate, up, gate);
-    }
-
-    private static void AddBias(float* rows, float[] bias, int n)
-    {
-        for (int b = 0; b < n; b++)
-        {
-            var row = new Span<float>(rows + (long)b * bias.Length, bias.Length);
-            TensorPrimitives.Add(row, bias, row);
-        }
     }
 
     /// <summary>NeoX rotary angles per entry, computed as llama.cpp does (theta multiplied step by step in fp32).</summary>
@@ -190,7 +254,6 @@ public sealed unsafe partial class Qwen2Context
             TensorPrimitives.ConvertToHalf(k, new Span<Half>(kDst, kv));
             TensorPrimitives.ConvertToHalf(v, new Span<Half>(vDst, kv));
         }
-        Cache.MarkWritten(e.Sequence, e.Position);
     }
 
     private void Validate(ReadOnlySpan<BatchEntry> batch)

@@ -59,7 +59,7 @@ internal sealed unsafe class MoeFeedForward
     private readonly SegmentedMatMulJob _router = new(1);
     private readonly SegmentedMatMulJob _gateUp;
     private readonly SegmentedMatMulJob _downs;
-    private readonly SwiGluQuantizeJob _swiGlu = new();
+    private readonly MoeSwiGluQuantizeJob _swiGlu = new();
 
     public MoeFeedForward(Qwen2Model model, int maxBatch)
     {

@@ -4,7 +4,34 @@ namespace QwenSharp.Tensors;
 /// Jobs are objects allocated once by their owner and reused for every run, so running one allocates nothing.</summary>
 public abstract class ComputeJob
 {
+    private int _nextChunk;
+
     public abstract void Execute(int threadIndex, int threadCount);
+
+    /// <summary>True (the default): every pool thread runs <see cref="Execute"/> once per run, and the run ends when all
+    /// have. False: the job hands out its work in chunks (<see cref="Claim"/>), so a run may end without a thread
+    /// that had not started yet (descheduled on a busy machine): the threads that are there do its share.</summary>
+    protected internal virtual bool EveryThreadMustRun => true;
+
+    internal void BeginRun() => Volatile.Write(ref _nextChunk, 0);
+
+    /// <summary>The next unclaimed chunk [start, end) of <paramref name="total"/> items, <paramref name="chunk"/> at a
+    /// time; false when none is left. Each chunk goes to exactly one caller in a run.</summary>
+    protected bool Claim(int total, int chunk, out int start, out int end)
+    {
+        long first = (long)(Interlocked.Increment(ref _nextChunk) - 1) * chunk;
+        start = (int)Math.Min(first, total);
+        end = (int)Math.Min(first + chunk, total);
+        return start < end;
+    }
+
+    /// <summary>A chunk size that gives each thread about <paramref name="perThread"/> chunks, rounded up to a multiple
+    /// of <paramref name="granule"/> so SIMD tiles are not split.</summary>
+    protected static int ChunkSize(int total, int threadCount, int perThread, int granule = 1)
+    {
+        int chunk = (int)Math.Max(1, (total + (long)threadCount * perThread - 1) / ((long)threadCount * perThread));
+        return (chunk + granule - 1) / granule * granule;
+    }
 
     /// <summary>The [start, end) slice of <paramref name="total"/> items that thread <paramref name="threadIndex"/> owns,
     /// with slice edges rounded to multiples of <paramref name="granule"/> so SIMD tiles are not split.</summary>
@@ -19,16 +46,23 @@ public abstract class ComputeJob
 
 /// <summary>A persistent pool of compute threads. The calling thread is thread 0 and works too; the others spin
 /// briefly between jobs (the next matmul follows within microseconds during a forward pass) and then sleep.
-/// Not reentrant: one job at a time, from one caller at a time.</summary>
+/// Not reentrant: one job at a time, from one caller at a time.
+///
+/// A run is a gate that workers join: one 64-bit word holds the run's epoch, a closed flag and the number of workers
+/// inside the job. For chunked jobs the caller closes the gate as soon as its own Execute returns (no chunk left) and
+/// waits only for the workers that joined; a worker that was descheduled and arrives late finds the gate closed and
+/// skips the run, so on a loaded machine a barrier does not wait a whole scheduler time slice for it.</summary>
 public sealed class ComputePool : IDisposable
 {
     private const int SpinIterations = 20_000;
+    private const long ClosedBit = 1L << 31;
+    private const long ActiveMask = ClosedBit - 1;
 
     private readonly Thread[] _workers;
     private readonly object _sleepLock = new();
     private ComputeJob? _job;
-    private int _epoch;
-    private int _pending;
+    private long _state;   // epoch << 32 | closed << 31 | workers inside the job
+    private int _joined;   // workers that joined this run
     private bool _disposed;
     private Exception? _failure;
 
@@ -54,17 +88,20 @@ public sealed class ComputePool : IDisposable
     public void Run(ComputeJob job)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        job.BeginRun();
         if (_workers.Length == 0)
         {
             job.Execute(0, 1);
             return;
         }
+        bool everyThread = job.EveryThreadMustRun;
         _job = job;
         _failure = null;
-        Volatile.Write(ref _pending, _workers.Length);
+        Volatile.Write(ref _joined, 0);
         lock (_sleepLock)
         {
-            Interlocked.Increment(ref _epoch);
+            long epoch = (Volatile.Read(ref _state) >> 32) + 1;
+            Volatile.Write(ref _state, epoch << 32);   // open, nobody inside
             Monitor.PulseAll(_sleepLock);
         }
         try
@@ -74,7 +111,10 @@ public sealed class ComputePool : IDisposable
         finally
         {
             var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(-1);
+            if (everyThread)
+                while (Volatile.Read(ref _joined) != _workers.Length) spin.SpinOnce(-1);
+            Interlocked.Or(ref _state, ClosedBit);
+            while ((Volatile.Read(ref _state) & ActiveMask) != 0) spin.SpinOnce(-1);
             _job = null;
         }
         if (_failure is { } failure) throw new AggregateException("a compute thread failed", failure);
@@ -82,20 +122,28 @@ public sealed class ComputePool : IDisposable
 
     private void WorkerLoop(int index)
     {
-        int seen = 0;
+        long seen = 0;
         while (true)
         {
             int spins = 0;
-            while (Volatile.Read(ref _epoch) == seen && !_disposed)
+            while ((Volatile.Read(ref _state) >> 32) == seen && !_disposed)
             {
                 if (++spins < SpinIterations) { Thread.SpinWait(20); continue; }
                 lock (_sleepLock)
                 {
-                    while (Volatile.Read(ref _epoch) == seen && !_disposed) Monitor.Wait(_sleepLock);
+                    while ((Volatile.Read(ref _state) >> 32) == seen && !_disposed) Monitor.Wait(_sleepLock);
                 }
             }
             if (_disposed) return;
-            seen = Volatile.Read(ref _epoch);
+            long state = Volatile.Read(ref _state);
+            seen = state >> 32;
+            if ((state & ClosedBit) != 0) continue;                                  // arrived after the run ended
+            if (Interlocked.CompareExchange(ref _state, state + 1, state) != state)  // closed, or another worker joined first
+            {
+                seen--;                                                             // look at this epoch again
+                continue;
+            }
+            Interlocked.Increment(ref _joined);
             try
             {
                 _job!.Execute(index, ThreadCount);
@@ -104,7 +152,7 @@ public sealed class ComputePool : IDisposable
             {
                 _failure = e;
             }
-            Interlocked.Decrement(ref _pending);
+            Interlocked.Decrement(ref _state);
         }
     }
 

@@ -1,0 +1,173 @@
+using System.Numerics.Tensors;
+using QwenSharp.Tensors;
+using QwenSharp.Tensors.Attention;
+
+namespace QwenSharp.Models;
+
+/// <summary>Causal attention for every (entry, head) pair of a chunk, in fp32: scores = q·k/sqrt(d) over the entry's
+/// cached positions 0..pos, softmax, weighted sum of values. Query head i reads KV head i / (heads per KV head).
+///
+/// Entries are grouped into runs (consecutive entries of one sequence at consecutive positions: a prompt, or one
+/// decode step). A run is split into work items of up to 16 rows (queries × heads sharing one KV head) for
+/// <see cref="BlockAttention"/>, which converts that KV head's F16 keys and values to fp32 once per thread and item
+/// chain instead of once per (query, key). Decode steps use the same kernel with idle lanes (one row per query head
+/// at 0.5B's MHA; ~128 FMAs per key and head, far below the weight reads), so a prompt's rows and the same tokens
+/// decoded one by one give bit-identical outputs. Threads take items from a shared counter, largest first, so
+/// the causal triangle's uneven items balance.</summary>
+internal sealed unsafe class AttentionJob : ComputeJob
+{
+    private const int Lanes = BlockAttention.Lanes;
+
+    private readonly ThreadScratch[] _scratch;
+    private Qwen2Context _ctx = null!;
+    private int _layer;
+    private BatchEntry[] _entries = [];
+    private int _count;
+
+    // Work items of this call: A = run, B = KV head, C = row group.
+    private readonly WorkItem[] _items;
+    private int _itemCount, _next, _call;
+    private readonly int[] _runStart, _runLength;
+
+    private struct WorkItem { public int A, B, C; }
+
+    /// <summary>One thread's block buffers, sized for the context at construction (no allocation per call), and which
+    /// keys/values are already converted in them.</summary>
+    private sealed class ThreadScratch
+    {
+        public readonly float[] Keys, Values, Scores, QT, OutT;
+        public readonly int[] LastKey = new int[Lanes];
+        public int Call = -1, Run, KvHead, Converted;
+        public ThreadScratch(int contextLength, int headDim, bool f16)
+        {
+            Keys = f16 ? new float[(long)contextLength * headDim] : [];
+            Values = f16 ? new float[(long)contextLength * headDim] : [];
+            Scores = new float[(long)contextLength * Lanes];
+            QT = new float[headDim * Lanes];
+            OutT = new float[headDim * Lanes];
+        }
+    }
+
+    public AttentionJob(int threads, int contextLength, int headDim, int maxBatch, int heads, int kvHeads, bool f16Cache)
+    {
+        _scratch = new ThreadScratch[threads];
+        for (int t = 0; t < threads; t++) _scratch[t] = new ThreadScratch(contextLength, headDim, f16Cache);
+        // A run of L entries has ceil(L·group/16) row groups per KV head: at most L·heads/16 + 1 each.
+        _items = new WorkItem[(long)maxBatch * heads / Lanes + (long)maxBatch * kvHeads];
+        _runStart = new int[maxBatch];
+        _runLength = new int[maxBatch];
+    }
+
+    public void Set(Qwen2Context ctx, int layer, ReadOnlySpan<BatchEntry> batch)
+    {
+        _ctx = ctx;
+        _layer = layer;
+        if (_entries.Length < batch.Length) _entries = new BatchEntry[ctx.MaxBatch];
+        batch.CopyTo(_entries);
+        _count = batch.Length;
+        _call++;
+        _next = 0;
+        PlanItems(ctx.Model.Config);
+    }
+
+    private void PlanItems(Qwen2Config c)
+    {
+        int runs = 0;
+        for (int b = 0; b < _count; b++)
+        {
+            if (b > 0 && _entries[b].Sequence == _entries[b - 1].Sequence && _entries[b].Position == _entries[b - 1].Position + 1)
+                _runLength[runs - 1]++;
+            else
+            {
+                _runStart[runs] = b;
+                _runLength[runs] = 1;
+                runs++;
+            }
+        }
+        int group = c.HeadsPerKvHead, n = 0;
+        for (int run = 0; run < runs; run++)
+        {
+            // KV head major, then row groups from the last (most keys) down: a thread that takes consecutive
+            // items of one KV head finds its keys already converted.
+            int groups = (_runLength[run] * group + Lanes - 1) / Lanes;
+            for (int g = 0; g < c.KvHeadCount; g++)
+                for (int rg = groups - 1; rg >= 0; rg--)
+                    _items[n++] = new WorkItem { A = run, B = g, C = rg };
+        }
+        _itemCount = n;
+    }
+
+    protected internal override bool EveryThreadMustRun => false;
+
+    public override void Execute(int threadIndex, int threadCount)
+    {
+        while (true)
+        {
+            int i = Interlocked.Increment(ref _next) - 1;
+            if (i >= _itemCount) return;
+            var item = _items[i];
+            Block(threadIndex, item.A, item.B, item.C);
+        }
+    }
+
+    private void Block(int threadIndex, int run, int kvHead, int rowGroup)
+    {
+        var c = _ctx.Model.Config;
+        int d = c.HeadDim, group = c.HeadsPerKvHead;
+        int b0 = _runStart[run], rows = _runLength[run] * group;
+        int rowStart = rowGroup * Lanes, rowEnd = Math.Min(rows, rowStart + Lanes);
+        var first = _entries[b0];
+        int keyCount = first.Position + (rowEnd - 1) / group + 1;
+        var s = _scratch[threadIndex];
+        var cache = _ctx.Cache;
+
+        // Keys and values as fp32 rows: the F32 cache is read in place; F16 rows are converted once per thread for
+        // this run and KV head, extended only when an item needs more keys than an earlier one.
+        float* keys, values;
+        int stride;
+        bool f16 = cache.Type == KvCacheType.F16;
+        if (f16)
+        {
+            bool same = s.Call == _call && s.Run == run && s.KvHead == kvHead;
+            int from = same ? Math.Min(s.Converted, keyCount) : 0;
+            long offset = (long)kvHead * d;
+            for (int t = from; t < keyCount; t++)
+            {
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)cache.KeyRow(_layer, first.Sequence, t) + offset, d), s.Keys.AsSpan(t * d, d));
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)cache.ValueRow(_layer, first.Sequence, t) + offset, d), s.Values.AsSpan(t * d, d));
+            }
+            s.Call = _call; s.Run = run; s.KvHead = kvHead; s.Converted = Math.Max(from, keyCount);
+            stride = d;
+        }
+        else
+            stride = c.KvDim;
+
+        fixed (float* qT = s.QT, outT = s.OutT, scores = s.Scores, kf = s.Keys, vf = s.Values)
+        fixed (int* lastKey = s.LastKey)
+        {
+            if (f16) { keys = kf; values = vf; }
+            else
+            {
+                keys = (float*)cache.KeyRow(_layer, first.Sequence, 0) + kvHead * d;
+                values = (float*)cache.ValueRow(_layer, first.Sequence, 0) + kvHead * d;
+            }
+            new Span<float>(qT, d * Lanes).Clear();
+            for (int lane = 0; lane < Lanes; lane++)
+            {
+                int r = rowStart + lane;
+                if (r >= rowEnd) { lastKey[lane] = keyCount - 1; continue; }
+                int b = b0 + r / group, head = kvHead * group + r % group;
+                float* q = _ctx.QueryRow(b) + head * d;
+                for (int j = 0; j < d; j++) qT[j * Lanes + lane] = q[j];
+                lastKey[lane] = _entries[b].Position;
+            }
+            BlockAttention.Run(d, qT, keys, values, stride, keyCount, lastKey, 1f / MathF.Sqrt(d), scores, outT);
+            for (int r = rowStart; r < rowEnd; r++)
+            {
+                int lane = r - rowStart, b = b0 + r / group, head = kvHead * group + r % group;
+                float* o = _ctx.AttentionRow(b) + head * d;
+                for (int j = 0; j < d; j++) o[j] = outT[j * Lanes + lane];
+            }
+        }
+    }
+}

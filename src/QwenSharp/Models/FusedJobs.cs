@@ -1,0 +1,142 @@
+using QwenSharp.Tensors;
+
+namespace QwenSharp.Models;
+
+// Row-parallel jobs that fuse the element-wise steps of a forward pass with the quantization that follows them, so
+// each step is one pass over a row while it is in L1, and one barrier instead of two. For a handful of rows (a
+// decode step) the context runs them inline on the calling thread, with no barrier at all.
+
+/// <summary>xn = RmsNorm(x) ⊙ weight, then quantized to the dot type of the weights that read it.</summary>
+internal sealed unsafe class NormQuantizeJob : ComputeJob
+{
+    private float* _x, _xn;
+    private float[] _weight = [];
+    private float _eps;
+    private int _h, _rows;
+    private GgmlType _weightType;
+    private byte* _act;
+
+    public void Set(float* x, float[] weight, float eps, int h, int rows, float* xn, GgmlType weightType, byte* act)
+    {
+        _x = x; _weight = weight; _eps = eps; _h = h; _rows = rows; _xn = xn; _weightType = weightType; _act = act;
+    }
+
+    protected internal override bool EveryThreadMustRun => false;
+
+    public override void Execute(int threadIndex, int threadCount)
+    {
+        int bytes = (int)VecDot.ActivationRowBytes(_weightType, _h), chunk = ChunkSize(_rows, threadCount, 4);
+        while (Claim(_rows, chunk, out int start, out int end))
+            for (int r = start; r < end; r++)
+            {
+                var xn = new Span<float>(_xn + (long)r * _h, _h);
+                Qwen2Context.RmsNormRow(new ReadOnlySpan<float>(_x + (long)r * _h, _h), _weight, _eps, xn);
+                VecDot.QuantizeActivation(_weightType, xn, new Span<byte>(_act + (long)r * bytes, bytes));
+            }
+    }
+}
+
+/// <summary>gate = silu(gate) ⊙ up per row, then quantized to the down projection's dot type.</summary>
+internal sealed unsafe class SwiGluQuantizeJob : ComputeJob
+{
+    private float* _gate, _up;
+    private int _f, _rows;
+    private GgmlType _weightType;
+    private byte* _act;
+
+    public void Set(float* gate, float* up, int f, int rows, GgmlType weightType, byte* act)
+    {
+        _gate = gate; _up = up; _f = f; _rows = rows; _weightType = weightType; _act = act;
+    }
+
+    protected internal override bool EveryThreadMustRun => false;
+
+    public override void Execute(int threadIndex, int threadCount)
+    {
+        int bytes = (int)VecDot.ActivationRowBytes(_weightType, _f), chunk = ChunkSize(_rows, threadCount, 4);
+        while (Claim(_rows, chunk, out int start, out int end))
+            for (int r = start; r < end; r++)
+            {
+                var gate = new Span<float>(_gate + (long)r * _f, _f);
+                Qwen2Context.SwiGlu(gate, new Span<float>(_up + (long)r * _f, _f));
+                VecDot.QuantizeActivation(_weightType, gate, new Span<byte>(_act + (long)r * bytes, bytes));
+            }
+    }
+}
+
+/// <summary>Per entry: q, k, v biases, RoPE on q and k, k and v into the cache (positions are marked written by the
+/// caller afterwards, serially).</summary>
+internal sealed class QkvFinishJob : ComputeJob
+{
+    private Qwen2Context _ctx = null!;
+    private Qwen2LayerWeights _layer = null!;
+    private int _layerIndex;
+    private BatchEntry[] _entries = [];
+    private int _count;
+
+    public void Set(Qwen2Context ctx, Qwen2LayerWeights layer, int layerIndex, ReadOnlySpan<BatchEntry> batch)
+    {
+        _ctx = ctx; _layer = layer; _layerIndex = layerIndex;
+        if (_entries.Length < batch.Length) _entries = new BatchEntry[ctx.MaxBatch];
+        batch.CopyTo(_entries);
+        _count = batch.Length;
+    }
+
+    protected internal override bool EveryThreadMustRun => false;
+
+    public override void Execute(int threadIndex, int threadCount)
+    {
+        int chunk = ChunkSize(_count, threadCount, 4);
+        while (Claim(_count, chunk, out int start, out int end))
+            for (int b = start; b < end; b++) _ctx.FinishQkvRow(_layer, _layerIndex, _entries[b], b);
+    }
+}
+
+/// <summary>Up to three weight matrices that read the same quantized activations (Q/K/V, gate/up) as one job:
+/// their rows are concatenated and split across threads, so they cost one barrier, not three.</summary>
+internal sealed unsafe class MatMulGroupJob : ComputeJob
+{
+    private readonly WeightMatrix[] _w = new WeightMatrix[3];
+    private readonly nint[] _out = new nint[3];
+    private int _count, _totalRows, _batch;
+    private byte* _act;
+
+    public void Set(byte* act, int batch, in WeightMatrix a, float* outA, in WeightMatrix b, float* outB)
+    {
+        _act = act; _batch = batch; _count = 2;
+        _w[0] = a; _out[0] = (nint)outA;
+        _w[1] = b; _out[1] = (nint)outB;
+        _totalRows = a.Rows + b.Rows;
+    }
+
+    public void Set(byte* act, int batch, in WeightMatrix a, float* outA, in WeightMatrix b, float* outB, in WeightMatrix c, float* outC)
+    {
+        Set(act, batch, a, outA, b, outB);
+        _count = 3;
+        _w[2] = c; _out[2] = (nint)outC;
+        _totalRows += c.Rows;
+    }
+
+    protected internal override bool EveryThreadMustRun => false;
+
+    public override void Execute(int threadIndex, int threadCount)
+    {
+        int chunk = ChunkSize(_totalRows, threadCount, ChunksPerThread(_batch), granule: 16);
+        while (Claim(_totalRows, chunk, out int start, out int end))
+        {
+            int offset = 0;
+            for (int i = 0; i < _count && start < end; i++)
+            {
+                ref readonly var w = ref _w[i];
+                int from = Math.Max(start, offset) - offset, to = Math.Min(end, offset + w.Rows) - offset;
+                if (from < to)
+                    VecDot.MatMulRows(w.Type, w.Data, w.Cols, from, to, _act, _batch, (float*)_out[i], w.Rows);
+                offset += w.Rows;
+            }
+        }
+    }
+
+    /// <summary>Row chunks per thread: a decode step's matvec in small chunks (a late thread's share is soon taken
+    /// over), a batch's GEMM in few large ones (each chunk re-reads the whole batch of activations).</summary>
+    public static int ChunksPerThread(int batch) => batch == 1 ? 8 : 2;
+}

@@ -1,0 +1,98 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace QwenSharp.Tensors.Attention;
+
+/// <summary>Sixteen fp32 lanes, one per attention row (a query of one head), on one rung of the ladder: a Vector512,
+/// two Vector256, four Vector128, or sixteen scalars. <see cref="BlockAttention"/> is written once against this
+/// interface; the JIT specialises it per struct, so each rung runs its own straight-line vector code.</summary>
+internal unsafe interface IRowLanes<TSelf> where TSelf : struct, IRowLanes<TSelf>
+{
+    static abstract TSelf Load(float* p);
+    static abstract void Store(TSelf v, float* p);
+    static abstract TSelf Splat(float x);
+    /// <summary>a·b + c (fused where the rung has FMA).</summary>
+    static abstract TSelf MulAdd(TSelf a, TSelf b, TSelf c);
+    static abstract TSelf Mul(TSelf a, TSelf b);
+    static abstract TSelf Add(TSelf a, TSelf b);
+    static abstract TSelf Sub(TSelf a, TSelf b);
+    static abstract TSelf Div(TSelf a, TSelf b);
+    static abstract TSelf Max(TSelf a, TSelf b);
+    static abstract TSelf Exp(TSelf a);
+}
+
+internal unsafe struct Lanes512 : IRowLanes<Lanes512>
+{
+    private Vector512<float> _v;
+    private Lanes512(Vector512<float> v) => _v = v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Load(float* p) => new(Vector512.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes512 v, float* p) => v._v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Splat(float x) => new(Vector512.Create(x));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 MulAdd(Lanes512 a, Lanes512 b, Lanes512 c) => new(Vector512.FusedMultiplyAdd(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Mul(Lanes512 a, Lanes512 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Add(Lanes512 a, Lanes512 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Sub(Lanes512 a, Lanes512 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Div(Lanes512 a, Lanes512 b) => new(a._v / b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Exp(Lanes512 a) => new(Vector512.Exp(a._v));
+}
+
+internal unsafe struct Lanes256 : IRowLanes<Lanes256>
+{
+    private Vector256<float> _a, _b;
+    private Lanes256(Vector256<float> a, Vector256<float> b) { _a = a; _b = b; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Load(float* p) => new(Vector256.Load(p), Vector256.Load(p + 8));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes256 v, float* p) { v._a.Store(p); v._b.Store(p + 8); }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Splat(float x) { var v = Vector256.Create(x); return new(v, v); }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 MulAdd(Lanes256 a, Lanes256 b, Lanes256 c) => new(Vector256.FusedMultiplyAdd(a._a, b._a, c._a), Vector256.FusedMultiplyAdd(a._b, b._b, c._b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Mul(Lanes256 a, Lanes256 b) => new(a._a * b._a, a._b * b._b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Add(Lanes256 a, Lanes256 b) => new(a._a + b._a, a._b + b._b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Sub(Lanes256 a, Lanes256 b) => new(a._a - b._a, a._b - b._b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Div(Lanes256 a, Lanes256 b) => new(a._a / b._a, a._b / b._b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a._a, b._a), Vector256.Max(a._b, b._b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Exp(Lanes256 a) => new(Vector256.Exp(a._a), Vector256.Exp(a._b));
+}
+
+internal unsafe struct Lanes128 : IRowLanes<Lanes128>
+{
+    private Vector128<float> _a, _b, _c, _d;
+    private Lanes128(Vector128<float> a, Vector128<float> b, Vector128<float> c, Vector128<float> d) { _a = a; _b = b; _c = c; _d = d; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Load(float* p) => new(Vector128.Load(p), Vector128.Load(p + 4), Vector128.Load(p + 8), Vector128.Load(p + 12));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes128 v, float* p) { v._a.Store(p); v._b.Store(p + 4); v._c.Store(p + 8); v._d.Store(p + 12); }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Splat(float x) { var v = Vector128.Create(x); return new(v, v, v, v); }
+    // MultiplyAddEstimate: fused where the hardware has FMA (ARM, x86 with FMA), multiply-then-add elsewhere,
+    // never the slow software fused fallback.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 MulAdd(Lanes128 a, Lanes128 b, Lanes128 c) =>
+        new(Vector128.MultiplyAddEstimate(a._a, b._a, c._a), Vector128.MultiplyAddEstimate(a._b, b._b, c._b),
+            Vector128.MultiplyAddEstimate(a._c, b._c, c._c), Vector128.MultiplyAddEstimate(a._d, b._d, c._d));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Mul(Lanes128 a, Lanes128 b) => new(a._a * b._a, a._b * b._b, a._c * b._c, a._d * b._d);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Add(Lanes128 a, Lanes128 b) => new(a._a + b._a, a._b + b._b, a._c + b._c, a._d + b._d);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Sub(Lanes128 a, Lanes128 b) => new(a._a - b._a, a._b - b._b, a._c - b._c, a._d - b._d);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Div(Lanes128 a, Lanes128 b) => new(a._a / b._a, a._b / b._b, a._c / b._c, a._d / b._d);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) =>
+        new(Vector128.Max(a._a, b._a), Vector128.Max(a._b, b._b), Vector128.Max(a._c, b._c), Vector128.Max(a._d, b._d));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Exp(Lanes128 a) => new(Vector128.Exp(a._a), Vector128.Exp(a._b), Vector128.Exp(a._c), Vector128.Exp(a._d));
+}
+
+/// <summary>The scalar rung: sixteen floats in an inline array, plain loops.</summary>
+internal unsafe struct LanesScalar : IRowLanes<LanesScalar>
+{
+    private Sixteen _v;
+
+    [InlineArray(BlockAttention.Lanes)]
+    private struct Sixteen { private float _e; }
+
+    public static LanesScalar Load(float* p) { LanesScalar r = default; for (int i = 0; i < BlockAttention.Lanes; i++) r._v[i] = p[i]; return r; }
+    public static void Store(LanesScalar v, float* p) { for (int i = 0; i < BlockAttention.Lanes; i++) p[i] = v._v[i]; }
+    public static LanesScalar Splat(float x) { LanesScalar r = default; for (int i = 0; i < BlockAttention.Lanes; i++) r._v[i] = x; return r; }
+    public static LanesScalar MulAdd(LanesScalar a, LanesScalar b, LanesScalar c) { for (int i = 0; i < BlockAttention.Lanes; i++) c._v[i] = MathF.FusedMultiplyAdd(a._v[i], b._v[i], c._v[i]); return c; }
+    public static LanesScalar Mul(LanesScalar a, LanesScalar b) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] *= b._v[i]; return a; }
+    public static LanesScalar Add(LanesScalar a, LanesScalar b) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] += b._v[i]; return a; }
+    public static LanesScalar Sub(LanesScalar a, LanesScalar b) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] -= b._v[i]; return a; }
+    public static LanesScalar Div(LanesScalar a, LanesScalar b) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] /= b._v[i]; return a; }
+    public static LanesScalar Max(LanesScalar a, LanesScalar b) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] = MathF.Max(a._v[i], b._v[i]); return a; }
+    public static LanesScalar Exp(LanesScalar a) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] = MathF.Exp(a._v[i]); return a; }
+}
