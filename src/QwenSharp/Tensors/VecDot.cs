@@ -80,6 +80,11 @@ public static unsafe class VecDot
             kernels.MatMul(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
             return;
         }
+        if (kernels.MatVec != null && batch == 1 && !SingleRowDecode)
+        {
+            kernels.MatVec(weights, n, rowStart, rowEnd, activations, output);
+            return;
+        }
         if (kernels.ExpandActivation != null)
         {
             MatMulExpanded(kernels, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, rowBytes, activationBytes);
@@ -99,6 +104,9 @@ public static unsafe class VecDot
     }
 
     private const int RowTile = 4;
+
+    /// <summary>Benchmarks only: batch 1 through the single-row dot instead of a type's multi-row MatVec kernel.</summary>
+    internal static bool SingleRowDecode;
 
     /// <summary>From this batch on, a type's tile kernel (weights unpacked once per tile, reused across the batch)
     /// beats the per-pair loop (measured: already at batch 2); decode (batch 1) keeps the single-row dot.</summary>
