@@ -91,6 +91,19 @@ public static unsafe class VecDot
             return;
         }
         var dot = kernels.Dot;
+        if (batch == 1)
+        {
+            // decode: one stream through the weight rows, prefetched ahead as in Block32Rows
+            int ahead = Block32Rows.PrefetchAhead;
+            for (int r = rowStart; r < rowEnd; r++)
+            {
+                byte* row = weights + r * rowBytes;
+                if (ahead > 0)
+                    for (long p = 0; p < rowBytes; p += 64) Prefetch(row + ahead + p);
+                output[r] = dot(row, activations, n);
+            }
+            return;
+        }
         for (int tileStart = rowStart; tileStart < rowEnd; tileStart += RowTile)
         {
             int tileEnd = Math.Min(tileStart + RowTile, rowEnd);
@@ -104,6 +117,12 @@ public static unsafe class VecDot
     }
 
     private const int RowTile = 4;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* p)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p);
+    }
 
     /// <summary>Benchmarks only: batch 1 through the single-row dot instead of a type's multi-row MatVec kernel.</summary>
     internal static bool SingleRowDecode;

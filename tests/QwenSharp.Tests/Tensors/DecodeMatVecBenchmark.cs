@@ -26,8 +26,8 @@ public unsafe class DecodeMatVecBenchmark(ITestOutputHelper output)
     [EnvironmentFact("QWEN_BENCH_MATVEC")]
     public void MatVecBandwidth()
     {
-        var shapes = new (int Rows, int N)[] { (2816, 1024), (1024, 2816), (151936, 1024) };
-        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0 })
+        var shapes = Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_BIG") == "1" ? new (int Rows, int N)[] { (151936, 1024) } : new (int Rows, int N)[] { (2816, 1024), (1024, 2816), (151936, 1024) };
+        foreach (var type in (Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES") == "all" ? new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K } : new[] { GgmlType.Q8_0, GgmlType.Q4_0 }))
             foreach (var (rows, n) in shapes)
             {
                 long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes;
@@ -45,20 +45,22 @@ public unsafe class DecodeMatVecBenchmark(ITestOutputHelper output)
                     {
                         var job = new RowsJob { Type = type, Weights = pw, Activation = pa, N = n, Rows = rows, Output = po };
                         int iterations = (int)Math.Max(3, 600_000_000 / bytes);
-                        var best = new double[2];
-                        best[0] = best[1] = double.MaxValue;
+                        var best = new double[4];
+                        Array.Fill(best, double.MaxValue);
                         for (int round = 0; round < 6; round++)
-                            for (int mode = 0; mode < 2; mode++)
+                            for (int mode = 0; mode < 4; mode++)
                             {
-                                VecDot.SingleRowDecode = mode == 0;
+                                VecDot.SingleRowDecode = mode < 2;
+                                QwenSharp.Tensors.Kernels.Block32Rows.PrefetchAhead = mode % 2 == 1 ? 4096 : 0;
                                 pool.Run(job);
                                 var sw = Stopwatch.StartNew();
                                 for (int i = 0; i < iterations; i++) pool.Run(job);
                                 best[mode] = Math.Min(best[mode], sw.Elapsed.TotalSeconds / iterations);
                             }
                         VecDot.SingleRowDecode = false;
+                        QwenSharp.Tensors.Kernels.Block32Rows.PrefetchAhead = 4096;
                         output.WriteLine($"{GgmlTypeInfo.Name(type)} {rows}x{n} threads {threads}: single-row {bytes / best[0] / 1e9:F1} GB/s, " +
-                                         $"multi-row {bytes / best[1] / 1e9:F1} GB/s");
+                                         $"single-row+prefetch {bytes / best[1] / 1e9:F1}, multi-row {bytes / best[2] / 1e9:F1}, multi-row+prefetch {bytes / best[3] / 1e9:F1}");
                     }
                 }
             }
