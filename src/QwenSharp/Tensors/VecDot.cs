@@ -142,6 +142,7 @@ public static unsafe class VecDot
     {
         int chunk = Math.Min(ExpandedChunk, batch);
         if (chunk == 0 || rowEnd == rowStart) return;
+        int ahead = Block32Rows.PrefetchAhead;
         var buffer = expandedActivations;
         if (buffer == null || buffer.Length < (long)chunk * n) expandedActivations = buffer = new float[(long)chunk * n];
         fixed (float* expanded = buffer)
@@ -157,7 +158,13 @@ public static unsafe class VecDot
                     {
                         byte* activation = (byte*)(expanded + (long)k * n);
                         float* o = output + (long)(first + k) * outputStride;
-                        for (int r = tileStart; r < tileEnd; r++) o[r] = kernels.DotExpanded(weights + r * rowBytes, activation, n);
+                        for (int r = tileStart; r < tileEnd; r++)
+                        {
+                            byte* row = weights + r * rowBytes;
+                            if (batch == 1 && ahead > 0)   // decode: prefetch as in MatMulRows' single-row loop
+                                for (long p = 0; p < rowBytes; p += 64) Prefetch(row + ahead + p);
+                            o[r] = kernels.DotExpanded(row, activation, n);
+                        }
                     }
                 }
             }

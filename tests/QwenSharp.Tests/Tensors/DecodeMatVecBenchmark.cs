@@ -27,7 +27,7 @@ public unsafe class DecodeMatVecBenchmark(ITestOutputHelper output)
     public void MatVecBandwidth()
     {
         var shapes = Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_BIG") == "1" ? new (int Rows, int N)[] { (151936, 1024) } : new (int Rows, int N)[] { (2816, 1024), (1024, 2816), (151936, 1024) };
-        foreach (var type in (Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES") == "all" ? new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K } : new[] { GgmlType.Q8_0, GgmlType.Q4_0 }))
+        foreach (var type in (Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES") == "all" ? new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16 } : new[] { GgmlType.Q8_0, GgmlType.Q4_0 }))
             foreach (var (rows, n) in shapes)
             {
                 long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes;
