@@ -80,12 +80,30 @@ public static unsafe class VecDot
             kernels.MatMul(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
             return;
         }
+        if (kernels.MatVec != null && batch == 1 && !SingleRowDecode)
+        {
+            kernels.MatVec(weights, n, rowStart, rowEnd, activations, output);
+            return;
+        }
         if (kernels.ExpandActivation != null)
         {
             MatMulExpanded(kernels, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, rowBytes, activationBytes);
             return;
         }
         var dot = kernels.Dot;
+        if (batch == 1)
+        {
+            // decode: one stream through the weight rows, prefetched ahead as in Block32Rows
+            int ahead = Block32Rows.PrefetchAhead;
+            for (int r = rowStart; r < rowEnd; r++)
+            {
+                byte* row = weights + r * rowBytes;
+                if (ahead > 0)
+                    for (long p = 0; p < rowBytes; p += 64) Prefetch(row + ahead + p);
+                output[r] = dot(row, activations, n);
+            }
+            return;
+        }
         for (int tileStart = rowStart; tileStart < rowEnd; tileStart += RowTile)
         {
             int tileEnd = Math.Min(tileStart + RowTile, rowEnd);
@@ -99,6 +117,15 @@ public static unsafe class VecDot
     }
 
     private const int RowTile = 4;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* p)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p);
+    }
+
+    /// <summary>Benchmarks only: batch 1 through the single-row dot instead of a type's multi-row MatVec kernel.</summary>
+    internal static bool SingleRowDecode;
 
     /// <summary>From this batch on, a type's tile kernel (weights unpacked once per tile, reused across the batch)
     /// beats the per-pair loop (measured: already at batch 2); decode (batch 1) keeps the single-row dot.</summary>
@@ -115,6 +142,7 @@ public static unsafe class VecDot
     {
         int chunk = Math.Min(ExpandedChunk, batch);
         if (chunk == 0 || rowEnd == rowStart) return;
+        int ahead = Block32Rows.PrefetchAhead;
         var buffer = expandedActivations;
         if (buffer == null || buffer.Length < (long)chunk * n) expandedActivations = buffer = new float[(long)chunk * n];
         fixed (float* expanded = buffer)
@@ -130,7 +158,13 @@ public static unsafe class VecDot
                     {
                         byte* activation = (byte*)(expanded + (long)k * n);
                         float* o = output + (long)(first + k) * outputStride;
-                        for (int r = tileStart; r < tileEnd; r++) o[r] = kernels.DotExpanded(weights + r * rowBytes, activation, n);
+                        for (int r = tileStart; r < tileEnd; r++)
+                        {
+                            byte* row = weights + r * rowBytes;
+                            if (batch == 1 && ahead > 0)   // decode: prefetch as in MatMulRows' single-row loop
+                                for (long p = 0; p < rowBytes; p += 64) Prefetch(row + ahead + p);
+                            o[r] = kernels.DotExpanded(row, activation, n);
+                        }
                     }
                 }
             }

@@ -20,6 +20,10 @@ internal readonly unsafe struct WeightKernels
     /// activations, batch, output, outputStride); its every output is bit-identical to <see cref="Dot"/> of that pair.</summary>
     public readonly delegate*<byte*, int, int, int, byte*, int, float*, int, void> MatMul;
 
+    /// <summary>Optional batch-1 kernel (weights, n, rowStart, rowEnd, activation, output): output[r] for r in
+    /// [rowStart, rowEnd), several rows per pass; each output bit-identical to <see cref="Dot"/>.</summary>
+    public readonly delegate*<byte*, int, int, int, byte*, float*, void> MatVec;
+
     public WeightKernels(delegate*<byte*, float*, int, void> dequantize, delegate*<byte*, byte*, int, float> dot)
     {
         Dequantize = dequantize;
@@ -35,15 +39,20 @@ internal readonly unsafe struct WeightKernels
     }
 
     private WeightKernels(in WeightKernels other, delegate*<byte*, float*, int, void> dequantize,
-                          delegate*<byte*, int, int, int, byte*, int, float*, int, void> matMul)
+                          delegate*<byte*, int, int, int, byte*, int, float*, int, void> matMul,
+                          delegate*<byte*, int, int, int, byte*, float*, void> matVec)
         : this(dequantize, other.Dot, other.ExpandActivation, other.DotExpanded)
     {
         MatMul = matMul;
+        MatVec = matVec;
     }
 
     /// <summary>These kernels with the dequantizer of another rung.</summary>
-    public WeightKernels WithDequantize(delegate*<byte*, float*, int, void> dequantize) => new(this, dequantize, MatMul);
+    public WeightKernels WithDequantize(delegate*<byte*, float*, int, void> dequantize) => new(this, dequantize, MatMul, MatVec);
 
     /// <summary>These kernels with a multi-row × multi-activation MatMulRows kernel.</summary>
-    public WeightKernels WithMatMul(delegate*<byte*, int, int, int, byte*, int, float*, int, void> matMul) => new(this, Dequantize, matMul);
+    public WeightKernels WithMatMul(delegate*<byte*, int, int, int, byte*, int, float*, int, void> matMul) => new(this, Dequantize, matMul, MatVec);
+
+    /// <summary>These kernels with a batch-1 multi-row MatMulRows kernel.</summary>
+    public WeightKernels WithMatVec(delegate*<byte*, int, int, int, byte*, float*, void> matVec) => new(this, Dequantize, MatMul, matVec);
 }

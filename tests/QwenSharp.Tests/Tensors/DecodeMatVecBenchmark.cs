@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using QwenSharp.Tensors;
+using QwenSharp.Tests.Models;
+using Xunit.Abstractions;
+
+namespace QwenSharp.Tests.Tensors;
+
+/// <summary>Microbenchmark (QWEN_BENCH_MATVEC=1): batch-1 MatMulRows GB/s of weight bytes for decode-sized Q8_0/Q4_0
+/// matrices, one and two threads, the multi-row kernel alternating with the single-row dot in the same run.</summary>
+public unsafe class DecodeMatVecBenchmark(ITestOutputHelper output)
+{
+    private sealed class RowsJob : ComputeJob
+    {
+        public GgmlType Type;
+        public byte* Weights, Activation;
+        public int N, Rows;
+        public float* Output;
+
+        public override void Execute(int threadIndex, int threadCount)
+        {
+            var (start, end) = Slice(Rows, threadIndex, threadCount, 16);
+            VecDot.MatMulRows(Type, Weights, N, start, end, Activation, 1, Output, Rows);
+        }
+    }
+
+    [EnvironmentFact("QWEN_BENCH_MATVEC")]
+    public void MatVecBandwidth()
+    {
+        var shapes = Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_BIG") == "1" ? new (int Rows, int N)[] { (151936, 1024) } : new (int Rows, int N)[] { (2816, 1024), (1024, 2816), (151936, 1024) };
+        foreach (var type in (Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES") == "all" ? new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16 } : new[] { GgmlType.Q8_0, GgmlType.Q4_0 }))
+            foreach (var (rows, n) in shapes)
+            {
+                long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes;
+                var rng = new Random(1);
+                var weights = GC.AllocateUninitializedArray<byte>((int)bytes, pinned: true);
+                for (int r = 0; r < rows; r++) TensorTestData.RandomRow(type, n, rng).CopyTo(weights, r * rowBytes);
+                var activation = new byte[VecDot.ActivationRowBytes(type, n)];
+                VecDot.QuantizeActivation(type, TensorTestData.RandomActivations(n, rng), activation);
+                var result = new float[rows];
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    using var pool = new ComputePool(threads);
+                    fixed (byte* pw = weights, pa = activation)
+                    fixed (float* po = result)
+                    {
+                        var job = new RowsJob { Type = type, Weights = pw, Activation = pa, N = n, Rows = rows, Output = po };
+                        int iterations = (int)Math.Max(3, 600_000_000 / bytes);
+                        var best = new double[4];
+                        Array.Fill(best, double.MaxValue);
+                        for (int round = 0; round < 6; round++)
+                            for (int mode = 0; mode < 4; mode++)
+                            {
+                                VecDot.SingleRowDecode = mode < 2;
+                                QwenSharp.Tensors.Kernels.Block32Rows.PrefetchAhead = mode % 2 == 1 ? 4096 : 0;
+                                pool.Run(job);
+                                var sw = Stopwatch.StartNew();
+                                for (int i = 0; i < iterations; i++) pool.Run(job);
+                                best[mode] = Math.Min(best[mode], sw.Elapsed.TotalSeconds / iterations);
+                            }
+                        VecDot.SingleRowDecode = false;
+                        QwenSharp.Tensors.Kernels.Block32Rows.PrefetchAhead = 4096;
+                        output.WriteLine($"{GgmlTypeInfo.Name(type)} {rows}x{n} threads {threads}: single-row {bytes / best[0] / 1e9:F1} GB/s, " +
+                                         $"single-row+prefetch {bytes / best[1] / 1e9:F1}, multi-row {bytes / best[2] / 1e9:F1}, multi-row+prefetch {bytes / best[3] / 1e9:F1}");
+                    }
+                }
+            }
+    }
+}
