@@ -28,6 +28,8 @@ internal sealed class ActiveGeneration
     private readonly StringBuilder _text = new();
     private readonly List<int> _window;
     private readonly float[] _logits;
+    private int[] _topIds = [];
+    private float[] _topValues = [];
 
     public ActiveGeneration(ScheduledGeneration handle, int[] prompt, int truncated, int contextLimit, Qwen2Model model)
     {
@@ -59,11 +61,11 @@ internal sealed class ActiveGeneration
         logits.CopyTo(_logits);
         int wantTop = Handle.Request.TopLogprobs;
         float logZ = wantTop >= 0 ? LogSumExp(_logits) : 0f;
+        // Alternatives are ranked on the copy before the sampler changes it in place; the chosen token's logprob
+        // reads the caller's untouched logits.
         TokenLogprob[]? top = wantTop > 0 ? TopCandidates(_logits, wantTop, logZ) : null;
-        // the raw logit of every token we might report, before the sampler changes the buffer in place
-        float chosenLogit;
         int token = _sampler.Sample(_logits, CollectionsMarshal.AsSpan(_window));
-        chosenLogit = wantTop >= 0 ? logits[token] - logZ : 0f;
+        float chosenLogit = wantTop >= 0 ? logits[token] - logZ : 0f;
 
         if (Options.StopOnEndTokens && _model.Special.IsStop(token)) { stopToken = token; return FinishReason.Stop; }
         Generated++;
@@ -103,8 +105,10 @@ internal sealed class ActiveGeneration
     private TokenLogprob[] TopCandidates(ReadOnlySpan<float> logits, int n, float logZ)
     {
         n = Math.Min(n, logits.Length);
-        var ids = new int[n];
-        var values = new float[n];
+        // The ranking buffers are reused from token to token; only the reported array is new.
+        if (_topIds.Length < n) { _topIds = new int[n]; _topValues = new float[n]; }
+        Span<int> ids = _topIds.AsSpan(0, n);
+        Span<float> values = _topValues.AsSpan(0, n);
         int count = 0;
         for (int id = 0; id < logits.Length; id++)
         {

@@ -38,16 +38,16 @@ public sealed partial class BatchScheduler
             bool any = false;
             foreach (var h in _queue) if (h.IsCancelled) { any = true; break; }
             if (!any) return;
-            var keep = _queue.Where(h => !h.IsCancelled).ToArray();
-            foreach (var h in _queue.Where(h => h.IsCancelled))
+            // One turn of the queue: the kept requests go back in their order, the cancelled ones finish.
+            for (int left = _queue.Count; left > 0; left--)
             {
+                var h = _queue.Dequeue();
+                if (!h.IsCancelled) { _queue.Enqueue(h); continue; }
                 Metrics.LeftQueue();
                 Metrics.CancelledInQueue();
                 h.Finish(new ScheduledResult(h.Request.Prompt.Count, 0, 0, 0, "", FinishReason.Cancelled, null,
                     Stopwatch.GetElapsedTime(h.SubmittedTicks), TimeSpan.Zero, TimeSpan.Zero));
             }
-            _queue.Clear();
-            foreach (var h in keep) _queue.Enqueue(h);
         }
     }
 
