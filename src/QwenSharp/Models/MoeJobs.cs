@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using QwenSharp.Tensors;
 
 namespace QwenSharp.Models;
@@ -133,10 +132,7 @@ internal sealed unsafe class MoeSwiGluQuantizeJob : ComputeJob
             ref readonly var p = ref _parts[r < _parts[0].Rows ? 0 : 1];
             int row = r < _parts[0].Rows ? r : r - _parts[0].Rows;
             var gate = new Span<float>(p.Gate + (long)row * p.Width, p.Width);
-            var up = new Span<float>(p.Up + (long)row * p.Width, p.Width);
-            TensorPrimitives.Multiply(up, gate, up);
-            TensorPrimitives.Sigmoid(gate, gate);
-            TensorPrimitives.Multiply(gate, up, gate);
+            Qwen2Context.SwiGlu(gate, new Span<float>(p.Up + (long)row * p.Width, p.Width));
             int bytes = (int)VecDot.ActivationRowBytes(p.DownType, p.Width);
             VecDot.QuantizeActivation(p.DownType, gate, new Span<byte>(p.Output + (long)row * bytes, bytes));
         }

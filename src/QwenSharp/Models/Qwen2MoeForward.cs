@@ -43,7 +43,6 @@ internal sealed unsafe class MoeFeedForward
     private readonly int[] _expertStart;       // [E + 1]
     private readonly GgmlType[] _inputTypes = new GgmlType[MaxInputTypes];
     private readonly byte*[] _inputSlots = new byte*[MaxInputTypes]; // quantized h, one slot per distinct dot type
-    private readonly long _inputRowBytes, _midRowBytes, _sharedMidRowBytes;
     private readonly byte* _gatheredGate, _gatheredUp; // [B·k, in bytes] input rows copied into grouped order
     private readonly float* _routerLogits;     // [B, E]
     private readonly float* _gate, _up;        // [B·k, Fe]
@@ -79,7 +78,6 @@ internal sealed unsafe class MoeFeedForward
             foreach (var w in m.ExpertDown) mid = Math.Max(mid, VecDot.ActivationRowBytes(w.Type, _fe));
             sharedMid = Math.Max(sharedMid, VecDot.ActivationRowBytes(m.SharedDown.Type, _fs));
         }
-        _inputRowBytes = input; _midRowBytes = mid; _sharedMidRowBytes = sharedMid;
 
         _probs = new float[_experts];
         _chosen = new int[bk];
