@@ -25,7 +25,8 @@ public sealed record HuggingFaceConfig
     public HuggingFaceMoeFields? Moe { get; init; }
 
     // Same generous bounds as the GGUF reader.
-    private const int MaxHidden = 1 << 16, MaxFfn = 1 << 20, MaxLayers = 1024, MaxHeads = 1024, MaxVocab = 1 << 22;
+    private const int MaxHidden = Qwen2Config.MaxHidden, MaxFfn = Qwen2Config.MaxFfn, MaxLayers = Qwen2Config.MaxLayers,
+        MaxHeads = Qwen2Config.MaxHeads, MaxVocab = Qwen2Config.MaxVocab;
 
     /// <summary>Reads and checks config.json. Anything QwenSharp would compute differently from transformers
     /// (another activation, sliding window, rope scaling) is refused with a <see cref="ModelFileException"/>.</summary>

@@ -24,7 +24,7 @@ public sealed record Qwen2Config
     public int HeadsPerKvHead => HeadCount / KvHeadCount;
 
     // Generous upper bounds: the largest Qwen1.5 (110B) has hidden 8192, ffn 49152, 80 layers, 64 heads.
-    private const int MaxHidden = 1 << 16, MaxFfn = 1 << 20, MaxLayers = 1024, MaxHeads = 1024, MaxVocab = 1 << 22;
+    internal const int MaxHidden = 1 << 16, MaxFfn = 1 << 20, MaxLayers = 1024, MaxHeads = 1024, MaxVocab = 1 << 22;
 
     public static Qwen2Config FromGguf(GgufFile file)
     {

@@ -59,15 +59,7 @@ public class GgufTokenizerTests
     [Fact]
     public void UnsupportedTokenizerModelIsAClearError()
     {
-        string path = Path.Combine(TestPaths.NewTempDir("wpm-vocab"), "wpm-vocab.gguf");
-        using (var source = GgufFile.Open(SyntheticModels.TinyF32))
-        {
-            var w = new GgufWriter();
-            foreach (var (key, value) in source.Metadata)
-                w.Add(key, key == "tokenizer.ggml.model" ? GgufValue.From("bert") : value);
-            foreach (var t in source.Tensors) w.AddTensor(t.Name, t.Type, t.Dims, source.GetTensorSpan(t).ToArray());
-            w.Write(path);
-        }
+        string path = TokenizerModelRewrite.TinyF32With("bert", "wpm-vocab");
         var e = Assert.Throws<ModelFileException>(() => Qwen2Model.Load(path));
         Assert.Contains("tokenizer.ggml.model", e.Message);
     }

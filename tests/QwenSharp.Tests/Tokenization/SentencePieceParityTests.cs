@@ -84,15 +84,7 @@ public sealed class SentencePieceVocabularyErrorTests
     [Fact]
     public void LlamaVocabularyWithoutScoresIsAClearError()
     {
-        string path = Path.Combine(TestPaths.NewTempDir("spm-no-scores"), "spm-no-scores.gguf");
-        using (var source = GgufFile.Open(QwenSharp.Tests.Models.SyntheticModels.TinyF32))
-        {
-            var w = new GgufWriter();
-            foreach (var (key, value) in source.Metadata)
-                w.Add(key, key == "tokenizer.ggml.model" ? GgufValue.From("llama") : value);
-            foreach (var t in source.Tensors) w.AddTensor(t.Name, t.Type, t.Dims, source.GetTensorSpan(t).ToArray());
-            w.Write(path);
-        }
+        string path = QwenSharp.Tests.Models.TokenizerModelRewrite.TinyF32With("llama", "spm-no-scores");
         var e = Assert.Throws<ModelFileException>(() => Qwen2Model.Load(path));
         Assert.Contains("tokenizer.ggml.scores", e.Message);
     }
