@@ -28,6 +28,7 @@ public interface IToolCallParser
     bool TryParse(string reply, out IReadOnlyList<ToolCall> calls, out string remainingText);
 
     /// <summary>How much of a partial reply a stream may send as text now: a parser holds back what may be the
-    /// start of a call (by default nothing is held back).</summary>
+    /// start of a call (by default nothing is held back). Streaming passes only the text not sent yet (what was sent
+    /// held no call start), so the work per token stays bounded by the held-back text, not the whole reply.</summary>
     int StreamableLength(string partialReply) => partialReply.Length;
 }
