@@ -1,3 +1,4 @@
+using QwenSharp.Tests;
 using System.Text.Json;
 using QwenSharp.Cli.Bench;
 using QwenSharp.Models;
@@ -9,7 +10,7 @@ public class BenchCommandTests
 {
     private static readonly Lazy<string> TinyModel = new(() =>
     {
-        string dir = Path.Combine(Path.GetTempPath(), "qwensharp-bench-tests", Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestPaths.NewTempDir("bench");
         Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, "tiny-bench.gguf");
         SyntheticQwen2.Write(path, new SyntheticModelSpec

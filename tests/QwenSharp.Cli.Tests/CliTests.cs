@@ -1,3 +1,4 @@
+using QwenSharp.Tests;
 using System.Text.Json;
 using QwenSharp.Models;
 
@@ -8,7 +9,7 @@ public class CliTests
 {
     private static readonly Lazy<string> TinyModel = new(() =>
     {
-        string dir = Path.Combine(Path.GetTempPath(), "qwensharp-cli-tests", Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestPaths.NewTempDir("cli");
         Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, "tiny.gguf");
         SyntheticQwen2.Write(path, new SyntheticModelSpec { HiddenSize = 64, FeedForwardSize = 96, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, InitStd = 0.25f }, SyntheticVocabulary.ByteLevel());
@@ -124,7 +125,7 @@ public class CliTests
     [Fact]
     public void CorruptModelFileIsOneLineNamingTheFile()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"corrupt-{Guid.NewGuid():N}.gguf");
+        string path = Path.Combine(TestPaths.NewTempDir("corrupt"), "corrupt.gguf");
         File.WriteAllBytes(path, File.ReadAllBytes(TinyModel.Value).AsSpan(0, 5000).ToArray());
         var (code, _, stderr) = Qwen("show", path);
         Assert.Equal(1, code);
@@ -135,7 +136,7 @@ public class CliTests
     [Fact]
     public void DemoIsMadeOnceAndSaysItsWeightsAreRandom()
     {
-        string home = Path.Combine(Path.GetTempPath(), "qwensharp-demo-" + Guid.NewGuid().ToString("N")[..8]);
+        string home = Path.Combine(TestPaths.NewTempDir("demo"), "home");
         Environment.SetEnvironmentVariable("QWEN_HOME", home);
         try
         {

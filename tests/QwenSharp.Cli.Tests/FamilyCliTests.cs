@@ -1,3 +1,4 @@
+using QwenSharp.Tests;
 using QwenSharp.Models;
 
 namespace QwenSharp.Cli.Tests;
@@ -7,7 +8,7 @@ public class FamilyCliTests
 {
     private static readonly Lazy<string> FimModel = new(() =>
     {
-        string dir = Path.Combine(Path.GetTempPath(), "qwensharp-cli-tests", Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestPaths.NewTempDir("cli");
         Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, "tiny-fim.gguf");
         var v = SyntheticVocabulary.ByteLevel();
@@ -45,7 +46,7 @@ public class FamilyCliTests
         var (code, _, err) = Qwen("generate", FimModel.Value, "--prompt", "x", "--fim-prefix", "y", "-n", "2");
         Assert.NotEqual(0, code);
         Assert.Contains("not both", err);
-        string dir = Path.Combine(Path.GetTempPath(), "qwensharp-cli-tests", Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestPaths.NewTempDir("cli");
         Directory.CreateDirectory(dir);
         string plainModel = Path.Combine(dir, "plain.gguf");
         SyntheticQwen2.Write(plainModel, new SyntheticModelSpec { HiddenSize = 64, FeedForwardSize = 96, LayerCount = 1, HeadCount = 4, KvHeadCount = 2 }, SyntheticVocabulary.ByteLevel());

@@ -1,3 +1,4 @@
+using QwenSharp.Tests;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using QwenSharp.Formats;
@@ -12,7 +13,7 @@ public class HfFolderCliTests
 {
     private static readonly Lazy<(string Gguf, string Folder)> Tiny = new(() =>
     {
-        string dir = Path.Combine(Path.GetTempPath(), "qwensharp-cli-tests", "hf-" + Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestPaths.NewTempDir("hf");
         Directory.CreateDirectory(dir);
         string gguf = Path.Combine(dir, "tiny.gguf");
         SyntheticQwen2.Write(gguf, new SyntheticModelSpec { HiddenSize = 64, FeedForwardSize = 96, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, InitStd = 0.25f, TiedEmbeddings = false },
@@ -140,7 +141,7 @@ public class HfFolderCliTests
     [Fact]
     public void FolderWithoutConfigIsAClearError()
     {
-        string empty = Path.Combine(Path.GetTempPath(), "qwensharp-cli-tests", "empty-" + Guid.NewGuid().ToString("N")[..8]);
+        string empty = TestPaths.NewTempDir("empty");
         Directory.CreateDirectory(empty);
         var (code, _, err) = Qwen("show", empty);
         Assert.Equal(1, code);

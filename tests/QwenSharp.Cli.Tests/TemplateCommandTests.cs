@@ -1,3 +1,4 @@
+using QwenSharp.Tests;
 using QwenSharp.Chat;
 using QwenSharp.Models;
 
@@ -10,7 +11,7 @@ public class TemplateCommandTests
 
     private static string CreateDir()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "qwensharp-cli-tests", "template-" + Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestPaths.NewTempDir("template");
         Directory.CreateDirectory(dir);
         return dir;
     }
