@@ -18,33 +18,26 @@ internal static class ModelFacts
 
     public static string Iso(DateTime utc) => utc.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 
-    /// <summary>Ollama's details block; quantization and size come from the loaded model when there is one,
-    /// otherwise from the file name (NAME-q8_0 style) so listing never loads anything.</summary>
+    /// <summary>Ollama's details block, from the file's header (general.file_type, tensor element counts; or
+    /// config.json for a folder), so listing never loads weights; a loaded model fills a size the header lacked.</summary>
     public static object Details(ModelEntry e, Qwen2Model? model)
     {
-        string quant = model != null ? model.Weights.Layers[0].Wq.Type.ToString().ToUpperInvariant() : GuessQuant(e.Name);
-        string? size = model != null ? ParameterSize(model.Config.ParameterCount(model.Weights.TiedOutput)) : null;
+        var facts = ModelFileFacts.Of(e);
+        long? count = facts.ParameterCount ?? model?.Config.ParameterCount(model.Weights.TiedOutput);
         return new
         {
             parent_model = "",
             format = e.Path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? "gguf" : "safetensors",
             family = "qwen2",
             families = new[] { "qwen2" },
-            parameter_size = size ?? "",
-            quantization_level = quant,
+            parameter_size = count is { } n ? ParameterSize(n) : "",
+            quantization_level = facts.Quantization,
         };
     }
 
     public static string ParameterSize(long n) =>
         n >= 1_000_000_000 ? (n / 1e9).ToString("0.##", CultureInfo.InvariantCulture) + "B"
         : (n / 1e6).ToString("0.##", CultureInfo.InvariantCulture) + "M";
-
-    private static string GuessQuant(string name)
-    {
-        string[] known = ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k_m", "q4_k_s", "q5_k_m", "q5_k_s", "q6_k", "f16", "bf16", "f32"];
-        string lower = name.ToLowerInvariant();
-        return known.FirstOrDefault(k => lower.EndsWith(k, StringComparison.Ordinal))?.ToUpperInvariant() ?? "unknown";
-    }
 
     public static Dictionary<string, object> ModelInfo(Qwen2Model model)
     {
