@@ -7,9 +7,10 @@ namespace QwenSharp.Tests.Models;
 /// by one (alone, or interleaved with other sequences in one batch) must be the same bits, with either cache type.</summary>
 public class DecodeAttentionIdentityTests
 {
-    // MHA with head dim 64 (the 0.5B's attention shape, one row per KV head in decode), and the GQA 4:2 tiny model
-    // (head dim 16: two rows per item, the dot products all tail).
-    private static string Mha => SyntheticModels.Get("mha-hd64-f32", SyntheticModels.Tiny with { HiddenSize = 128, HeadCount = 2, KvHeadCount = 2, Seed = 11 });
+    // MHA with head dim 64 (the 0.5B's attention shape, one row per KV head in decode; on 2 threads one sequence's
+    // step is 4 items of 1 head, two sequences' are 2 items of 2 heads each), and the GQA 4:2 tiny model (head dim
+    // 16: the dot products all tail).
+    private static string Mha => SyntheticModels.Get("mha-hd64-f32", SyntheticModels.Tiny with { HiddenSize = 256, HeadCount = 4, KvHeadCount = 4, Seed = 11 });
 
     private static int[] Tokens(int n, int seed)
     {
@@ -35,11 +36,13 @@ public class DecodeAttentionIdentityTests
         ctx.Decode(prompt.Select((t, i) => new BatchEntry(t, i, 0, true)).ToArray());
         var batched = Enumerable.Range(0, prompt.Length).Select(o => ctx.Logits(o).ToArray()).ToArray();
 
-        // Sequence 1: token by token. Sequence 2 decodes other tokens in the same batches, from the same steps on.
+        // Sequence 1: token by token, alone (one decode step split over the threads by heads), then with sequence 2
+        // decoding other tokens in the same batches.
         int[] other = Tokens(40, 2);
         for (int i = 0; i < prompt.Length; i++)
         {
-            ctx.Decode([new BatchEntry(prompt[i], i, 1, true), new BatchEntry(other[i], i, 2, true)]);
+            if (i < 20) ctx.Decode([new BatchEntry(prompt[i], i, 1, true)]);
+            else ctx.Decode([new BatchEntry(prompt[i], i, 1, true), new BatchEntry(other[i], i - 20, 2, true)]);
             var step = ctx.Logits(0);
             for (int j = 0; j < step.Length; j++)
                 Assert.True(BitConverter.SingleToInt32Bits(step[j]) == BitConverter.SingleToInt32Bits(batched[i][j]),

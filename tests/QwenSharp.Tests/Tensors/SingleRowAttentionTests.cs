@@ -49,6 +49,30 @@ public unsafe class SingleRowAttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(64, 4, 1)]
+    [InlineData(64, 4, 2)]
+    [InlineData(80, 3, 1)]
+    [InlineData(13, 4, 2)]
+    public void HeadsTogetherGiveEachHeadsSingleRowBits(int d, int heads, int group)
+    {
+        int kvHeads = heads / group + (heads % group == 0 ? 0 : 1);
+        foreach (var path in KernelPaths.All.Where(KernelPaths.IsSupported))
+            foreach (bool f16 in new[] { false, true })
+                foreach (int keyCount in new[] { 1, 17, 130 })
+                {
+                    var data = new Data(d, keyCount, kvHeads * d + 3, seed: d + heads * 31 + keyCount, f16);
+                    var together = data.Heads(heads, group, keyCount, path);
+                    for (int h = 0; h < heads; h++)
+                    {
+                        var single = data.Single(h, keyCount, path, keyOffset: h / group * d);
+                        for (int j = 0; j < d; j++)
+                            Assert.True(BitConverter.SingleToInt32Bits(single[j]) == BitConverter.SingleToInt32Bits(together[h * d + j]),
+                                $"{path} f16={f16} keys={keyCount} head {h} column {j}: {together[h * d + j]:R} vs {single[j]:R}");
+                    }
+                }
+    }
+
     [Fact]
     public void HalfLoadsAreExactOnEveryRung()
     {
@@ -156,7 +180,7 @@ public unsafe class SingleRowAttentionTests
             return outT;
         }
 
-        public float[] Single(int row, int keyCount, KernelPath path)
+        public float[] Single(int row, int keyCount, KernelPath path, int keyOffset = 0)
         {
             var output = new float[_d];
             // Scratch filled with garbage: the kernel must not depend on its contents.
@@ -165,8 +189,24 @@ public unsafe class SingleRowAttentionTests
             fixed (float* q = _q, k = _keys, v = _values, s = scores, o = output)
             fixed (Half* kh = _keysHalf, vh = _valuesHalf)
             {
-                if (_f16) SingleRowAttention.Run(_d, q + row * _d, kh, vh, _stride, keyCount, Scale, s, o, path);
-                else SingleRowAttention.Run(_d, q + row * _d, k, v, _stride, keyCount, Scale, s, o, path);
+                if (_f16) SingleRowAttention.Run(_d, 1, 1, q + row * _d, kh + keyOffset, vh + keyOffset, _stride, keyCount, Scale, s, o, path);
+                else SingleRowAttention.Run(_d, 1, 1, q + row * _d, k + keyOffset, v + keyOffset, _stride, keyCount, Scale, s, o, path);
+            }
+            return output;
+        }
+
+        /// <summary>Rows 0..heads-1 as the query heads of one position, head h reading KV head h / group.</summary>
+        public float[] Heads(int heads, int group, int keyCount, KernelPath path)
+        {
+            var output = new float[heads * _d];
+            var scores = new float[heads * SingleRowAttention.ScoresLength(keyCount)];
+            Array.Fill(scores, float.NaN);
+            Array.Fill(output, float.NaN);
+            fixed (float* q = _q, k = _keys, v = _values, s = scores, o = output)
+            fixed (Half* kh = _keysHalf, vh = _valuesHalf)
+            {
+                if (_f16) SingleRowAttention.Run(_d, heads, group, q, kh, vh, _stride, keyCount, Scale, s, o, path);
+                else SingleRowAttention.Run(_d, heads, group, q, k, v, _stride, keyCount, Scale, s, o, path);
             }
             return output;
         }
