@@ -25,13 +25,12 @@ internal sealed unsafe class AttentionJob : ComputeJob
     private BatchEntry[] _entries = [];
     private int _count;
 
-    // Work items of this call: A = run, B = KV head, C = row group; or, for a decode step (KvHeadEnd > 0), the
-    // KV heads B..KvHeadEnd-1 of run A together.
+    // Work items of this call: A = run, B = KV head, C = row group.
     private readonly WorkItem[] _items;
     private int _itemCount, _next, _call;
     private readonly int[] _runStart, _runLength;
 
-    private struct WorkItem { public int A, B, C, KvHeadEnd; }
+    private struct WorkItem { public int A, B, C; }
 
     /// <summary>One thread's block buffers, sized for the context at construction (no allocation per call), and which
     /// keys/values are already converted in them.</summary>
@@ -40,11 +39,11 @@ internal sealed unsafe class AttentionJob : ComputeJob
         public readonly float[] Keys, Values, Scores, QT, OutT;
         public readonly int[] LastKey = new int[Lanes];
         public int Call = -1, Run, KvHead, Converted;
-        public ThreadScratch(int contextLength, int headDim, bool f16, long scores)
+        public ThreadScratch(int contextLength, int headDim, bool f16)
         {
             Keys = f16 ? new float[(long)contextLength * headDim] : [];
             Values = f16 ? new float[(long)contextLength * headDim] : [];
-            Scores = new float[scores];
+            Scores = new float[(long)contextLength * Lanes];
             QT = new float[headDim * Lanes];
             OutT = new float[headDim * Lanes];
         }
@@ -53,9 +52,7 @@ internal sealed unsafe class AttentionJob : ComputeJob
     public AttentionJob(int threads, int contextLength, int headDim, int maxBatch, int heads, int kvHeads, bool f16Cache)
     {
         _scratch = new ThreadScratch[threads];
-        // Scores: 16 rows of a block, or up to MaxHeadsPerItem rows of a decode step's heads.
-        long scores = Math.Max((long)contextLength * Lanes, (long)Math.Min(heads, MaxHeadsPerItem) * SingleRowAttention.ScoresLength(contextLength));
-        for (int t = 0; t < threads; t++) _scratch[t] = new ThreadScratch(contextLength, headDim, f16Cache, scores);
+        for (int t = 0; t < threads; t++) _scratch[t] = new ThreadScratch(contextLength, headDim, f16Cache);
         // A run of L entries has ceil(L·group/16) row groups per KV head: at most L·heads/16 + 1 each.
         _items = new WorkItem[(long)maxBatch * heads / Lanes + (long)maxBatch * kvHeads];
         _runStart = new int[maxBatch];
@@ -89,21 +86,8 @@ internal sealed unsafe class AttentionJob : ComputeJob
             }
         }
         int group = c.HeadsPerKvHead, n = 0;
-        // Decode steps (runs of one entry) with few rows per KV head: all heads of the step in a few items, walking
-        // the cache rows once for all of them. Enough items that every thread gets some (one sequence, 2 threads:
-        // 4 items), at most MaxHeadsPerItem query heads each.
-        int decodeRuns = 0;
-        for (int run = 0; run < runs; run++) if (_runLength[run] == 1) decodeRuns++;
-        int blocks = decodeRuns == 0 ? 0 : Math.Clamp(Math.Max((2 * _scratch.Length + decodeRuns - 1) / decodeRuns,
-            (c.HeadCount + MaxHeadsPerItem - 1) / MaxHeadsPerItem), 1, c.KvHeadCount);
         for (int run = 0; run < runs; run++)
         {
-            if (_runLength[run] == 1 && group <= SingleRowMax)
-            {
-                for (int k = 0; k < blocks; k++)
-                    _items[n++] = new WorkItem { A = run, B = k * c.KvHeadCount / blocks, KvHeadEnd = (k + 1) * c.KvHeadCount / blocks };
-                continue;
-            }
             // KV head major, then row groups from the last (most keys) down: a thread that takes consecutive
             // items of one KV head finds its keys already converted.
             int groups = (_runLength[run] * group + Lanes - 1) / Lanes;
@@ -119,9 +103,6 @@ internal sealed unsafe class AttentionJob : ComputeJob
     /// lane.</summary>
     internal const int SingleRowMax = 2;
 
-    /// <summary>Most query heads of one decode step in one work item (bounds the scores scratch).</summary>
-    private const int MaxHeadsPerItem = 16;
-
     protected internal override bool EveryThreadMustRun => false;
 
     public override void Execute(int threadIndex, int threadCount)
@@ -131,8 +112,7 @@ internal sealed unsafe class AttentionJob : ComputeJob
             int i = Interlocked.Increment(ref _next) - 1;
             if (i >= _itemCount) return;
             var item = _items[i];
-            if (item.KvHeadEnd > 0) DecodeHeads(threadIndex, item.A, item.B, item.KvHeadEnd);
-            else Block(threadIndex, item.A, item.B, item.C);
+            Block(threadIndex, item.A, item.B, item.C);
         }
     }
 
@@ -199,26 +179,6 @@ internal sealed unsafe class AttentionJob : ComputeJob
                 float* o = _ctx.AttentionRow(b) + head * d;
                 for (int j = 0; j < d; j++) o[j] = outT[j * Lanes + lane];
             }
-        }
-    }
-
-    /// <summary>The query heads of KV heads kv0..kv1-1 of a decode step, through SingleRowAttention.RunHeads.</summary>
-    private void DecodeHeads(int threadIndex, int run, int kv0, int kv1)
-    {
-        var c = _ctx.Model.Config;
-        int d = c.HeadDim, group = c.HeadsPerKvHead, b = _runStart[run];
-        var entry = _entries[b];
-        var cache = _ctx.Cache;
-        float* q = _ctx.QueryRow(b) + kv0 * group * d, o = _ctx.AttentionRow(b) + kv0 * group * d;
-        byte* keys = cache.KeyRow(_layer, entry.Sequence, 0), values = cache.ValueRow(_layer, entry.Sequence, 0);
-        int heads = (kv1 - kv0) * group, keyCount = entry.Position + 1;
-        float scale = 1f / MathF.Sqrt(d);
-        fixed (float* scores = _scratch[threadIndex].Scores)
-        {
-            if (cache.Type == KvCacheType.F16)
-                SingleRowAttention.RunHeads(d, heads, group, q, (Half*)keys + kv0 * d, (Half*)values + kv0 * d, c.KvDim, keyCount, scale, scores, o);
-            else
-                SingleRowAttention.RunHeads(d, heads, group, q, (float*)keys + kv0 * d, (float*)values + kv0 * d, c.KvDim, keyCount, scale, scores, o);
         }
     }
 

@@ -7,9 +7,8 @@ namespace QwenSharp.Tests.Models;
 /// by one (alone, or interleaved with other sequences in one batch) must be the same bits, with either cache type.</summary>
 public class DecodeAttentionIdentityTests
 {
-    // MHA with head dim 64 (the 0.5B's attention shape, one row per KV head in decode; on 2 threads one sequence's
-    // step is 4 items of 1 head, two sequences' are 2 items of 2 heads each), and the GQA 4:2 tiny model (head dim
-    // 16: the dot products all tail).
+    // MHA with head dim 64 (the 0.5B's attention shape, one row per KV head in decode), and the GQA 4:2 tiny model
+    // (head dim 16: two rows per item, the dot products all tail).
     private static string Mha => SyntheticModels.Get("mha-hd64-f32", SyntheticModels.Tiny with { HiddenSize = 256, HeadCount = 4, KvHeadCount = 4, Seed = 11 });
 
     private static int[] Tokens(int n, int seed)
@@ -36,8 +35,7 @@ public class DecodeAttentionIdentityTests
         ctx.Decode(prompt.Select((t, i) => new BatchEntry(t, i, 0, true)).ToArray());
         var batched = Enumerable.Range(0, prompt.Length).Select(o => ctx.Logits(o).ToArray()).ToArray();
 
-        // Sequence 1: token by token, alone (one decode step split over the threads by heads), then with sequence 2
-        // decoding other tokens in the same batches.
+        // Sequence 1: token by token, alone, then with sequence 2 decoding other tokens in the same batches.
         int[] other = Tokens(40, 2);
         for (int i = 0; i < prompt.Length; i++)
         {

@@ -20,16 +20,16 @@ public unsafe class SingleRowAttentionTests
     {
         int[] keyCounts = [1, 2, 3, 15, 16, 17, 31, 64, 65, 127, 200, 511, 600];
         foreach (var path in KernelPaths.All.Where(KernelPaths.IsSupported))
-            foreach (bool f16 in new[] { false, true })
+            foreach (var (f16, specials) in new[] { (false, false), (true, true), (true, false) })
                 foreach (int keyCount in keyCounts)
                 {
                     // The block has a few more keys than the row attends to: BlockAttention masks them (causal), the
                     // single row never reads them. Row 5 is the one compared; the other lanes are other rows.
-                    var data = new Data(d, keyCount + 3, d + 5, seed: d * 7919 + keyCount, f16);
+                    var data = new Data(d, keyCount + 3, d + 5, seed: d * 7919 + keyCount, f16, specials);
                     int[] lastKey = data.LastKeys(seed: keyCount, row: 5, rowLastKey: keyCount - 1);
                     var block = data.Block(lastKey, path);
                     var single = data.Single(row: 5, keyCount, path);
-                    AssertSameBits(block, single, 5, $"{path} f16={f16} d={d} keys={keyCount}");
+                    AssertSameBits(block, single, 5, $"{path} f16={f16} specials={specials} d={d} keys={keyCount}");
                 }
     }
 
@@ -49,30 +49,6 @@ public unsafe class SingleRowAttentionTests
         }
     }
 
-    [Theory]
-    [InlineData(64, 4, 1)]
-    [InlineData(64, 4, 2)]
-    [InlineData(80, 3, 1)]
-    [InlineData(13, 4, 2)]
-    public void HeadsTogetherGiveEachHeadsSingleRowBits(int d, int heads, int group)
-    {
-        int kvHeads = heads / group + (heads % group == 0 ? 0 : 1);
-        foreach (var path in KernelPaths.All.Where(KernelPaths.IsSupported))
-            foreach (bool f16 in new[] { false, true })
-                foreach (int keyCount in new[] { 1, 17, 130 })
-                {
-                    var data = new Data(d, keyCount, kvHeads * d + 3, seed: d + heads * 31 + keyCount, f16);
-                    var together = data.Heads(heads, group, keyCount, path);
-                    for (int h = 0; h < heads; h++)
-                    {
-                        var single = data.Single(h, keyCount, path, keyOffset: h / group * d);
-                        for (int j = 0; j < d; j++)
-                            Assert.True(BitConverter.SingleToInt32Bits(single[j]) == BitConverter.SingleToInt32Bits(together[h * d + j]),
-                                $"{path} f16={f16} keys={keyCount} head {h} column {j}: {together[h * d + j]:R} vs {single[j]:R}");
-                    }
-                }
-    }
-
     [Fact]
     public void HalfLoadsAreExactOnEveryRung()
     {
@@ -90,19 +66,43 @@ public unsafe class SingleRowAttentionTests
 
         static void Check<L>(ushort* h, float[] expected, string rung) where L : unmanaged, IRowLanes<L>
         {
-            float* got = stackalloc float[Lanes];
+            float* got = stackalloc float[Lanes], gotNormal = stackalloc float[Lanes];
             for (int i = 0; i < expected.Length; i += Lanes)
             {
                 L.Store(L.LoadHalf((Half*)(h + i)), got);
+                L.Store(L.LoadHalfNormal((Half*)(h + i)), gotNormal);
                 for (int k = 0; k < Lanes; k++)
                 {
                     float e = expected[i + k];
+                    int exponent = (h[i + k] >> 10) & 31;
+                    if (exponent is > 0 and < 31)
+                        Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(gotNormal[k]),
+                            $"{rung} normal: half 0x{i + k:X4} gave {gotNormal[k]}, expected {e}");
                     if (float.IsNaN(e)) Assert.True(float.IsNaN(got[k]), $"{rung}: half 0x{i + k:X4} gave {got[k]}, not NaN");
                     else Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(got[k]),
                         $"{rung}: half 0x{i + k:X4} gave {got[k]}, expected {e}");
                 }
             }
         }
+    }
+
+    [Fact]
+    public void AllNormalRejectsZerosSubnormalsInfinitiesAndNaNsAnywhere()
+    {
+        var row = new ushort[200];
+        foreach (int count in new[] { 1, 7, 8, 15, 16, 31, 32, 64, 100, 200 })
+            for (int at = 0; at < count; at++)
+                foreach (ushort special in new ushort[] { 0x0000, 0x8000, 0x0001, 0x83FF, 0x7C00, 0xFC00, 0x7E00 })
+                {
+                    for (int i = 0; i < row.Length; i++) row[i] = (ushort)(0x3C00 + i % 7 + (i % 2 << 15)); // ±1.x
+                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
+                    row[at] = special;
+                    fixed (ushort* p = row) Assert.False(HalfRows.AllNormal(p, count), $"0x{special:X4} at {at} of {count}");
+                    row[at] = 0x0400; // smallest normal
+                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
+                    row[at] = 0xFBFF; // most negative normal
+                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
+                }
     }
 
     private static void AssertSameBits(float[] outT, float[] single, int row, string what)
@@ -123,14 +123,14 @@ public unsafe class SingleRowAttentionTests
         private readonly float[] _q, _keys, _values;
         private readonly Half[] _keysHalf, _valuesHalf;
 
-        public Data(int d, int keyCount, int stride, int seed, bool f16)
+        public Data(int d, int keyCount, int stride, int seed, bool f16, bool specials = true)
         {
             _d = d; _keyCount = keyCount; _stride = stride; _f16 = f16;
             var rng = new Random(seed);
             _q = new float[Lanes * d];
             for (int i = 0; i < _q.Length; i++) _q[i] = (float)(rng.NextDouble() * 6 - 3);
-            _keysHalf = RandomHalves(keyCount * stride, rng);
-            _valuesHalf = RandomHalves(keyCount * stride, rng);
+            _keysHalf = RandomHalves(keyCount * stride, rng, specials);
+            _valuesHalf = RandomHalves(keyCount * stride, rng, specials);
             _keys = new float[_keysHalf.Length];
             _values = new float[_valuesHalf.Length];
             if (f16)
@@ -145,12 +145,14 @@ public unsafe class SingleRowAttentionTests
             }
         }
 
-        private static Half[] RandomHalves(int n, Random rng)
+        /// <summary>With specials, about one in 25 is a zero or a subnormal (most rows take the general fp16
+        /// conversion); without, all are normal numbers (the rows take the fast one).</summary>
+        private static Half[] RandomHalves(int n, Random rng, bool specials)
         {
             var h = new Half[n];
             for (int i = 0; i < n; i++)
             {
-                int kind = rng.Next(50);
+                int kind = specials ? rng.Next(50) : 2;
                 h[i] = kind == 0 ? (Half)0f
                     : kind == 1 ? BitConverter.UInt16BitsToHalf((ushort)(rng.Next(1, 0x400) | (rng.Next(2) << 15)))   // subnormal
                     : (Half)(float)(rng.NextDouble() * 4 - 2);
@@ -180,7 +182,7 @@ public unsafe class SingleRowAttentionTests
             return outT;
         }
 
-        public float[] Single(int row, int keyCount, KernelPath path, int keyOffset = 0)
+        public float[] Single(int row, int keyCount, KernelPath path)
         {
             var output = new float[_d];
             // Scratch filled with garbage: the kernel must not depend on its contents.
@@ -189,24 +191,8 @@ public unsafe class SingleRowAttentionTests
             fixed (float* q = _q, k = _keys, v = _values, s = scores, o = output)
             fixed (Half* kh = _keysHalf, vh = _valuesHalf)
             {
-                if (_f16) SingleRowAttention.Run(_d, 1, 1, q + row * _d, kh + keyOffset, vh + keyOffset, _stride, keyCount, Scale, s, o, path);
-                else SingleRowAttention.Run(_d, 1, 1, q + row * _d, k + keyOffset, v + keyOffset, _stride, keyCount, Scale, s, o, path);
-            }
-            return output;
-        }
-
-        /// <summary>Rows 0..heads-1 as the query heads of one position, head h reading KV head h / group.</summary>
-        public float[] Heads(int heads, int group, int keyCount, KernelPath path)
-        {
-            var output = new float[heads * _d];
-            var scores = new float[heads * SingleRowAttention.ScoresLength(keyCount)];
-            Array.Fill(scores, float.NaN);
-            Array.Fill(output, float.NaN);
-            fixed (float* q = _q, k = _keys, v = _values, s = scores, o = output)
-            fixed (Half* kh = _keysHalf, vh = _valuesHalf)
-            {
-                if (_f16) SingleRowAttention.Run(_d, heads, group, q, kh, vh, _stride, keyCount, Scale, s, o, path);
-                else SingleRowAttention.Run(_d, heads, group, q, k, v, _stride, keyCount, Scale, s, o, path);
+                if (_f16) SingleRowAttention.Run(_d, q + row * _d, kh, vh, _stride, keyCount, Scale, s, o, path);
+                else SingleRowAttention.Run(_d, q + row * _d, k, v, _stride, keyCount, Scale, s, o, path);
             }
             return output;
         }

@@ -24,6 +24,8 @@ internal unsafe interface IRowLanes<TSelf> where TSelf : struct, IRowLanes<TSelf
     // For SingleRowAttention, which puts one row's head dimension (not 16 rows) in the lanes.
     /// <summary>Sixteen fp16 values at p, converted exactly (the F16 cache read in place).</summary>
     static abstract TSelf LoadHalf(Half* p);
+    /// <summary><see cref="LoadHalf"/> for halves known to be normal numbers (<see cref="HalfRows.AllNormal"/>).</summary>
+    static abstract TSelf LoadHalfNormal(Half* p);
     /// <summary>The sum of the sixteen lanes in the order BlockAttention.Scores reduces its per-lane accumulators:
     /// lane i + 8 onto lane i, then i + 4 onto i, then (0 + 2) + (1 + 3).</summary>
     static abstract float SumLanes(TSelf v);
@@ -47,6 +49,7 @@ internal unsafe struct Lanes512 : IRowLanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Exp(Lanes512 a) => new(Vector512.Exp(a._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 LoadHalf(Half* p) => new(Fp16.ToSingle(Vector512.WidenLower(Vector256.Load((ushort*)p).ToVector512Unsafe())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 LoadHalfNormal(Half* p) => new(HalfRows.NormalToSingle(Vector512.WidenLower(Vector256.Load((short*)p).ToVector512Unsafe())));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumLanes(Lanes512 v) => RowLaneSums.Four(RowLaneSums.Eight(v._v.GetUpper() + v._v.GetLower()));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MulAddOne(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
 }
@@ -70,6 +73,11 @@ internal unsafe struct Lanes256 : IRowLanes<Lanes256>
     {
         var h = Vector256.Load((ushort*)p);
         return new(Fp16.ToSingle(Vector256.WidenLower(h)), Fp16.ToSingle(Vector256.WidenUpper(h)));
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 LoadHalfNormal(Half* p)
+    {
+        var h = Vector256.Load((short*)p);
+        return new(HalfRows.NormalToSingle(Vector256.WidenLower(h)), HalfRows.NormalToSingle(Vector256.WidenUpper(h)));
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumLanes(Lanes256 v) => RowLaneSums.Four(RowLaneSums.Eight(v._b + v._a));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MulAddOne(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
@@ -101,6 +109,12 @@ internal unsafe struct Lanes128 : IRowLanes<Lanes128>
         return new(Fp16.ToSingle(Vector128.WidenLower(lo)), Fp16.ToSingle(Vector128.WidenUpper(lo)),
                    Fp16.ToSingle(Vector128.WidenLower(hi)), Fp16.ToSingle(Vector128.WidenUpper(hi)));
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 LoadHalfNormal(Half* p)
+    {
+        Vector128<short> lo = Vector128.Load((short*)p), hi = Vector128.Load((short*)p + 8);
+        return new(HalfRows.NormalToSingle(Vector128.WidenLower(lo)), HalfRows.NormalToSingle(Vector128.WidenUpper(lo)),
+                   HalfRows.NormalToSingle(Vector128.WidenLower(hi)), HalfRows.NormalToSingle(Vector128.WidenUpper(hi)));
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumLanes(Lanes128 v) => RowLaneSums.Four((v._d + v._b) + (v._c + v._a));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MulAddOne(float a, float b, float c) =>
         Vector128.MultiplyAddEstimate(Vector128.CreateScalarUnsafe(a), Vector128.CreateScalarUnsafe(b), Vector128.CreateScalarUnsafe(c)).ToScalar();
@@ -125,6 +139,7 @@ internal unsafe struct LanesScalar : IRowLanes<LanesScalar>
     public static LanesScalar Max(LanesScalar a, LanesScalar b) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] = MathF.Max(a._v[i], b._v[i]); return a; }
     public static LanesScalar Exp(LanesScalar a) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] = MathF.Exp(a._v[i]); return a; }
     public static LanesScalar LoadHalf(Half* p) { LanesScalar r = default; for (int i = 0; i < BlockAttention.Lanes; i++) r._v[i] = Fp16.ToSingle(((ushort*)p)[i]); return r; }
+    public static LanesScalar LoadHalfNormal(Half* p) => LoadHalf(p);
     public static float SumLanes(LanesScalar v)
     {
         for (int i = 0; i < 8; i++) v._v[i] = v._v[i + 8] + v._v[i];
