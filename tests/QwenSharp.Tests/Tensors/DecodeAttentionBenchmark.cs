@@ -107,6 +107,8 @@ public unsafe class DecodeAttentionBenchmark(ITestOutputHelper output)
                     ("single row x3 (GQA 3)", () => Single(3)),
                     ("block, 4 rows per item", () => Block(4)),
                     ("single row x4 (GQA 4)", () => Single(4)),
+                    ("block, 8 rows per item", () => Block(8)),
+                    ("single row x8 (GQA 8)", () => Single(8)),
                 };
                 var best = new double[cases.Length];
                 Array.Fill(best, double.MaxValue);
