@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Attention;
 
@@ -19,6 +20,17 @@ internal unsafe interface IRowLanes<TSelf> where TSelf : struct, IRowLanes<TSelf
     static abstract TSelf Div(TSelf a, TSelf b);
     static abstract TSelf Max(TSelf a, TSelf b);
     static abstract TSelf Exp(TSelf a);
+
+    // For SingleRowAttention, which puts one row's head dimension (not 16 rows) in the lanes.
+    /// <summary>Sixteen fp16 values at p, converted exactly (the F16 cache read in place).</summary>
+    static abstract TSelf LoadHalf(Half* p);
+    /// <summary><see cref="LoadHalf"/> for halves known to be normal numbers (<see cref="HalfRows.AllNormal"/>).</summary>
+    static abstract TSelf LoadHalfNormal(Half* p);
+    /// <summary>The sum of the sixteen lanes in the order BlockAttention.Scores reduces its per-lane accumulators:
+    /// lane i + 8 onto lane i, then i + 4 onto i, then (0 + 2) + (1 + 3).</summary>
+    static abstract float SumLanes(TSelf v);
+    /// <summary>a·b + c on one float, rounded as this rung's <see cref="MulAdd(TSelf, TSelf, TSelf)"/> rounds a lane.</summary>
+    static abstract float MulAddOne(float a, float b, float c);
 }
 
 internal unsafe struct Lanes512 : IRowLanes<Lanes512>
@@ -36,6 +48,10 @@ internal unsafe struct Lanes512 : IRowLanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Div(Lanes512 a, Lanes512 b) => new(a._v / b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Exp(Lanes512 a) => new(Vector512.Exp(a._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 LoadHalf(Half* p) => new(Fp16.ToSingle(Vector512.WidenLower(Vector256.Load((ushort*)p).ToVector512Unsafe())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 LoadHalfNormal(Half* p) => new(HalfRows.NormalToSingle(Vector512.WidenLower(Vector256.Load((short*)p).ToVector512Unsafe())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumLanes(Lanes512 v) => RowLaneSums.Four(RowLaneSums.Eight(v._v.GetUpper() + v._v.GetLower()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MulAddOne(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
 }
 
 internal unsafe struct Lanes256 : IRowLanes<Lanes256>
@@ -53,6 +69,18 @@ internal unsafe struct Lanes256 : IRowLanes<Lanes256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Div(Lanes256 a, Lanes256 b) => new(a._a / b._a, a._b / b._b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a._a, b._a), Vector256.Max(a._b, b._b));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Exp(Lanes256 a) => new(Vector256.Exp(a._a), Vector256.Exp(a._b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 LoadHalf(Half* p)
+    {
+        var h = Vector256.Load((ushort*)p);
+        return new(Fp16.ToSingle(Vector256.WidenLower(h)), Fp16.ToSingle(Vector256.WidenUpper(h)));
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 LoadHalfNormal(Half* p)
+    {
+        var h = Vector256.Load((short*)p);
+        return new(HalfRows.NormalToSingle(Vector256.WidenLower(h)), HalfRows.NormalToSingle(Vector256.WidenUpper(h)));
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumLanes(Lanes256 v) => RowLaneSums.Four(RowLaneSums.Eight(v._b + v._a));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MulAddOne(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
 }
 
 internal unsafe struct Lanes128 : IRowLanes<Lanes128>
@@ -75,6 +103,21 @@ internal unsafe struct Lanes128 : IRowLanes<Lanes128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) =>
         new(Vector128.Max(a._a, b._a), Vector128.Max(a._b, b._b), Vector128.Max(a._c, b._c), Vector128.Max(a._d, b._d));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Exp(Lanes128 a) => new(Vector128.Exp(a._a), Vector128.Exp(a._b), Vector128.Exp(a._c), Vector128.Exp(a._d));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 LoadHalf(Half* p)
+    {
+        Vector128<ushort> lo = Vector128.Load((ushort*)p), hi = Vector128.Load((ushort*)p + 8);
+        return new(Fp16.ToSingle(Vector128.WidenLower(lo)), Fp16.ToSingle(Vector128.WidenUpper(lo)),
+                   Fp16.ToSingle(Vector128.WidenLower(hi)), Fp16.ToSingle(Vector128.WidenUpper(hi)));
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 LoadHalfNormal(Half* p)
+    {
+        Vector128<short> lo = Vector128.Load((short*)p), hi = Vector128.Load((short*)p + 8);
+        return new(HalfRows.NormalToSingle(Vector128.WidenLower(lo)), HalfRows.NormalToSingle(Vector128.WidenUpper(lo)),
+                   HalfRows.NormalToSingle(Vector128.WidenLower(hi)), HalfRows.NormalToSingle(Vector128.WidenUpper(hi)));
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumLanes(Lanes128 v) => RowLaneSums.Four((v._d + v._b) + (v._c + v._a));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MulAddOne(float a, float b, float c) =>
+        Vector128.MultiplyAddEstimate(Vector128.CreateScalarUnsafe(a), Vector128.CreateScalarUnsafe(b), Vector128.CreateScalarUnsafe(c)).ToScalar();
 }
 
 /// <summary>The scalar rung: sixteen floats in an inline array, plain loops.</summary>
@@ -95,4 +138,28 @@ internal unsafe struct LanesScalar : IRowLanes<LanesScalar>
     public static LanesScalar Div(LanesScalar a, LanesScalar b) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] /= b._v[i]; return a; }
     public static LanesScalar Max(LanesScalar a, LanesScalar b) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] = MathF.Max(a._v[i], b._v[i]); return a; }
     public static LanesScalar Exp(LanesScalar a) { for (int i = 0; i < BlockAttention.Lanes; i++) a._v[i] = MathF.Exp(a._v[i]); return a; }
+    public static LanesScalar LoadHalf(Half* p) { LanesScalar r = default; for (int i = 0; i < BlockAttention.Lanes; i++) r._v[i] = Fp16.ToSingle(((ushort*)p)[i]); return r; }
+    public static LanesScalar LoadHalfNormal(Half* p) => LoadHalf(p);
+    public static float SumLanes(LanesScalar v)
+    {
+        for (int i = 0; i < 8; i++) v._v[i] = v._v[i + 8] + v._v[i];
+        for (int i = 0; i < 4; i++) v._v[i] = v._v[i + 4] + v._v[i];
+        return (v._v[0] + v._v[2]) + (v._v[1] + v._v[3]);
+    }
+    public static float MulAddOne(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+}
+
+/// <summary>The last steps of <see cref="IRowLanes{TSelf}.SumLanes"/> on vectors: 8 → 4 lanes (i + 4 onto i), then
+/// (0 + 2) + (1 + 3). Float addition is commutative bit for bit, so upper + lower equals the scalar tree.</summary>
+internal static class RowLaneSums
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Eight(Vector256<float> v) => v.GetUpper() + v.GetLower();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Four(Vector128<float> v)
+    {
+        var pairs = v + Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1));   // lane 0: v0 + v2, lane 1: v1 + v3
+        return pairs.ToScalar() + pairs.GetElement(1);
+    }
 }

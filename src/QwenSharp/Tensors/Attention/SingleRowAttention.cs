@@ -1,0 +1,197 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tensors.Attention;
+
+/// <summary>Causal softmax attention for ONE row (one query of one head) with the head dimension in the vector
+/// lanes: the decode fast path. <see cref="BlockAttention"/> puts 16 rows in the lanes, so a decode step at MHA
+/// (one row per KV head) used 1 of 16 lanes, ~128 vector FMAs per (head, key); here it is ~d/16 per dot product
+/// and per weighted sum. Keys and values are read in place, as fp32 or as fp16 converted 16 at a time (exactly;
+/// rows of normal halves, nearly all, by a 4-operation rebias, see <see cref="HalfRows"/>), so no row is copied into
+/// scratch, and prefetched a few rows ahead.
+///
+/// The outputs are BIT-IDENTICAL to BlockAttention's lane for the same row on the same rung (so a prompt's rows and
+/// the same tokens decoded one by one still agree): each dot product sums in ggml's AVX-512 order as
+/// BlockAttention.Scores does per lane (four 16-lane accumulators over steps of 64, (0+2)+(1+3), the 16 → 1 tree,
+/// the tail one by one), then ·scale; softmax with the same vector exp, the sum in double in key order, the
+/// (float)(1/sum) factor applied before the weighted sum, and every output element a fused multiply-add chain over
+/// the keys in ascending order. Keys past the row's last key do not enter at all: in BlockAttention they get
+/// probability 0 and add nothing (assuming finite values).</summary>
+internal static unsafe class SingleRowAttention
+{
+    private const int Lanes = BlockAttention.Lanes;
+
+    /// <summary>Rows ahead to prefetch. A head's cache rows are a whole KV row apart (2 KiB at 0.5B), so each row is
+    /// a new pair of lines in a new half page, which the hardware prefetchers do not run ahead of; in MHA decode
+    /// nothing is reused, every row comes from L3 or memory.</summary>
+    internal static int PrefetchRows = 8;
+
+    /// <summary>Floats of scratch one row's scores need: keyCount rounded up to 16.</summary>
+    public static int ScoresLength(int keyCount) => (keyCount + Lanes - 1) & ~(Lanes - 1);
+
+    /// <summary>q: d floats. keys, values: keyCount rows of d floats, <paramref name="stride"/> floats apart; the row
+    /// attends to all of them. scores: scratch of <see cref="ScoresLength"/> floats. output: d floats.</summary>
+    public static void Run(int d, float* q, float* keys, float* values, int stride, int keyCount, float scale,
+                           float* scores, float* output) =>
+        Run(d, q, keys, values, stride, keyCount, scale, scores, output, KernelPaths.Best);
+
+    /// <summary>As the fp32 overload, with the keys and values in fp16 (<paramref name="stride"/> halves apart).</summary>
+    public static void Run(int d, float* q, Half* keys, Half* values, int stride, int keyCount, float scale,
+                           float* scores, float* output) =>
+        Run(d, q, keys, values, stride, keyCount, scale, scores, output, KernelPaths.Best);
+
+    // The rung choice mirrors BlockAttention.Run's, so both kernels use the same exp and fused multiply-add.
+    internal static void Run<T>(int d, float* q, T* keys, T* values, int stride, int keyCount, float scale,
+                                float* scores, float* output, KernelPath path) where T : unmanaged
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(Half))
+            throw new NotSupportedException($"attention over {typeof(T).Name} keys");
+        switch (path)
+        {
+            case KernelPath.Vector512 when Vector512.IsHardwareAccelerated:
+                Run<Lanes512, T>(d, q, keys, values, stride, keyCount, scale, scores, output); break;
+            case KernelPath.Vector256Avx2 or KernelPath.Vector256AvxVnni or KernelPath.Vector512 when Vector256.IsHardwareAccelerated:
+                Run<Lanes256, T>(d, q, keys, values, stride, keyCount, scale, scores, output); break;
+            case KernelPath.Scalar:
+                Run<LanesScalar, T>(d, q, keys, values, stride, keyCount, scale, scores, output); break;
+            default:
+                if (Vector128.IsHardwareAccelerated) Run<Lanes128, T>(d, q, keys, values, stride, keyCount, scale, scores, output);
+                else Run<LanesScalar, T>(d, q, keys, values, stride, keyCount, scale, scores, output);
+                break;
+        }
+    }
+
+    private static void Run<L, T>(int d, float* q, T* keys, T* values, int stride, int keyCount, float scale,
+                                  float* scores, float* output) where L : unmanaged, IRowLanes<L> where T : unmanaged
+    {
+        Scores<L, T>(d, q, keys, stride, keyCount, scale, scores);
+        Softmax<L>(keyCount, scores);
+        WeightedValues<L, T>(d, scores, values, stride, keyCount, output);
+    }
+
+    // Whether a cache row's halves are all normal numbers, so that LoadHalfNormal converts them (HalfRows). The flag
+    // is a type argument, so each variant of the inner loops is compiled without the test.
+    private interface IFlag { static abstract bool On { get; } }
+    private struct Normal : IFlag { public static bool On => true; }
+    private struct General : IFlag { public static bool On => false; }
+
+    private static bool AllNormal<T>(T* p, int count) where T : unmanaged =>
+        typeof(T) == typeof(Half) && HalfRows.AllNormal((ushort*)p, count);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static L Load<L, T, N>(T* p) where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag =>
+        typeof(T) != typeof(Half) ? L.Load((float*)p) : N.On ? L.LoadHalfNormal((Half*)p) : L.LoadHalf((Half*)p);
+
+    private static float LoadOne<T>(T* p) where T : unmanaged =>
+        typeof(T) == typeof(Half) ? Fp16.ToSingle(*(ushort*)p) : *(float*)p;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(void* p, int bytes)
+    {
+        if (!Sse.IsSupported) return;
+        for (int b = 0; b < bytes; b += 64) Sse.Prefetch0((byte*)p + b);
+    }
+
+    private static void Scores<L, T>(int d, float* q, T* keys, int stride, int keyCount, float scale, float* scores)
+        where L : unmanaged, IRowLanes<L> where T : unmanaged
+    {
+        int ahead = PrefetchRows;
+        for (int t = 0; t < keyCount; t++)
+        {
+            T* k = keys + (long)t * stride;
+            if (t + ahead < keyCount) Prefetch(k + (long)ahead * stride, d * sizeof(T));
+            scores[t] = (AllNormal(k, d) ? Dot<L, T, Normal>(d, q, k) : Dot<L, T, General>(d, q, k)) * scale;
+        }
+    }
+
+    /// <summary>q·k in BlockAttention.Scores' per-lane order (see the class summary).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot<L, T, N>(int d, float* q, T* k) where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag
+    {
+        int steps = d / 64 * 64;
+        L c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int j = 0; j < steps; j += 64)
+        {
+            c0 = L.MulAdd(L.Load(q + j), Load<L, T, N>(k + j), c0);
+            c1 = L.MulAdd(L.Load(q + j + 16), Load<L, T, N>(k + j + 16), c1);
+            c2 = L.MulAdd(L.Load(q + j + 32), Load<L, T, N>(k + j + 32), c2);
+            c3 = L.MulAdd(L.Load(q + j + 48), Load<L, T, N>(k + j + 48), c3);
+        }
+        float sum = L.SumLanes(L.Add(L.Add(c0, c2), L.Add(c1, c3)));
+        for (int j = steps; j < d; j++) sum = L.MulAddOne(q[j], LoadOne(k + j), sum);
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate4<L, T, N>(L w, T* v, ref L a0, ref L a1, ref L a2, ref L a3)
+        where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag
+    {
+        a0 = L.MulAdd(w, Load<L, T, N>(v), a0);
+        a1 = L.MulAdd(w, Load<L, T, N>(v + 16), a1);
+        a2 = L.MulAdd(w, Load<L, T, N>(v + 32), a2);
+        a3 = L.MulAdd(w, Load<L, T, N>(v + 48), a3);
+    }
+
+    /// <summary>scores[0..keyCount) become probabilities. The max and exp run 16 keys at a time (past keyCount the
+    /// scratch is padded with −∞, whose exp is 0 and is never summed); the sum is in double, key by key.</summary>
+    private static void Softmax<L>(int keyCount, float* scores) where L : unmanaged, IRowLanes<L>
+    {
+        int padded = ScoresLength(keyCount);
+        for (int t = keyCount; t < padded; t++) scores[t] = float.NegativeInfinity;
+        var maxLanes = L.Splat(float.NegativeInfinity);
+        for (int t = 0; t < padded; t += Lanes) maxLanes = L.Max(maxLanes, L.Load(scores + t));
+        float* lane = stackalloc float[Lanes];
+        L.Store(maxLanes, lane);
+        float max = lane[0];
+        for (int i = 1; i < Lanes; i++) max = MathF.Max(max, lane[i]);
+
+        var m = L.Splat(max);
+        double sum = 0;
+        for (int t = 0; t < padded; t += Lanes)
+        {
+            L.Store(L.Exp(L.Sub(L.Load(scores + t), m)), scores + t);
+            int end = Math.Min(keyCount, t + Lanes);
+            for (int i = t; i < end; i++) sum += scores[i];
+        }
+        var inv = L.Splat((float)(1.0 / sum));
+        for (int t = 0; t < padded; t += Lanes) L.Store(L.Mul(L.Load(scores + t), inv), scores + t);
+    }
+
+    /// <summary>output[j] = Σ_t p[t] · values[t][j], t ascending: 64 columns (four accumulators) per pass over the
+    /// keys, then 16, then the last d mod 16 columns one at a time.</summary>
+    private static void WeightedValues<L, T>(int d, float* p, T* values, int stride, int keyCount, float* output)
+        where L : unmanaged, IRowLanes<L> where T : unmanaged
+    {
+        int j = 0;
+        for (; j + 64 <= d; j += 64)
+        {
+            L a0 = default, a1 = default, a2 = default, a3 = default;
+            T* v = values + j;
+            int ahead = PrefetchRows, bytes = Math.Min(64, d - j) * sizeof(T);
+            for (int t = 0; t < keyCount; t++, v += stride)
+            {
+                if (t + ahead < keyCount) Prefetch(v + (long)ahead * stride, bytes);
+                var w = L.Splat(p[t]);
+                if (AllNormal(v, 64)) Accumulate4<L, T, Normal>(w, v, ref a0, ref a1, ref a2, ref a3);
+                else Accumulate4<L, T, General>(w, v, ref a0, ref a1, ref a2, ref a3);
+            }
+            L.Store(a0, output + j); L.Store(a1, output + j + 16); L.Store(a2, output + j + 32); L.Store(a3, output + j + 48);
+        }
+        for (; j + Lanes <= d; j += Lanes)
+        {
+            L a = default;
+            T* v = values + j;
+            for (int t = 0; t < keyCount; t++, v += stride) a = L.MulAdd(L.Splat(p[t]), Load<L, T, General>(v), a);
+            L.Store(a, output + j);
+        }
+        for (; j < d; j++)
+        {
+            float a = 0;
+            T* v = values + j;
+            for (int t = 0; t < keyCount; t++, v += stride) a = L.MulAddOne(p[t], LoadOne(v), a);
+            output[j] = a;
+        }
+    }
+}

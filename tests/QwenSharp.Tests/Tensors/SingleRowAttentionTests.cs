@@ -1,0 +1,202 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using QwenSharp.Tensors.Attention;
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tests.Tensors;
+
+/// <summary>SingleRowAttention (decode fast path) must give the same bits as BlockAttention's lane for that row, on
+/// every rung, for fp32 keys and for fp16 keys read in place (BlockAttention gets them converted by
+/// TensorPrimitives, as AttentionJob converts them).</summary>
+public unsafe class SingleRowAttentionTests
+{
+    private const int Lanes = BlockAttention.Lanes;
+
+    public static TheoryData<int> HeadSizes => new() { 64, 128, 80, 40, 13, 192 };
+
+    [Theory]
+    [MemberData(nameof(HeadSizes))]
+    public void EveryRungGivesBlockAttentionsBits(int d)
+    {
+        int[] keyCounts = [1, 2, 3, 15, 16, 17, 31, 64, 65, 127, 200, 511, 600];
+        foreach (var path in KernelPaths.All.Where(KernelPaths.IsSupported))
+            foreach (var (f16, specials) in new[] { (false, false), (true, true), (true, false) })
+                foreach (int keyCount in keyCounts)
+                {
+                    // The block has a few more keys than the row attends to: BlockAttention masks them (causal), the
+                    // single row never reads them. Row 5 is the one compared; the other lanes are other rows.
+                    var data = new Data(d, keyCount + 3, d + 5, seed: d * 7919 + keyCount, f16, specials);
+                    int[] lastKey = data.LastKeys(seed: keyCount, row: 5, rowLastKey: keyCount - 1);
+                    var block = data.Block(lastKey, path);
+                    var single = data.Single(row: 5, keyCount, path);
+                    AssertSameBits(block, single, 5, $"{path} f16={f16} specials={specials} d={d} keys={keyCount}");
+                }
+    }
+
+    [Fact]
+    public void EveryKeyCountFrom1To600GivesBlockAttentionsBits()
+    {
+        // The production rung and the fp16 cache; 16 rows per block run, each with its own last key.
+        const int d = 64, total = 600;
+        var data = new Data(d, total, d * 3, seed: 600, f16: true);
+        for (int start = 0; start < total; start += Lanes)
+        {
+            int[] lastKey = new int[Lanes];
+            for (int r = 0; r < Lanes; r++) lastKey[r] = Math.Min(total - 1, start + r);
+            var block = data.Block(lastKey, KernelPaths.Best);
+            for (int r = 0; r < Lanes; r++)
+                AssertSameBits(block, data.Single(r, lastKey[r] + 1, KernelPaths.Best), r, $"keys={lastKey[r] + 1}");
+        }
+    }
+
+    [Fact]
+    public void HalfLoadsAreExactOnEveryRung()
+    {
+        var halves = new ushort[65536];
+        for (int i = 0; i < halves.Length; i++) halves[i] = (ushort)i;
+        var expected = new float[halves.Length];
+        for (int i = 0; i < halves.Length; i++) expected[i] = (float)BitConverter.UInt16BitsToHalf(halves[i]);
+        fixed (ushort* h = halves)
+        {
+            Check<LanesScalar>(h, expected, "scalar");
+            if (Vector128.IsHardwareAccelerated) Check<Lanes128>(h, expected, "128");
+            if (Vector256.IsHardwareAccelerated) Check<Lanes256>(h, expected, "256");
+            if (Vector512.IsHardwareAccelerated) Check<Lanes512>(h, expected, "512");
+        }
+
+        static void Check<L>(ushort* h, float[] expected, string rung) where L : unmanaged, IRowLanes<L>
+        {
+            float* got = stackalloc float[Lanes], gotNormal = stackalloc float[Lanes];
+            for (int i = 0; i < expected.Length; i += Lanes)
+            {
+                L.Store(L.LoadHalf((Half*)(h + i)), got);
+                L.Store(L.LoadHalfNormal((Half*)(h + i)), gotNormal);
+                for (int k = 0; k < Lanes; k++)
+                {
+                    float e = expected[i + k];
+                    int exponent = (h[i + k] >> 10) & 31;
+                    if (exponent is > 0 and < 31)
+                        Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(gotNormal[k]),
+                            $"{rung} normal: half 0x{i + k:X4} gave {gotNormal[k]}, expected {e}");
+                    if (float.IsNaN(e)) Assert.True(float.IsNaN(got[k]), $"{rung}: half 0x{i + k:X4} gave {got[k]}, not NaN");
+                    else Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(got[k]),
+                        $"{rung}: half 0x{i + k:X4} gave {got[k]}, expected {e}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void AllNormalRejectsZerosSubnormalsInfinitiesAndNaNsAnywhere()
+    {
+        var row = new ushort[200];
+        foreach (int count in new[] { 1, 7, 8, 15, 16, 31, 32, 64, 100, 200 })
+            for (int at = 0; at < count; at++)
+                foreach (ushort special in new ushort[] { 0x0000, 0x8000, 0x0001, 0x83FF, 0x7C00, 0xFC00, 0x7E00 })
+                {
+                    for (int i = 0; i < row.Length; i++) row[i] = (ushort)(0x3C00 + i % 7 + (i % 2 << 15)); // ±1.x
+                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
+                    row[at] = special;
+                    fixed (ushort* p = row) Assert.False(HalfRows.AllNormal(p, count), $"0x{special:X4} at {at} of {count}");
+                    row[at] = 0x0400; // smallest normal
+                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
+                    row[at] = 0xFBFF; // most negative normal
+                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
+                }
+    }
+
+    private static void AssertSameBits(float[] outT, float[] single, int row, string what)
+    {
+        for (int j = 0; j < single.Length; j++)
+        {
+            int expected = BitConverter.SingleToInt32Bits(outT[j * Lanes + row]), actual = BitConverter.SingleToInt32Bits(single[j]);
+            Assert.True(expected == actual, $"{what}: column {j}: single row {single[j]:R} vs block {outT[j * Lanes + row]:R}");
+        }
+    }
+
+    /// <summary>Random queries, keys and values (fp16-representable, with some zeros and fp16 subnormals), keyCount
+    /// rows <paramref name="stride"/> elements apart, as halves and as their exact floats.</summary>
+    private sealed class Data
+    {
+        private readonly int _d, _keyCount, _stride;
+        private readonly bool _f16;
+        private readonly float[] _q, _keys, _values;
+        private readonly Half[] _keysHalf, _valuesHalf;
+
+        public Data(int d, int keyCount, int stride, int seed, bool f16, bool specials = true)
+        {
+            _d = d; _keyCount = keyCount; _stride = stride; _f16 = f16;
+            var rng = new Random(seed);
+            _q = new float[Lanes * d];
+            for (int i = 0; i < _q.Length; i++) _q[i] = (float)(rng.NextDouble() * 6 - 3);
+            _keysHalf = RandomHalves(keyCount * stride, rng, specials);
+            _valuesHalf = RandomHalves(keyCount * stride, rng, specials);
+            _keys = new float[_keysHalf.Length];
+            _values = new float[_valuesHalf.Length];
+            if (f16)
+            {
+                TensorPrimitives.ConvertToSingle(_keysHalf, _keys);
+                TensorPrimitives.ConvertToSingle(_valuesHalf, _values);
+            }
+            else
+            {
+                // fp32 keys that are not fp16 values, so the fp32 path is not only tested on fp16-exact inputs.
+                for (int i = 0; i < _keys.Length; i++) { _keys[i] = (float)(rng.NextDouble() * 2 - 1); _values[i] = (float)(rng.NextDouble() * 2 - 1); }
+            }
+        }
+
+        /// <summary>With specials, about one in 25 is a zero or a subnormal (most rows take the general fp16
+        /// conversion); without, all are normal numbers (the rows take the fast one).</summary>
+        private static Half[] RandomHalves(int n, Random rng, bool specials)
+        {
+            var h = new Half[n];
+            for (int i = 0; i < n; i++)
+            {
+                int kind = specials ? rng.Next(50) : 2;
+                h[i] = kind == 0 ? (Half)0f
+                    : kind == 1 ? BitConverter.UInt16BitsToHalf((ushort)(rng.Next(1, 0x400) | (rng.Next(2) << 15)))   // subnormal
+                    : (Half)(float)(rng.NextDouble() * 4 - 2);
+            }
+            return h;
+        }
+
+        public int[] LastKeys(int seed, int row, int rowLastKey)
+        {
+            var rng = new Random(seed);
+            var lastKey = new int[Lanes];
+            for (int r = 0; r < Lanes; r++) lastKey[r] = r == 0 ? _keyCount - 1 : rng.Next(_keyCount);
+            lastKey[row] = rowLastKey;
+            return lastKey;
+        }
+
+        public float[] Block(int[] lastKey, KernelPath path)
+        {
+            int keyCount = lastKey.Max() + 1;
+            var qT = new float[_d * Lanes];
+            for (int r = 0; r < Lanes; r++)
+                for (int j = 0; j < _d; j++) qT[j * Lanes + r] = _q[r * _d + j];
+            float[] scores = new float[keyCount * Lanes], outT = new float[_d * Lanes];
+            fixed (float* q = qT, k = _keys, v = _values, s = scores, o = outT)
+            fixed (int* last = lastKey)
+                BlockAttention.Run(_d, q, k, v, _stride, keyCount, last, Scale, s, o, path);
+            return outT;
+        }
+
+        public float[] Single(int row, int keyCount, KernelPath path)
+        {
+            var output = new float[_d];
+            // Scratch filled with garbage: the kernel must not depend on its contents.
+            var scores = new float[SingleRowAttention.ScoresLength(keyCount)];
+            Array.Fill(scores, float.NaN);
+            fixed (float* q = _q, k = _keys, v = _values, s = scores, o = output)
+            fixed (Half* kh = _keysHalf, vh = _valuesHalf)
+            {
+                if (_f16) SingleRowAttention.Run(_d, q + row * _d, kh, vh, _stride, keyCount, Scale, s, o, path);
+                else SingleRowAttention.Run(_d, q + row * _d, k, v, _stride, keyCount, Scale, s, o, path);
+            }
+            return output;
+        }
+
+        private float Scale => 1f / MathF.Sqrt(_d);
+    }
+}
