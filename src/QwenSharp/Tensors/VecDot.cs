@@ -75,6 +75,15 @@ public static unsafe class VecDot
         var kernels = path == KernelTable.DotPath(weightType) ? KernelTable.Best(weightType) : KernelTable.For(weightType, path);
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
         long activationBytes = GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
+        if (batch >= 2 && batch <= SmallBatchKernels.MaxBatch && !TilesOnly)
+        {
+            var small = path == KernelTable.DotPath(weightType) ? SmallBatchKernels.Best(weightType) : SmallBatchKernels.For(weightType, path);
+            if (small != null)
+            {
+                small(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
+                return;
+            }
+        }
         if (kernels.MatMul != null && batch >= TileMinBatch)
         {
             kernels.MatMul(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
@@ -126,6 +135,9 @@ public static unsafe class VecDot
 
     /// <summary>Benchmarks only: batch 1 through the single-row dot instead of a type's multi-row MatVec kernel.</summary>
     internal static bool SingleRowDecode;
+
+    /// <summary>Benchmarks only: small batches through the tile kernels instead of the small-batch kernels.</summary>
+    internal static bool TilesOnly;
 
     /// <summary>From this batch on, a type's tile kernel (weights unpacked once per tile, reused across the batch)
     /// beats the per-pair loop (measured: already at batch 2); decode (batch 1) keeps the single-row dot.</summary>

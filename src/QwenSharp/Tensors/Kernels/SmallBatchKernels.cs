@@ -1,0 +1,50 @@
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tensors.Kernels;
+
+/// <summary>MatMulRows kernels for small batches (several sequences decoded together: 2 up to
+/// <see cref="MaxBatch"/> activations), which read the weight blocks straight from the row and reuse each for every
+/// activation (no per-tile re-layout into scratch, which only pays at prompt-sized batches). Same contract as
+/// <see cref="WeightKernels.MatMul"/>: every output bit-identical to the rung's single-row dot. Null where a type
+/// or rung has none (MatMulRows then goes on to the tile kernel or the per-pair loop).</summary>
+internal static unsafe class SmallBatchKernels
+{
+    /// <summary>Largest batch these kernels take; from here on the tile kernels are as fast or faster (measured
+    /// on the 0.5B shapes, see README).</summary>
+    public const int MaxBatch = 8;
+
+    private static readonly nint[] BestKernels = BuildBest();
+
+    public static delegate*<byte*, int, int, int, byte*, int, float*, int, void> For(GgmlType type, KernelPath path) => type switch
+    {
+        GgmlType.Q8_0 => path switch
+        {
+            // Dot512's fp32 part is Dot256's with AVX2's tail, so the AVX2 form of the kernel matches it bit for bit
+            KernelPath.Vector512 => &Block32SmallBatch.MatMul<Q8_0Kernels.Blocks, Q8_0Halves, Avx2Int8Dot>,
+            KernelPath.Vector256AvxVnni => &Block32SmallBatch.MatMul<Q8_0Kernels.Blocks, Q8_0Halves, AvxVnniInt8Dot>,
+            KernelPath.Vector256Avx2 => &Block32SmallBatch.MatMul<Q8_0Kernels.Blocks, Q8_0Halves, Avx2Int8Dot>,
+            _ => null,
+        },
+        GgmlType.Q4_0 => path switch
+        {
+            KernelPath.Vector512 => &Block32SmallBatch.MatMul<Q4_0Kernels.Blocks, Q4_0Halves, Avx2Int8Dot>,
+            KernelPath.Vector256AvxVnni => &Block32SmallBatch.MatMul<Q4_0Kernels.Blocks, Q4_0Halves, AvxVnniInt8Dot>,
+            KernelPath.Vector256Avx2 => &Block32SmallBatch.MatMul<Q4_0Kernels.Blocks, Q4_0Halves, Avx2Int8Dot>,
+            _ => null,
+        },
+        _ => null,
+    };
+
+    /// <summary>The kernel of the rung production uses for this type's dots (<see cref="KernelTable.DotPath"/>).</summary>
+    public static delegate*<byte*, int, int, int, byte*, int, float*, int, void> Best(GgmlType type) =>
+        (delegate*<byte*, int, int, int, byte*, int, float*, int, void>)BestKernels[(int)type];
+
+    private static nint[] BuildBest()
+    {
+        var table = new nint[40];
+        foreach (var type in Enum.GetValues<GgmlType>())
+            if (GgmlTypeInfo.IsSupported(type) && (uint)type < table.Length)
+                table[(int)type] = (nint)For(type, KernelTable.DotPath(type));
+        return table;
+    }
+}
