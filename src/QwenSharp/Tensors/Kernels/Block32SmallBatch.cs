@@ -34,7 +34,7 @@ internal static unsafe class Block32SmallBatch
     /// <summary>Activations laid out at a time; larger batches go in chunks of this many.</summary>
     public const int MaxChunk = 8;
 
-    /// <summary>Per group of eight blocks and activation: 256 quant bytes, Bias·Σ q_a per block (8 int32), the
+    /// <summary>Per group of eight blocks and activation: 256 quant bytes, -Bias·Σ q_a per block (8 int32), the
     /// fp16 scales as floats (8 fp32).</summary>
     private const int GroupBytes = 256 + 32 + 32, BiasAt = 256, ScalesAt = 288;
 
@@ -71,12 +71,15 @@ internal static unsafe class Block32SmallBatch
                     byte* w = weights + r * rowBytes;
                     Row<TKernel, THalves, TDot>(w, groups, laid, count, acc);
                     byte* tw = w + groups * 8 * wb;
-                    for (int b = 0; b < count; b++)
-                    {
-                        // Dot256's final reduction: lanes summed, + 0 (no offsets), + the tail blocks
-                        byte* ta = activations + (first + b) * actBytes + groups * 8 * ab;
-                        output[(long)(first + b) * outputStride + r] = Simd256.Sum(acc[b]) + 0f + Block32Dot.Tail256<TKernel, TDot>(tw, ta, tail);
-                    }
+                    float* o = output + (long)first * outputStride + r;
+                    // Dot256's final reduction: lanes summed, + 0 (no offsets), + the tail blocks. Without tail
+                    // blocks that last term is +0, and (x + 0) + 0 = x + 0 bit for bit (even for -0 and NaN).
+                    if (tail == 0)
+                        for (int b = 0; b < count; b++) o[(long)b * outputStride] = Simd256.Sum(acc[b]) + 0f;
+                    else
+                        for (int b = 0; b < count; b++)
+                            o[(long)b * outputStride] = Simd256.Sum(acc[b]) + 0f
+                                + Block32Dot.Tail256<TKernel, TDot>(tw, activations + (first + b) * actBytes + groups * 8 * ab, tail);
                 }
             }
         }
@@ -106,7 +109,7 @@ internal static unsafe class Block32SmallBatch
         high = Vector256.Create(Vector128.Load(a + 16), Vector128.Load(a4 + 16));
     }
 
-    /// <summary>Per group: the eight laid-out quant vectors, Bias·Σ q_a per block (unsigned weights only) and the
+    /// <summary>Per group: the eight laid-out quant vectors, -Bias·Σ q_a per block (unsigned weights only; where the byte dots start) and the
     /// eight scales as floats; groups of one activation are <paramref name="groupStride"/> bytes apart.</summary>
     private static void LayOutActivation<TKernel, THalves, TDot>(byte* a, int groups, byte* dst, long groupStride)
         where TKernel : IBlock32Tile where THalves : IBlock32Halves where TDot : IInt8Dot256
@@ -131,7 +134,7 @@ internal static unsafe class Block32SmallBatch
                 bias = TDot.MultiplyAdd(bias, biasBytes, y4.AsSByte()); bias = TDot.MultiplyAdd(bias, biasBytes, y5.AsSByte());
                 bias = TDot.MultiplyAdd(bias, biasBytes, y6.AsSByte()); bias = TDot.MultiplyAdd(bias, biasBytes, y7.AsSByte());
             }
-            bias.Store((int*)(dst + BiasAt));
+            (-bias).Store((int*)(dst + BiasAt));
             Simd256.GatherHalves(a, ab).Store((float*)(dst + ScalesAt));
         }
     }
@@ -151,7 +154,13 @@ internal static unsafe class Block32SmallBatch
         for (int g = 0; g < groups; g++, w += groupBytes)
         {
             if (ahead > 0)
-                for (int p = 0; p < groupBytes; p += 64) Sse.Prefetch0(w + ahead + p);
+            {
+                // every line of the group's bytes, ahead (unrolled: a group is 144..272 bytes)
+                byte* next = w + ahead;
+                Sse.Prefetch0(next); Sse.Prefetch0(next + 64); Sse.Prefetch0(next + 128);
+                if (groupBytes > 192) Sse.Prefetch0(next + 192);
+                if (groupBytes > 256) Sse.Prefetch0(next + 256);
+            }
             THalves.Load(w, w + 4 * wb, out var l0, out var h0);
             THalves.Load(w + wb, w + 5 * wb, out var l1, out var h1);
             THalves.Load(w + 2 * wb, w + 6 * wb, out var l2, out var h2);
@@ -169,12 +178,13 @@ internal static unsafe class Block32SmallBatch
                 for (int b = 0; b < count; b++, ai += GroupBytes)
                 {
                     // two chains of four byte dots (shorter dependency chains); integer sums are exact in any order
-                    var s = TDot.MultiplyAdd(TDot.MultiplyAdd(TDot.MultiplyAdd(TDot.MultiplyAdd(Vector256<int>.Zero,
+                    // two chains of four byte dots (shorter dependency chains), the first starting from -Bias·Σ q_a;
+                    // the integer sums are exact in any order
+                    var s = TDot.MultiplyAdd(TDot.MultiplyAdd(TDot.MultiplyAdd(TDot.MultiplyAdd(Vector256.Load((int*)(ai + BiasAt)),
                                 q0, Y(ai, 0)), q1, Y(ai, 1)), q2, Y(ai, 2)), q3, Y(ai, 3));
                     var t = TDot.MultiplyAdd(TDot.MultiplyAdd(TDot.MultiplyAdd(TDot.MultiplyAdd(Vector256<int>.Zero,
                                 q4, Y(ai, 4)), q5, Y(ai, 5)), q6, Y(ai, 6)), q7, Y(ai, 7));
-                    var sums = s + t - Vector256.Load((int*)(ai + BiasAt));
-                    acc[b] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), weightScales * Vector256.Load((float*)(ai + ScalesAt)), acc[b]);
+                    acc[b] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s + t), weightScales * Vector256.Load((float*)(ai + ScalesAt)), acc[b]);
                 }
             }
             else
