@@ -10,7 +10,9 @@ namespace QwenSharp.Tests.Tensors;
 /// directly, batches beyond its eight-activation chunk; weight bytes at their extremes.</summary>
 public unsafe class SmallBatchMatMulTests
 {
-    private static readonly int[] Lengths = [32 * 8, 32 * 19, 1024, 2816, 32 * 3];
+    /// <summary>Whole groups only, groups and a tail, the 0.5B model's widths, a tail only (32-element types).</summary>
+    private static int[] Lengths(GgmlType type) =>
+        GgmlTypeInfo.Block(type).BlockSize == 256 ? [256, 768, 1024, 2816] : [32 * 8, 32 * 19, 1024, 2816, 32 * 3];
     private static readonly (int Start, int End)[] RowRanges = [(0, 11), (1, 10), (3, 4), (6, 6)];
 
     public static TheoryData<GgmlType, string> TypesAndRungs()
@@ -38,7 +40,7 @@ public unsafe class SmallBatchMatMulTests
         var kernel = SmallBatchKernels.For(weightType, kernelPath);
         var rng = new Random(9100 + (int)weightType);
         const int Rows = 11, Stride = 12, MaxBatch = 19;
-        foreach (int n in Lengths)
+        foreach (int n in Lengths(weightType))
         {
             long rowBytes = GgmlTypeInfo.RowBytes(weightType, n), actBytes = VecDot.ActivationRowBytes(weightType, n);
             var weights = new byte[Rows * rowBytes];
@@ -78,36 +80,44 @@ public unsafe class SmallBatchMatMulTests
     [MemberData(nameof(TypesAndRungs))]
     public void ExtremeBytesEqualALoopOfDotsExactly(GgmlType weightType, string path)
     {
-        // weight bytes 0x80 (Q8_0: q = -128, whose magnitude is no signed byte; Q4_0: nibbles 0 and 8) or 0xFF
-        // (q = -1; nibbles 15), activations at ±127: the largest block sums; whole groups and a tail
+        // every byte but the fp16 scales 0x80 (Q8_0: q = -128, whose magnitude is no signed byte; nibbles 0 and 8)
+        // or 0xFF (q = -1; nibbles 15; K-quant scales and mins at their largest), activations at ±127: the largest
+        // block sums; whole groups and a tail
         var kernelPath = TensorTestData.Path(path);
         var rng = new Random(9200 + (int)weightType);
-        int blockBytes = GgmlTypeInfo.Block(weightType).TypeSize;
-        const int Rows = 6, Batch = 8, N = 32 * 17;
-        long rowBytes = GgmlTypeInfo.RowBytes(weightType, N), actBytes = VecDot.ActivationRowBytes(weightType, N);
+        var (blockSize, blockBytes) = GgmlTypeInfo.Block(weightType);
+        const int Rows = 6, Batch = 8;
+        int n = blockSize == 256 ? 768 : 32 * 17;
+        long rowBytes = GgmlTypeInfo.RowBytes(weightType, n), actBytes = VecDot.ActivationRowBytes(weightType, n);
         var weights = new byte[Rows * rowBytes];
         for (int r = 0; r < Rows; r++)
         {
-            var row = TensorTestData.RandomRow(weightType, N, rng);
-            for (int b = 0; b < N / 32; b++)
-                for (int i = 2; i < blockBytes; i++) row[b * blockBytes + i] = (r + b) % 2 == 0 ? (byte)0x80 : (byte)0xFF;
+            var sane = TensorTestData.RandomRow(weightType, n, rng);
+            var row = new byte[rowBytes];
+            for (int b = 0; b < n / blockSize; b++)
+            {
+                row.AsSpan(b * blockBytes, blockBytes).Fill((r + b) % 2 == 0 ? (byte)0x80 : (byte)0xFF);
+                foreach (int offset in TensorTestData.ScaleOffsets(weightType))
+                    sane.AsSpan(b * blockBytes + offset, 2).CopyTo(row.AsSpan(b * blockBytes + offset));
+            }
             row.CopyTo(weights, r * rowBytes);
         }
         var activations = new byte[Batch * actBytes];
         for (int b = 0; b < Batch; b++)
         {
-            var x = new float[N];
-            for (int i = 0; i < N; i++) x[i] = (b + i) % 3 == 0 ? -1f : 1f;
+            var x = new float[n];
+            for (int i = 0; i < n; i++) x[i] = (b + i) % 3 == 0 ? -1f : 1f;
             VecDot.QuantizeActivation(weightType, x, activations.AsSpan((int)(b * actBytes), (int)actBytes), kernelPath);
         }
         var output = new float[Batch * Rows];
         fixed (byte* pw = weights, pa = activations)
         fixed (float* po = output)
         {
-            VecDot.MatMulRows(weightType, pw, N, 0, Rows, pa, Batch, po, Rows, kernelPath);
+            VecDot.MatMulRows(weightType, pw, n, 0, Rows, pa, Batch, po, Rows, kernelPath);
             for (int b = 0; b < Batch; b++)
                 for (int r = 0; r < Rows; r++)
-                    Assert.Equal(VecDot.Dot(weightType, pw + r * rowBytes, pa + b * actBytes, N, kernelPath), output[b * Rows + r]);
+                    Assert.Equal(BitConverter.SingleToInt32Bits(VecDot.Dot(weightType, pw + r * rowBytes, pa + b * actBytes, n, kernelPath)),
+                                 BitConverter.SingleToInt32Bits(output[b * Rows + r]));
         }
     }
 }

@@ -32,6 +32,12 @@ internal static unsafe class SmallBatchKernels
             KernelPath.Vector256Avx2 => &Block32SmallBatch.MatMul<Q4_0Kernels.Blocks, Q4_0Halves, Avx2Int8Dot>,
             _ => null,
         },
+        GgmlType.Q4_K => path switch
+        {
+            KernelPath.Vector256AvxVnni => &KQuantSmallBatch.MatMulQ4_K<VnniScaledDotAdd>,
+            KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMulQ4_K<Avx2ScaledDotAdd>,
+            _ => null,
+        },
         _ => null,
     };
 
