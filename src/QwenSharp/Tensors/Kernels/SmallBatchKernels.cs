@@ -38,6 +38,12 @@ internal static unsafe class SmallBatchKernels
             KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMulQ4_K<Avx2ScaledDotAdd>,
             _ => null,
         },
+        GgmlType.Q6_K => path switch
+        {
+            KernelPath.Vector256AvxVnni => &KQuantSmallBatch.MatMulQ6_K<VnniScaledDotAdd>,
+            KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMulQ6_K<Avx2ScaledDotAdd>,
+            _ => null,
+        },
         _ => null,
     };
 
