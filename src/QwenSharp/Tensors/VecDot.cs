@@ -58,9 +58,11 @@ public static unsafe class VecDot
 
     /// <summary>output[b·outputStride + r] = dot(weight row r, activation b) for r in [rowStart, rowEnd), b in
     /// [0, batch). Weight rows are contiguous, GgmlTypeInfo.RowBytes(weightType, n) bytes each; activations are
-    /// contiguous, ActivationRowBytes(weightType, n) bytes each. From batch 2, types with a tile kernel unpack four
-    /// weight rows once and run every activation of the batch over them (multi-row × multi-activation register
-    /// blocks); each output is bit-identical to <see cref="Dot(GgmlType, byte*, byte*, int)"/> of that pair.
+    /// contiguous, ActivationRowBytes(weightType, n) bytes each. Batches 2..16 (several sequences decoded together)
+    /// go to a type's small-batch kernel where it has one (each weight block read from the row once and used for up
+    /// to eight activations); larger batches, and types without one, to the tile kernel, which unpacks four weight
+    /// rows once and runs every activation of the batch over them (multi-row × multi-activation register blocks).
+    /// Each output is bit-identical to <see cref="Dot(GgmlType, byte*, byte*, int)"/> of that pair.
     /// Safe to call from several threads at once on disjoint row ranges.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
                                   byte* activations, int batch, float* output, int outputStride) =>

@@ -6,7 +6,7 @@ namespace QwenSharp.Tests.Tensors;
 
 /// <summary>The small-batch MatMulRows kernels (several sequences decoded together) against a loop of single-row
 /// dots on the same rung, bit for bit: lengths with and without tail blocks after the eight-block groups (and the
-/// 0.5B model's 1024 and 2816), uneven row ranges, batches 2..8 through MatMulRows and, calling the kernel
+/// 0.5B model's 1024 and 2816), uneven row ranges, batches 2..16 through MatMulRows and, calling the kernel
 /// directly, batches beyond its eight-activation chunk; weight bytes at their extremes.</summary>
 public unsafe class SmallBatchMatMulTests
 {
