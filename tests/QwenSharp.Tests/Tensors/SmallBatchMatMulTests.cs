@@ -21,6 +21,8 @@ public unsafe class SmallBatchMatMulTests
         foreach (var type in TensorTestData.WeightTypes)
             foreach (var path in TensorTestData.SupportedPaths)
                 if (SmallBatchKernels.For(type, TensorTestData.Path(path)) != null) data.Add(type, path);
+        // without AVX2 (DOTNET_EnableHWIntrinsic=0) no rung has one: one case that checks MatMulRows alone
+        if (data.Count == 0) data.Add(GgmlType.Q8_0, nameof(KernelPath.Scalar));
         return data;
     }
 
@@ -40,6 +42,8 @@ public unsafe class SmallBatchMatMulTests
         var kernel = SmallBatchKernels.For(weightType, kernelPath);
         var rng = new Random(9100 + (int)weightType);
         const int Rows = 11, Stride = 12, MaxBatch = 19;
+        // batches past MatMulRows' range go to the kernel directly (where there is one)
+        int lastBatch = kernel != null ? MaxBatch : SmallBatchKernels.MaxBatch;
         foreach (int n in Lengths(weightType))
         {
             long rowBytes = GgmlTypeInfo.RowBytes(weightType, n), actBytes = VecDot.ActivationRowBytes(weightType, n);
@@ -55,7 +59,7 @@ public unsafe class SmallBatchMatMulTests
                 var expected = new float[MaxBatch, Rows];
                 for (int b = 0; b < MaxBatch; b++)
                     for (int r = 0; r < Rows; r++) expected[b, r] = VecDot.Dot(weightType, pw + r * rowBytes, pa + b * actBytes, n, kernelPath);
-                for (int batch = 2; batch <= MaxBatch; batch++)
+                for (int batch = 2; batch <= lastBatch; batch++)
                     foreach (var (start, end) in RowRanges)
                     {
                         Array.Fill(output, float.NaN);
