@@ -58,9 +58,11 @@ public static unsafe class VecDot
 
     /// <summary>output[b·outputStride + r] = dot(weight row r, activation b) for r in [rowStart, rowEnd), b in
     /// [0, batch). Weight rows are contiguous, GgmlTypeInfo.RowBytes(weightType, n) bytes each; activations are
-    /// contiguous, ActivationRowBytes(weightType, n) bytes each. From batch 2, types with a tile kernel unpack four
-    /// weight rows once and run every activation of the batch over them (multi-row × multi-activation register
-    /// blocks); each output is bit-identical to <see cref="Dot(GgmlType, byte*, byte*, int)"/> of that pair.
+    /// contiguous, ActivationRowBytes(weightType, n) bytes each. Batches 2..16 (several sequences decoded together)
+    /// go to a type's small-batch kernel where it has one (each weight block read from the row once and used for up
+    /// to eight activations); larger batches, and types without one, to the tile kernel, which unpacks four weight
+    /// rows once and runs every activation of the batch over them (multi-row × multi-activation register blocks).
+    /// Each output is bit-identical to <see cref="Dot(GgmlType, byte*, byte*, int)"/> of that pair.
     /// Safe to call from several threads at once on disjoint row ranges.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
                                   byte* activations, int batch, float* output, int outputStride) =>
@@ -75,6 +77,15 @@ public static unsafe class VecDot
         var kernels = path == KernelTable.DotPath(weightType) ? KernelTable.Best(weightType) : KernelTable.For(weightType, path);
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
         long activationBytes = GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
+        if (batch >= 2 && batch <= SmallBatchKernels.MaxBatch && !TilesOnly)
+        {
+            var small = path == KernelTable.DotPath(weightType) ? SmallBatchKernels.Best(weightType) : SmallBatchKernels.For(weightType, path);
+            if (small != null)
+            {
+                small(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
+                return;
+            }
+        }
         if (kernels.MatMul != null && batch >= TileMinBatch)
         {
             kernels.MatMul(weights, n, rowStart, rowEnd, activations, batch, output, outputStride);
@@ -126,6 +137,9 @@ public static unsafe class VecDot
 
     /// <summary>Benchmarks only: batch 1 through the single-row dot instead of a type's multi-row MatVec kernel.</summary>
     internal static bool SingleRowDecode;
+
+    /// <summary>Benchmarks only: small batches through the tile kernels instead of the small-batch kernels.</summary>
+    internal static bool TilesOnly;
 
     /// <summary>From this batch on, a type's tile kernel (weights unpacked once per tile, reused across the batch)
     /// beats the per-pair loop (measured: already at batch 2); decode (batch 1) keeps the single-row dot.</summary>
