@@ -12,7 +12,7 @@ public unsafe class DecodeMatVecTests
     public static TheoryData<GgmlType, string> Cases()
     {
         var data = new TheoryData<GgmlType, string>();
-        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0 })
+        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.F16 })
             foreach (var path in TensorTestData.SupportedPaths) data.Add(type, path);
         return data;
     }
