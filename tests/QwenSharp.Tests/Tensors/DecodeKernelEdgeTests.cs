@@ -43,6 +43,26 @@ public unsafe class DecodeKernelEdgeTests
 
     [Theory]
     [MemberData(nameof(Paths))]
+    public void Q4_0SpecialScalesEqualTheSingleRowDotExactly(string path)
+    {
+        // block scales d that are subnormal, ±0, ±65504 in every row; rows 3..10 also get one infinity or NaN scale,
+        // in a group of eight or in the tail blocks (n = 19 blocks: two groups and three tail blocks)
+        ushort[] finite = [0x0001, 0x8001, 0x03FF, 0x0000, 0x8000, 0x7BFF, 0xFBFF, 0x0400];
+        ushort[] special = [0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7C01, 0xFFFF, 0x7FFF, 0x7D55];
+        int[] blocksWithSpecial = [0, 7, 8, 15, 16, 18, 3, 12];
+        var rng = new Random(9700);
+        const int N = 32 * 19;
+        Check(GgmlType.Q4_0, TensorTestData.Path(path), N, r =>
+        {
+            var row = TensorTestData.RandomRow(GgmlType.Q4_0, N, rng);
+            for (int k = 0; k < finite.Length; k++) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(18 * ((k * 5 + r) % 19)), finite[k]);
+            if (r >= 3) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(18 * blocksWithSpecial[r - 3]), special[r - 3]);
+            return row;
+        }, TensorTestData.RandomActivations(N, rng));
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
     public void F16RandomRowsWithTailsEqualTheSingleRowDotExactly(string path)
     {
         var rng = new Random(9500);

@@ -27,8 +27,12 @@ internal static unsafe class Q4_0Rows
     private const int WeightBlock = 18;
     private const int ActivationBlock = 34;
 
+    /// <summary>2^112, carried by the prepared activation scales to cancel the weight scales' 2^-112 (exact: an fp16
+    /// d_a is below 2^16, so d_a·2^112 stays below 2^128).</summary>
+    private const float ScaleUp = 5.192296858534828E+33f;
+
     /// <summary>Bytes of one group of eight blocks in the prepared activation: eight 32-byte vectors (low and high
-    /// halves of the four block pairs), then the eight int32 biases 8·Σq_a, then the eight fp32 scales d_a.</summary>
+    /// halves of the four block pairs), then the eight int32 biases 8·Σq_a, then the eight fp32 scales d_a·2^112.</summary>
     private const int GroupBytes = 8 * 32 + 32 + 32;
 
     /// <summary>Per-thread prepared activation: grown once, then reused (no per-call allocation).</summary>
@@ -50,9 +54,9 @@ internal static unsafe class Q4_0Rows
             byte* tailActivation = activation + (long)groups * 8 * ActivationBlock;
             int tail = blocks - groups * 8, r = rowStart;
             for (; r + 4 <= rowEnd; r += 4)
-                FourRows<TDot>(weights + r * rowBytes, rowBytes, p, groups, tailActivation, tail, output + r);
+                FourRows<TDot>(weights + r * rowBytes, rowBytes, p, groups, tailActivation, tail, output + r, n);
             for (; r < rowEnd; r++)
-                output[r] = OneRow<TDot>(weights + r * rowBytes, p, groups, tailActivation, tail);
+                output[r] = OneRow<TDot>(weights + r * rowBytes, p, groups, tailActivation, tail, n);
         }
     }
 
@@ -78,7 +82,7 @@ internal static unsafe class Q4_0Rows
                 TDot.MultiplyAdd(default, eight, Vector256.Load((sbyte*)(a + 6 * ActivationBlock + 2))),
                 TDot.MultiplyAdd(default, eight, Vector256.Load((sbyte*)(a + 7 * ActivationBlock + 2))));
             bias.Store((int*)(p + 256));
-            Simd256.GatherHalves(a, ActivationBlock).Store((float*)(p + 288));
+            (Simd256.GatherHalves(a, ActivationBlock) * Vector256.Create(ScaleUp)).Store((float*)(p + 288));
         }
     }
 
@@ -118,11 +122,34 @@ internal static unsafe class Q4_0Rows
         Sse.Prefetch0(w + ahead + 128);
     }
 
-    private static void FourRows<TDot>(byte* w, long rowBytes, byte* p, int groups, byte* tailActivation, int tail, float* o)
+    /// <summary>d_w·d_a of a row's eight blocks. The fp16 d_w comes out of the gather as w·2^-112 in three
+    /// instructions (in the high half of a lane the half's sign is bit 31; an arithmetic shift by 3 puts exponent and
+    /// mantissa where an fp32's go, and the AND clears the sign copies and the neighbouring bytes), exact for every
+    /// finite half; the prepared d_a carries the 2^112, so the product is exactly d_w·d_a, rounded once as in the
+    /// single-row dot. guard keeps the largest |d_w| (shifted to the top): an infinity or NaN scale makes
+    /// <see cref="Finish{TDot}"/> recompute the row with the single-row dot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scales(byte* w, ref Vector256<uint> guard, Vector256<float> activationScales)
+    {
+        var raw = Avx2.GatherVector256((int*)w, Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * WeightBlock, 1);
+        guard = Vector256.Max(guard, raw.AsUInt32() << 17);
+        return (((raw << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle() * activationScales;
+    }
+
+    /// <summary>Dot256's end: lanes summed, + 0 (no offsets), + the tail blocks one at a time.</summary>
+    private static float Finish<TDot>(Vector256<float> acc, Vector256<uint> guard, byte* w, byte* tailActivation, int tail, int groups, int n) where TDot : IInt8Dot256
+    {
+        if (Vector256.GreaterThanOrEqualAny(guard, Vector256.Create(0xF800_0000u)))
+            return Block32Dot.Dot256<Q4_0Kernels.Blocks, TDot>(w - (long)groups * 8 * WeightBlock, tailActivation - (long)groups * 8 * ActivationBlock, n);
+        return Simd256.Sum(acc) + 0f + Block32Dot.Tail256<Q4_0Kernels.Blocks, TDot>(w, tailActivation, tail);
+    }
+
+    private static void FourRows<TDot>(byte* w, long rowBytes, byte* p, int groups, byte* tailActivation, int tail, float* o, int n)
         where TDot : IInt8Dot256
     {
         byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<uint> g0 = default, g1 = default, g2 = default, g3 = default;
         for (int g = 0; g < groups; g++, p += GroupBytes, w0 += 8 * WeightBlock, w1 += 8 * WeightBlock, w2 += 8 * WeightBlock, w3 += 8 * WeightBlock)
         {
             PrefetchGroup(w0); PrefetchGroup(w1); PrefetchGroup(w2); PrefetchGroup(w3);
@@ -132,25 +159,21 @@ internal static unsafe class Q4_0Rows
             var l3 = Vector256.Load((sbyte*)(p + 192)); var h3 = Vector256.Load((sbyte*)(p + 224));
             var bias = Vector256.Load((int*)(p + 256));
             var scales = Vector256.Load((float*)(p + 288));
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Group<TDot>(w0, l0, h0, l1, h1, l2, h2, l3, h3, bias)),
-                                   Simd256.GatherHalves(w0, WeightBlock) * scales, acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Group<TDot>(w1, l0, h0, l1, h1, l2, h2, l3, h3, bias)),
-                                   Simd256.GatherHalves(w1, WeightBlock) * scales, acc1);
-            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Group<TDot>(w2, l0, h0, l1, h1, l2, h2, l3, h3, bias)),
-                                   Simd256.GatherHalves(w2, WeightBlock) * scales, acc2);
-            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Group<TDot>(w3, l0, h0, l1, h1, l2, h2, l3, h3, bias)),
-                                   Simd256.GatherHalves(w3, WeightBlock) * scales, acc3);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Group<TDot>(w0, l0, h0, l1, h1, l2, h2, l3, h3, bias)), Scales(w0, ref g0, scales), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Group<TDot>(w1, l0, h0, l1, h1, l2, h2, l3, h3, bias)), Scales(w1, ref g1, scales), acc1);
+            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Group<TDot>(w2, l0, h0, l1, h1, l2, h2, l3, h3, bias)), Scales(w2, ref g2, scales), acc2);
+            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Group<TDot>(w3, l0, h0, l1, h1, l2, h2, l3, h3, bias)), Scales(w3, ref g3, scales), acc3);
         }
-        // Dot256's final reduction: lanes summed, + 0 (no offsets), + the tail blocks one at a time
-        o[0] = Simd256.Sum(acc0) + 0f + Block32Dot.Tail256<Q4_0Kernels.Blocks, TDot>(w0, tailActivation, tail);
-        o[1] = Simd256.Sum(acc1) + 0f + Block32Dot.Tail256<Q4_0Kernels.Blocks, TDot>(w1, tailActivation, tail);
-        o[2] = Simd256.Sum(acc2) + 0f + Block32Dot.Tail256<Q4_0Kernels.Blocks, TDot>(w2, tailActivation, tail);
-        o[3] = Simd256.Sum(acc3) + 0f + Block32Dot.Tail256<Q4_0Kernels.Blocks, TDot>(w3, tailActivation, tail);
+        o[0] = Finish<TDot>(acc0, g0, w0, tailActivation, tail, groups, n);
+        o[1] = Finish<TDot>(acc1, g1, w1, tailActivation, tail, groups, n);
+        o[2] = Finish<TDot>(acc2, g2, w2, tailActivation, tail, groups, n);
+        o[3] = Finish<TDot>(acc3, g3, w3, tailActivation, tail, groups, n);
     }
 
-    private static float OneRow<TDot>(byte* w, byte* p, int groups, byte* tailActivation, int tail) where TDot : IInt8Dot256
+    private static float OneRow<TDot>(byte* w, byte* p, int groups, byte* tailActivation, int tail, int n) where TDot : IInt8Dot256
     {
         var acc = Vector256<float>.Zero;
+        var guard = Vector256<uint>.Zero;
         for (int g = 0; g < groups; g++, p += GroupBytes, w += 8 * WeightBlock)
         {
             PrefetchGroup(w);
@@ -158,8 +181,8 @@ internal static unsafe class Q4_0Rows
                 Vector256.Load((sbyte*)(p + 64)), Vector256.Load((sbyte*)(p + 96)),
                 Vector256.Load((sbyte*)(p + 128)), Vector256.Load((sbyte*)(p + 160)),
                 Vector256.Load((sbyte*)(p + 192)), Vector256.Load((sbyte*)(p + 224)), Vector256.Load((int*)(p + 256)));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Simd256.GatherHalves(w, WeightBlock) * Vector256.Load((float*)(p + 288)), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Scales(w, ref guard, Vector256.Load((float*)(p + 288))), acc);
         }
-        return Simd256.Sum(acc) + 0f + Block32Dot.Tail256<Q4_0Kernels.Blocks, TDot>(w, tailActivation, tail);
+        return Finish<TDot>(acc, guard, w, tailActivation, tail, groups, n);
     }
 }
