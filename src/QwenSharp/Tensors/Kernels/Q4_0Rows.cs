@@ -112,10 +112,13 @@ internal static unsafe class Q4_0Rows
         Vector256<sbyte> l2, Vector256<sbyte> h2, Vector256<sbyte> l3, Vector256<sbyte> h3, Vector256<int> bias) where TDot : IInt8Dot256 =>
         Reduce(Pair<TDot>(w, 0, l0, h0), Pair<TDot>(w, 1, l1, h1), Pair<TDot>(w, 2, l2, h2), Pair<TDot>(w, 3, l3, h3)) - bias;
 
+    /// <summary>How far ahead the four-row pass prefetches each row: <see cref="Block32Rows.PrefetchAhead"/>, but at
+    /// least one tile of four rows, so that a row's prefetch never lands inside the rows being read now (0: off).</summary>
+    internal static long TileAhead(long rowBytes) => Block32Rows.PrefetchAhead <= 0 ? 0 : Math.Max(4 * rowBytes, Block32Rows.PrefetchAhead);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchGroup(byte* w)
+    private static void PrefetchGroup(byte* w, long ahead)
     {
-        int ahead = Block32Rows.PrefetchAhead;
         if (ahead <= 0) return;
         Sse.Prefetch0(w + ahead);
         Sse.Prefetch0(w + ahead + 64);
@@ -150,9 +153,10 @@ internal static unsafe class Q4_0Rows
         byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         Vector256<uint> g0 = default, g1 = default, g2 = default, g3 = default;
+        long ahead = TileAhead(rowBytes);
         for (int g = 0; g < groups; g++, p += GroupBytes, w0 += 8 * WeightBlock, w1 += 8 * WeightBlock, w2 += 8 * WeightBlock, w3 += 8 * WeightBlock)
         {
-            PrefetchGroup(w0); PrefetchGroup(w1); PrefetchGroup(w2); PrefetchGroup(w3);
+            PrefetchGroup(w0, ahead); PrefetchGroup(w1, ahead); PrefetchGroup(w2, ahead); PrefetchGroup(w3, ahead);
             var l0 = Vector256.Load((sbyte*)p); var h0 = Vector256.Load((sbyte*)(p + 32));
             var l1 = Vector256.Load((sbyte*)(p + 64)); var h1 = Vector256.Load((sbyte*)(p + 96));
             var l2 = Vector256.Load((sbyte*)(p + 128)); var h2 = Vector256.Load((sbyte*)(p + 160));
@@ -176,7 +180,7 @@ internal static unsafe class Q4_0Rows
         var guard = Vector256<uint>.Zero;
         for (int g = 0; g < groups; g++, p += GroupBytes, w += 8 * WeightBlock)
         {
-            PrefetchGroup(w);
+            PrefetchGroup(w, Block32Rows.PrefetchAhead);
             var sums = Group<TDot>(w, Vector256.Load((sbyte*)p), Vector256.Load((sbyte*)(p + 32)),
                 Vector256.Load((sbyte*)(p + 64)), Vector256.Load((sbyte*)(p + 96)),
                 Vector256.Load((sbyte*)(p + 128)), Vector256.Load((sbyte*)(p + 160)),
