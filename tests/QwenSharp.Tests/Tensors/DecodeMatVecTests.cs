@@ -4,15 +4,15 @@ using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tests.Tensors;
 
-/// <summary>Batch-1 MatMulRows (the decode shape), which for Q8_0 on the Vector256 rungs runs four weight rows per
-/// pass and for other types a prefetching single-row loop: every output must be bit-identical to the single-row dot on the same rung, for row ranges that do not
+/// <summary>Batch-1 MatMulRows (the decode shape), which for Q8_0, Q4_0 (Vector256 rungs) and F16 (Vector512, Vector256)
+/// runs four weight rows per pass and for other types a prefetching single-row loop: every output must be bit-identical to the single-row dot on the same rung, for row ranges that do not
 /// divide into fours, lengths with and without a tail after the eight-block groups, and extreme bytes.</summary>
 public unsafe class DecodeMatVecTests
 {
     public static TheoryData<GgmlType, string> Cases()
     {
         var data = new TheoryData<GgmlType, string>();
-        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0 })
+        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.F16 })
             foreach (var path in TensorTestData.SupportedPaths) data.Add(type, path);
         return data;
     }

@@ -14,8 +14,9 @@ internal static unsafe class F16Kernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new WeightKernels(&Dequantize512, &Dot512<HalfActivation>, &Dequantize512, &Dot512<FloatActivation>)
-            .WithMatMul(&FloatTile.MatMul<Tile>),
-        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize256, &Dot256<HalfActivation>, &Dequantize256, &Dot256<FloatActivation>),
+            .WithMatMul(&FloatTile.MatMul<Tile>).WithMatVec(&F16Rows.MatVec512),
+        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize256, &Dot256<HalfActivation>, &Dequantize256, &Dot256<FloatActivation>)
+            .WithMatVec(&F16Rows.MatVec256),
         KernelPath.Vector128Ssse3 or KernelPath.Vector128Portable => new(&Dequantize128, &Dot128<HalfActivation>, &Dequantize128, &Dot128<FloatActivation>),
         _ => new(&DequantizeScalar, &DotScalar<HalfActivation>, &DequantizeScalar, &DotScalar<FloatActivation>),
     };

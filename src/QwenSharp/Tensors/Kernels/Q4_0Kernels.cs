@@ -15,9 +15,9 @@ internal static unsafe class Q4_0Kernels
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Block32Dot.Dot512<Blocks>),
         KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, AvxVnniInt8Dot>)
-            .WithMatMul(&Block32Tile.MatMul<Blocks, AvxVnniInt8Dot>),
+            .WithMatMul(&Block32Tile.MatMul<Blocks, AvxVnniInt8Dot>).WithMatVec(&Q4_0Rows.MatVec<AvxVnniInt8Dot>),
         KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, Avx2Int8Dot>)
-            .WithMatMul(&Block32Tile.MatMul<Blocks, Avx2Int8Dot>),
+            .WithMatMul(&Block32Tile.MatMul<Blocks, Avx2Int8Dot>).WithMatVec(&Q4_0Rows.MatVec<Avx2Int8Dot>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),

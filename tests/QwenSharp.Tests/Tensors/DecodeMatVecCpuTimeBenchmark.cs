@@ -1,0 +1,69 @@
+using System.Runtime.InteropServices;
+using QwenSharp.Tensors;
+using QwenSharp.Tests.Models;
+using Xunit.Abstractions;
+
+namespace QwenSharp.Tests.Tensors;
+
+/// <summary>Microbenchmark (QWEN_BENCH_MATVEC_CPU=1, Linux): batch-1 MatMulRows on the calling thread, timed in
+/// thread CPU time so that other jobs on a shared machine cost it little, the multi-row decode kernel alternating
+/// with the single-row path (<see cref="VecDot.SingleRowDecode"/>) round by round; best of the rounds, in GB/s of
+/// weight bytes. QWEN_BENCH_MATVEC_TYPES=q4_0,f16,... picks the types (default Q4_0, F16, Q8_0).</summary>
+public unsafe class DecodeMatVecCpuTimeBenchmark(ITestOutputHelper output)
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds, Nanoseconds;
+    }
+
+    private const int ThreadCpuTimeClock = 3;   // CLOCK_THREAD_CPUTIME_ID
+
+#pragma warning disable SYSLIB1054   // a benchmark-only call; DllImport keeps it free of source generation
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+#pragma warning restore SYSLIB1054
+
+    private static double ThreadSeconds()
+    {
+        ClockGetTime(ThreadCpuTimeClock, out var t);
+        return t.Seconds + t.Nanoseconds * 1e-9;
+    }
+
+    [EnvironmentFact("QWEN_BENCH_MATVEC_CPU")]
+    public void MatVecThreadCpuTime()
+    {
+        var types = (Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES") ?? "q4_0,f16,q8_0")
+            .Split(',').Select(name => Enum.Parse<GgmlType>(name, ignoreCase: true)).ToArray();
+        var shapes = new (int Rows, int N)[] { (2816, 1024), (1024, 2816), (151936, 1024) };
+        foreach (var type in types)
+            foreach (var (rows, n) in shapes)
+            {
+                long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes;
+                var rng = new Random(1);
+                var weights = GC.AllocateUninitializedArray<byte>((int)bytes, pinned: true);
+                for (int r = 0; r < rows; r++) TensorTestData.RandomRow(type, n, rng).CopyTo(weights, r * rowBytes);
+                var activation = new byte[VecDot.ActivationRowBytes(type, n)];
+                VecDot.QuantizeActivation(type, TensorTestData.RandomActivations(n, rng), activation);
+                var result = new float[rows];
+                int iterations = (int)Math.Max(3, 200_000_000 / bytes);
+                var best = new[] { double.MaxValue, double.MaxValue };
+                fixed (byte* pw = weights, pa = activation)
+                fixed (float* po = result)
+                {
+                    for (int round = 0; round < 9; round++)
+                        for (int mode = 0; mode < 2; mode++)
+                        {
+                            VecDot.SingleRowDecode = mode == 0;
+                            VecDot.MatMulRows(type, pw, n, 0, rows, pa, 1, po, rows);
+                            double start = ThreadSeconds();
+                            for (int i = 0; i < iterations; i++) VecDot.MatMulRows(type, pw, n, 0, rows, pa, 1, po, rows);
+                            best[mode] = Math.Min(best[mode], (ThreadSeconds() - start) / iterations);
+                        }
+                    VecDot.SingleRowDecode = false;
+                }
+                output.WriteLine($"{GgmlTypeInfo.Name(type)} {rows}x{n} one thread, CPU time: single-row {best[0] * 1e3:F3} ms ({bytes / best[0] / 1e9:F1} GB/s), " +
+                                 $"multi-row {best[1] * 1e3:F3} ms ({bytes / best[1] / 1e9:F1} GB/s), x{best[0] / best[1]:F2}");
+            }
+    }
+}
