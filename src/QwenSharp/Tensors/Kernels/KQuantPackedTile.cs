@@ -1,0 +1,220 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using static QwenSharp.Tensors.Kernels.Q8_KLayout;
+
+namespace QwenSharp.Tensors.Kernels;
+
+/// <summary>How four prepared-and-packed rows meet one Q8_K activation row in <see cref="KQuantPackedTile"/>, and
+/// the type's part of packing a prepared block (its scales; the values are packed generically).</summary>
+internal unsafe interface IPackedFourRows
+{
+    /// <summary>Rearranges the scales of one prepared block in place for <see cref="FourRows"/>.</summary>
+    static abstract void PackScales(byte* preparedBlock);
+
+    /// <summary>o[r] = dot(packed row r, a) for r = 0..3; packed rows are rowStride bytes apart.</summary>
+    static abstract void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o);
+}
+
+/// <summary>MatMulRows for K-quant weights on the AVX-VNNI rung. Same tiles as <see cref="KQuantTile"/> (four rows
+/// prepared once per chunk of activations), but the 32-element pieces are multiplied with vpdpbusd instead of
+/// vpmaddubsw + vpdpwssd, which halves the multiply work:
+/// <para>The single-row kernel's int32 lane i of a block is Σ_c scale_c(i)·D_c,i, where D_c,i is the dot of bytes
+/// 4i..4i+3 of 32-element piece c. A piece-pair (c, c+1) is packed as unpacklo32 / unpackhi32 of the two pieces
+/// (weights here, activations on the fly); vpdpbusd of each half gives D_c,i and D_c+1,i in adjacent lanes, and
+/// vpackssdw of the two results (its in-lane order mirrors the unpacks) leaves the int16 pair (D_c,i, D_c+1,i) in
+/// int32 lane i. One vpdpwssd with the scale pair (scale_c(i), scale_c+1(i)) then adds exactly the single-row
+/// kernel's two contributions to lane i. |D| ≤ 4·63·128 &lt; 2^15 for every K-quant (values ≤ 63), so the pack
+/// never saturates, and all integer lane sums, hence all fp32 steps, are those of the single-row dot.</para>
+/// Per 64 elements and row: 2 vpdpbusd + 1 vpdpwssd (+ 1 vpackssdw on port 5) instead of 2 vpmaddubsw + 2 vpdpwssd.</summary>
+internal static unsafe class KQuantPackedTile
+{
+    private const int Rows = 4;
+    private const int MinBatch = 2;
+
+    /// <summary>Activations per pass over the row tiles (as in <see cref="KQuantTile"/>: ≈ 75 KB of Q8_K rows of 1024).</summary>
+    private const int Chunk = 64;
+
+    [ThreadStatic] private static byte[]? scratch;
+
+    public static void MatMul<TKernel, TRows>(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
+                                              float* output, int outputStride) where TKernel : IKQuantTile where TRows : IPackedFourRows
+    {
+        int blocks = n / 256;
+        long rowBytes = (long)blocks * TKernel.WeightBlockBytes, actBytes = (long)blocks * BlockBytes;
+        int fullEnd = batch >= MinBatch ? rowStart + (rowEnd - rowStart) / Rows * Rows : rowStart;
+        if (fullEnd > rowStart)
+        {
+            long preparedRow = (long)blocks * TKernel.PreparedBlockBytes;
+            var buffer = scratch;
+            if (buffer == null || buffer.Length < Rows * preparedRow + 32) scratch = buffer = new byte[Rows * preparedRow + 32];
+            fixed (byte* raw = buffer)
+            {
+                byte* prepared = (byte*)(((nint)raw + 31) & ~(nint)31);
+                for (int first = 0; first < batch; first += Chunk)
+                {
+                    int count = Math.Min(Chunk, batch - first);
+                    for (int tile = rowStart; tile < fullEnd; tile += Rows)
+                    {
+                        for (int r = 0; r < Rows; r++)
+                        {
+                            byte* w = weights + (tile + r) * rowBytes;
+                            for (int k = 0; k < blocks; k++)
+                            {
+                                byte* dst = prepared + r * preparedRow + k * TKernel.PreparedBlockBytes;
+                                TKernel.Prepare(w + k * TKernel.WeightBlockBytes, dst);
+                                PackValues(dst);
+                                TRows.PackScales(dst);
+                            }
+                        }
+                        for (int b = first; b < first + count; b++)
+                            TRows.FourRows(prepared, preparedRow, blocks, activations + b * actBytes, output + (long)b * outputStride + tile);
+                    }
+                }
+            }
+        }
+        for (int b = 0; b < batch; b++)
+            for (int r = fullEnd; r < rowEnd; r++)
+                output[(long)b * outputStride + r] = TKernel.Dot(weights + r * rowBytes, activations + b * actBytes, n);
+    }
+
+    /// <summary>The eight 32-byte value pieces of a prepared block (piece c at 32c) become four packed pairs:
+    /// unpacklo32(c, c+1) at 64p, unpackhi32(c, c+1) at 64p + 32, for c = 2p.</summary>
+    private static void PackValues(byte* block)
+    {
+        for (int p = 0; p < 4; p++)
+        {
+            var even = Vector256.Load((int*)(block + 64 * p));
+            var odd = Vector256.Load((int*)(block + 64 * p + 32));
+            Avx2.UnpackLow(even, odd).Store((int*)(block + 64 * p));
+            Avx2.UnpackHigh(even, odd).Store((int*)(block + 64 * p + 32));
+        }
+    }
+
+    /// <summary>The int32 lanes i of Σ over the piece pair p of scale·D: (D_c,i, D_c+1,i) packed as int16 pairs,
+    /// times the scale pairs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> PairDot(Vector256<int> acc, byte* packedPair, Vector256<sbyte> yLow, Vector256<sbyte> yHigh, Vector256<short> scales)
+    {
+        var x = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Load(packedPair), yLow);
+        var z = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Load(packedPair + 32), yHigh);
+        return AvxVnni.MultiplyWideningAndAdd(acc, Avx2.PackSignedSaturate(x, z), scales);
+    }
+
+    /// <summary>Q4_K and Q5_K (<see cref="Q4_KKernels.Tile"/>'s prepared block): the eight int16 scales at ScalesAt
+    /// already are, read as int32, the four scale pairs (scale_2p, scale_2p+1). The end of block is Dot256's two
+    /// fused steps with cheaper operands: the min term's lane i, m_i·(bsum_2i + bsum_2i+1) (exact in int32 and in
+    /// fp32, &lt; 2^24), is the fp32 product of the mins (converted once here) and the pair sums of bsums (converted
+    /// once per activation block for all four rows), and the products d_a·d, d_a·(-dmin) are vector multiplies of
+    /// d_a by the row's d and -dmin, the same IEEE products as Dot256's scalar ones.</summary>
+    internal readonly struct ScalePerPiece : IPackedFourRows
+    {
+        private const int Stride = 352, ScalesAt = Q4_KKernels.Tile.ScalesAt, MinsAt = Q4_KKernels.Tile.MinsAt;
+        private const int DAt = Q4_KKernels.Tile.DAt, NegDminAt = Q4_KKernels.Tile.DminAt;
+
+        /// <summary>int16 mins (m_i at word 2i) become fp32 m_i; dmin becomes -dmin.</summary>
+        public static void PackScales(byte* preparedBlock)
+        {
+            var mins = Vector256.Load((int*)(preparedBlock + MinsAt)) & Vector256.Create(0xFFFF);
+            Avx.ConvertToVector256Single(mins).Store((float*)(preparedBlock + MinsAt));
+            *(float*)(preparedBlock + NegDminAt) = -*(float*)(preparedBlock + NegDminAt);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<short> ScalePair(byte* p, int pair) => Vector256.Create(((int*)(p + ScalesAt))[pair]).AsInt16();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<float> pairSums, Vector256<float> da, byte* p)
+        {
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), da * Vector256.Create(*(float*)(p + DAt)), acc);
+            return Fma.MultiplyAdd(Vector256.Load((float*)(p + MinsAt)) * pairSums, da * Vector256.Create(*(float*)(p + NegDminAt)), acc);
+        }
+
+        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o)
+        {
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
+            var ones = Vector256.Create((short)1);
+            for (int b = 0; b < blocks; b++, a += BlockBytes)
+            {
+                int off = b * Stride;
+                sbyte* y = (sbyte*)(a + QuantsOffset);
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int pair = 0; pair < 4; pair++)
+                {
+                    var even = Vector256.Load((int*)(y + 64 * pair));
+                    var odd = Vector256.Load((int*)(y + 64 * pair + 32));
+                    var yLow = Avx2.UnpackLow(even, odd).AsSByte();
+                    var yHigh = Avx2.UnpackHigh(even, odd).AsSByte();
+                    int q = off + 64 * pair;
+                    s0 = PairDot(s0, p + q, yLow, yHigh, ScalePair(p + off, pair));
+                    s1 = PairDot(s1, p1 + q, yLow, yHigh, ScalePair(p1 + off, pair));
+                    s2 = PairDot(s2, p2 + q, yLow, yHigh, ScalePair(p2 + off, pair));
+                    s3 = PairDot(s3, p3 + q, yLow, yHigh, ScalePair(p3 + off, pair));
+                }
+                var da = Vector256.Create(*(float*)a);
+                var pairSums = Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(a + SumsOffset)), ones));
+                acc0 = Finish(acc0, s0, pairSums, da, p + off);
+                acc1 = Finish(acc1, s1, pairSums, da, p1 + off);
+                acc2 = Finish(acc2, s2, pairSums, da, p2 + off);
+                acc3 = Finish(acc3, s3, pairSums, da, p3 + off);
+            }
+            o[0] = Simd.Simd256.Sum(acc0);
+            o[1] = Simd.Simd256.Sum(acc1);
+            o[2] = Simd.Simd256.Sum(acc2);
+            o[3] = Simd.Simd256.Sum(acc3);
+        }
+    }
+
+    /// <summary>Q2_K, Q3_K, Q6_K (<see cref="KQuantTile"/>'s pair-scaled block): the int16 scale vectors of pieces
+    /// c and c+1 (each int32 lane a pair of equal scales) merge into one: low words from c, high words from c+1.</summary>
+    internal readonly struct PairScaled<TFinish> : IPackedFourRows where TFinish : IBlockFinish
+    {
+        private const int Stride = KQuantTile.PairScaledBlockBytes, ScalesAt = KQuantTile.PairScalesAt;
+
+        public static void PackScales(byte* preparedBlock)
+        {
+            short* s = (short*)(preparedBlock + ScalesAt);
+            for (int p = 0; p < 4; p++)
+            {
+                var even = Vector256.Load(s + 32 * p);
+                var odd = Vector256.Load(s + 32 * p + 16);
+                Avx2.Blend(even, odd, 0xAA).Store(s + 16 * p);
+            }
+        }
+
+        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o)
+        {
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
+            for (int b = 0; b < blocks; b++, a += BlockBytes)
+            {
+                int off = b * Stride;
+                sbyte* y = (sbyte*)(a + QuantsOffset);
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int pair = 0; pair < 4; pair++)
+                {
+                    var even = Vector256.Load((int*)(y + 64 * pair));
+                    var odd = Vector256.Load((int*)(y + 64 * pair + 32));
+                    var yLow = Avx2.UnpackLow(even, odd).AsSByte();
+                    var yHigh = Avx2.UnpackHigh(even, odd).AsSByte();
+                    int q = off + 64 * pair, sc = off + ScalesAt + 32 * pair;
+                    s0 = PairDot(s0, p + q, yLow, yHigh, Vector256.Load((short*)(p + sc)));
+                    s1 = PairDot(s1, p1 + q, yLow, yHigh, Vector256.Load((short*)(p1 + sc)));
+                    s2 = PairDot(s2, p2 + q, yLow, yHigh, Vector256.Load((short*)(p2 + sc)));
+                    s3 = PairDot(s3, p3 + q, yLow, yHigh, Vector256.Load((short*)(p3 + sc)));
+                }
+                float da = *(float*)a;
+                var bsums = Vector256.Load((short*)(a + SumsOffset));
+                acc0 = TFinish.Finish(acc0, s0, bsums, da, p + off);
+                acc1 = TFinish.Finish(acc1, s1, bsums, da, p1 + off);
+                acc2 = TFinish.Finish(acc2, s2, bsums, da, p2 + off);
+                acc3 = TFinish.Finish(acc3, s3, bsums, da, p3 + off);
+            }
+            o[0] = Simd.Simd256.Sum(acc0);
+            o[1] = Simd.Simd256.Sum(acc1);
+            o[2] = Simd.Simd256.Sum(acc2);
+            o[3] = Simd.Simd256.Sum(acc3);
+        }
+    }
+}
