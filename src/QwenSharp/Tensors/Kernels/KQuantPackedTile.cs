@@ -12,8 +12,12 @@ internal unsafe interface IPackedFourRows
     /// <summary>Rearranges the scales of one prepared block in place for <see cref="FourRows"/>.</summary>
     static abstract void PackScales(byte* preparedBlock);
 
-    /// <summary>o[r] = dot(packed row r, a) for r = 0..3; packed rows are rowStride bytes apart.</summary>
-    static abstract void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o);
+    /// <summary>Writes the 32-byte tile header of one block from the four packed rows' blocks (rowStride apart).</summary>
+    static abstract void PackHeader(byte* preparedBlock, long rowStride, byte* header);
+
+    /// <summary>o[r] = dot(packed row r, a) for r = 0..3; packed rows are rowStride bytes apart, headers 32 bytes
+    /// per block, a is one activation in <see cref="KQuantPackedTile"/>'s packed activation layout.</summary>
+    static abstract void FourRows(byte* p, long rowStride, byte* headers, int blocks, byte* a, float* o);
 }
 
 /// <summary>MatMulRows for K-quant weights on the AVX-VNNI rung. Same tiles as <see cref="KQuantTile"/> (four rows
@@ -37,6 +41,10 @@ internal static unsafe class KQuantPackedTile
 
     [ThreadStatic] private static byte[]? scratch;
 
+    /// <summary>A packed activation block: the four piece pairs (unpacklo32 / unpackhi32 of pieces 2p, 2p+1 at 64p,
+    /// 64p + 32), the raw int16 bsums, their pair sums as fp32 (lane i = bsum_2i + bsum_2i+1), then d_a.</summary>
+    public const int ActBsumsAt = 256, ActPairSumsAt = 288, ActDAt = 320, ActBlockBytes = 352;
+
     public static void MatMul<TKernel, TRows>(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
                                               float* output, int outputStride) where TKernel : IKQuantTile where TRows : IPackedFourRows
     {
@@ -45,15 +53,19 @@ internal static unsafe class KQuantPackedTile
         int fullEnd = batch >= MinBatch ? rowStart + (rowEnd - rowStart) / Rows * Rows : rowStart;
         if (fullEnd > rowStart)
         {
-            long preparedRow = (long)blocks * TKernel.PreparedBlockBytes;
+            long preparedRow = (long)blocks * TKernel.PreparedBlockBytes, packedAct = (long)blocks * ActBlockBytes;
+            long headersAt = Rows * preparedRow, actsAt = headersAt + blocks * 32L, size = actsAt + Chunk * packedAct + 32;
             var buffer = scratch;
-            if (buffer == null || buffer.Length < Rows * preparedRow + 32) scratch = buffer = new byte[Rows * preparedRow + 32];
+            if (buffer == null || buffer.Length < size) scratch = buffer = new byte[size];
             fixed (byte* raw = buffer)
             {
-                byte* prepared = (byte*)(((nint)raw + 31) & ~(nint)31);
+                byte* prepared = (byte*)(((nint)raw + 31) & ~(nint)31), headers = prepared + headersAt, acts = prepared + actsAt;
                 for (int first = 0; first < batch; first += Chunk)
                 {
                     int count = Math.Min(Chunk, batch - first);
+                    for (int b = 0; b < count; b++)
+                        for (int k = 0; k < blocks; k++)
+                            PackActivation(activations + (first + b) * actBytes + k * BlockBytes, acts + b * packedAct + k * ActBlockBytes);
                     for (int tile = rowStart; tile < fullEnd; tile += Rows)
                     {
                         for (int r = 0; r < Rows; r++)
@@ -67,8 +79,10 @@ internal static unsafe class KQuantPackedTile
                                 TRows.PackScales(dst);
                             }
                         }
-                        for (int b = first; b < first + count; b++)
-                            TRows.FourRows(prepared, preparedRow, blocks, activations + b * actBytes, output + (long)b * outputStride + tile);
+                        for (int k = 0; k < blocks; k++)
+                            TRows.PackHeader(prepared + k * TKernel.PreparedBlockBytes, preparedRow, headers + 32 * k);
+                        for (int b = 0; b < count; b++)
+                            TRows.FourRows(prepared, preparedRow, headers, blocks, acts + b * packedAct, output + (long)(first + b) * outputStride + tile);
                     }
                 }
             }
@@ -76,6 +90,23 @@ internal static unsafe class KQuantPackedTile
         for (int b = 0; b < batch; b++)
             for (int r = fullEnd; r < rowEnd; r++)
                 output[(long)b * outputStride + r] = TKernel.Dot(weights + r * rowBytes, activations + b * actBytes, n);
+    }
+
+    /// <summary>One Q8_K block into the packed activation layout (once per activation and chunk, for all row tiles).</summary>
+    private static void PackActivation(byte* a, byte* dst)
+    {
+        byte* y = a + QuantsOffset;
+        for (int p = 0; p < 4; p++)
+        {
+            var even = Vector256.Load((int*)(y + 64 * p));
+            var odd = Vector256.Load((int*)(y + 64 * p + 32));
+            Avx2.UnpackLow(even, odd).Store((int*)(dst + 64 * p));
+            Avx2.UnpackHigh(even, odd).Store((int*)(dst + 64 * p + 32));
+        }
+        var bsums = Vector256.Load((short*)(a + SumsOffset));
+        bsums.Store((short*)(dst + ActBsumsAt));
+        Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bsums, Vector256.Create((short)1))).Store((float*)(dst + ActPairSumsAt));
+        *(float*)(dst + ActDAt) = *(float*)a;
     }
 
     /// <summary>The eight 32-byte value pieces of a prepared block (piece c at 32c) become four packed pairs:
@@ -120,44 +151,52 @@ internal static unsafe class KQuantPackedTile
             *(float*)(preparedBlock + NegDminAt) = -*(float*)(preparedBlock + NegDminAt);
         }
 
+        /// <summary>Header: d of the four rows, then their -dmin; one multiply by d_a makes all eight products.</summary>
+        public static void PackHeader(byte* preparedBlock, long rowStride, byte* header)
+        {
+            for (int r = 0; r < 4; r++)
+            {
+                ((float*)header)[r] = *(float*)(preparedBlock + r * rowStride + DAt);
+                ((float*)header)[4 + r] = *(float*)(preparedBlock + r * rowStride + NegDminAt);
+            }
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<short> ScalePair(byte* p, int pair) => Vector256.Create(((int*)(p + ScalesAt))[pair]).AsInt16();
 
+        /// <summary>Dot256's two fused steps; products[r] = d_a·d, products[4 + r] = d_a·(-dmin) of this row.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<float> pairSums, Vector256<float> da, byte* p)
+        private static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<float> pairSums, float* products, byte* p)
         {
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), da * Vector256.Create(*(float*)(p + DAt)), acc);
-            return Fma.MultiplyAdd(Vector256.Load((float*)(p + MinsAt)) * pairSums, da * Vector256.Create(*(float*)(p + NegDminAt)), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(products[0]), acc);
+            return Fma.MultiplyAdd(Vector256.Load((float*)(p + MinsAt)) * pairSums, Vector256.Create(products[4]), acc);
         }
 
-        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o)
+        public static void FourRows(byte* p, long rowStride, byte* headers, int blocks, byte* a, float* o)
         {
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
-            var ones = Vector256.Create((short)1);
-            for (int b = 0; b < blocks; b++, a += BlockBytes)
+            float* products = stackalloc float[8];
+            for (int b = 0; b < blocks; b++, a += ActBlockBytes)
             {
                 int off = b * Stride;
-                sbyte* y = (sbyte*)(a + QuantsOffset);
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 for (int pair = 0; pair < 4; pair++)
                 {
-                    var even = Vector256.Load((int*)(y + 64 * pair));
-                    var odd = Vector256.Load((int*)(y + 64 * pair + 32));
-                    var yLow = Avx2.UnpackLow(even, odd).AsSByte();
-                    var yHigh = Avx2.UnpackHigh(even, odd).AsSByte();
+                    var yLow = Vector256.Load((sbyte*)(a + 64 * pair));
+                    var yHigh = Vector256.Load((sbyte*)(a + 64 * pair + 32));
                     int q = off + 64 * pair;
                     s0 = PairDot(s0, p + q, yLow, yHigh, ScalePair(p + off, pair));
                     s1 = PairDot(s1, p1 + q, yLow, yHigh, ScalePair(p1 + off, pair));
                     s2 = PairDot(s2, p2 + q, yLow, yHigh, ScalePair(p2 + off, pair));
                     s3 = PairDot(s3, p3 + q, yLow, yHigh, ScalePair(p3 + off, pair));
                 }
-                var da = Vector256.Create(*(float*)a);
-                var pairSums = Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(a + SumsOffset)), ones));
-                acc0 = Finish(acc0, s0, pairSums, da, p + off);
-                acc1 = Finish(acc1, s1, pairSums, da, p1 + off);
-                acc2 = Finish(acc2, s2, pairSums, da, p2 + off);
-                acc3 = Finish(acc3, s3, pairSums, da, p3 + off);
+                (Vector256.Load((float*)(headers + 32 * b)) * Vector256.Create(*(float*)(a + ActDAt))).Store(products);
+                var pairSums = Vector256.Load((float*)(a + ActPairSumsAt));
+                acc0 = Finish(acc0, s0, pairSums, products, p + off);
+                acc1 = Finish(acc1, s1, pairSums, products + 1, p1 + off);
+                acc2 = Finish(acc2, s2, pairSums, products + 2, p2 + off);
+                acc3 = Finish(acc3, s3, pairSums, products + 3, p3 + off);
             }
             o[0] = Simd.Simd256.Sum(acc0);
             o[1] = Simd.Simd256.Sum(acc1);
@@ -183,29 +222,28 @@ internal static unsafe class KQuantPackedTile
             }
         }
 
-        public static void FourRows(byte* p, long rowStride, int blocks, byte* a, float* o)
+        public static void PackHeader(byte* preparedBlock, long rowStride, byte* header) { }
+
+        public static void FourRows(byte* p, long rowStride, byte* headers, int blocks, byte* a, float* o)
         {
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
-            for (int b = 0; b < blocks; b++, a += BlockBytes)
+            for (int b = 0; b < blocks; b++, a += ActBlockBytes)
             {
                 int off = b * Stride;
-                sbyte* y = (sbyte*)(a + QuantsOffset);
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 for (int pair = 0; pair < 4; pair++)
                 {
-                    var even = Vector256.Load((int*)(y + 64 * pair));
-                    var odd = Vector256.Load((int*)(y + 64 * pair + 32));
-                    var yLow = Avx2.UnpackLow(even, odd).AsSByte();
-                    var yHigh = Avx2.UnpackHigh(even, odd).AsSByte();
+                    var yLow = Vector256.Load((sbyte*)(a + 64 * pair));
+                    var yHigh = Vector256.Load((sbyte*)(a + 64 * pair + 32));
                     int q = off + 64 * pair, sc = off + ScalesAt + 32 * pair;
                     s0 = PairDot(s0, p + q, yLow, yHigh, Vector256.Load((short*)(p + sc)));
                     s1 = PairDot(s1, p1 + q, yLow, yHigh, Vector256.Load((short*)(p1 + sc)));
                     s2 = PairDot(s2, p2 + q, yLow, yHigh, Vector256.Load((short*)(p2 + sc)));
                     s3 = PairDot(s3, p3 + q, yLow, yHigh, Vector256.Load((short*)(p3 + sc)));
                 }
-                float da = *(float*)a;
-                var bsums = Vector256.Load((short*)(a + SumsOffset));
+                float da = *(float*)(a + ActDAt);
+                var bsums = Vector256.Load((short*)(a + ActBsumsAt));
                 acc0 = TFinish.Finish(acc0, s0, bsums, da, p + off);
                 acc1 = TFinish.Finish(acc1, s1, bsums, da, p1 + off);
                 acc2 = TFinish.Finish(acc2, s2, bsums, da, p2 + off);
