@@ -18,6 +18,9 @@ internal unsafe interface IPackedFourRows
     /// <summary>o[r] = dot(packed row r, a) for r = 0..3; packed rows are rowStride bytes apart, headers 32 bytes
     /// per block, a is one activation in <see cref="KQuantPackedTile"/>'s packed activation layout.</summary>
     static abstract void FourRows(byte* p, long rowStride, byte* headers, int blocks, byte* a, float* o);
+
+    /// <summary><see cref="FourRows"/> for two activations at once (a0 → o0, a1 → o1).</summary>
+    static abstract void FourRowsTwice(byte* p, long rowStride, byte* headers, int blocks, byte* a0, byte* a1, float* o0, float* o1);
 }
 
 /// <summary>MatMulRows for K-quant weights on the AVX-VNNI rung. Same tiles as <see cref="KQuantTile"/> (four rows
@@ -81,7 +84,11 @@ internal static unsafe class KQuantPackedTile
                         }
                         for (int k = 0; k < blocks; k++)
                             TRows.PackHeader(prepared + k * TKernel.PreparedBlockBytes, preparedRow, headers + 32 * k);
-                        for (int b = 0; b < count; b++)
+                        int b = 0;
+                        for (; b + 1 < count; b += 2)
+                            TRows.FourRowsTwice(prepared, preparedRow, headers, blocks, acts + b * packedAct, acts + (b + 1) * packedAct,
+                                                output + (long)(first + b) * outputStride + tile, output + (long)(first + b + 1) * outputStride + tile);
+                        for (; b < count; b++)
                             TRows.FourRows(prepared, preparedRow, headers, blocks, acts + b * packedAct, output + (long)(first + b) * outputStride + tile);
                     }
                 }
@@ -132,6 +139,21 @@ internal static unsafe class KQuantPackedTile
         return AvxVnni.MultiplyWideningAndAdd(acc, Avx2.PackSignedSaturate(x, z), scales);
     }
 
+    /// <summary><see cref="PairDot"/> of one packed weight pair with two activations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector256<int>, Vector256<int>) PairDotTwice(Vector256<int> acc0, Vector256<int> acc1, byte* packedPair,
+        Vector256<sbyte> yLow0, Vector256<sbyte> yHigh0, Vector256<sbyte> yLow1, Vector256<sbyte> yHigh1, Vector256<short> scales)
+    {
+        var w0 = Vector256.Load(packedPair);
+        var w1 = Vector256.Load(packedPair + 32);
+        var x0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w0, yLow0);
+        var z0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w1, yHigh0);
+        var x1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w0, yLow1);
+        var z1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w1, yHigh1);
+        return (AvxVnni.MultiplyWideningAndAdd(acc0, Avx2.PackSignedSaturate(x0, z0), scales),
+                AvxVnni.MultiplyWideningAndAdd(acc1, Avx2.PackSignedSaturate(x1, z1), scales));
+    }
+
     /// <summary>Q4_K and Q5_K (<see cref="Q4_KKernels.Tile"/>'s prepared block): the eight int16 scales at ScalesAt
     /// already are, read as int32, the four scale pairs (scale_2p, scale_2p+1). The end of block is Dot256's two
     /// fused steps with cheaper operands: the min term's lane i, m_i·(bsum_2i + bsum_2i+1) (exact in int32 and in
@@ -170,6 +192,55 @@ internal static unsafe class KQuantPackedTile
         {
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(products[0]), acc);
             return Fma.MultiplyAdd(Vector256.Load((float*)(p + MinsAt)) * pairSums, Vector256.Create(products[4]), acc);
+        }
+
+        /// <summary>A 4 rows × 2 activations register block: each weight vector and scale pair is loaded once for
+        /// both activations; every output's operations are those of <see cref="FourRows"/>.</summary>
+        public static void FourRowsTwice(byte* p, long rowStride, byte* headers, int blocks, byte* a0, byte* a1, float* o0, float* o1)
+        {
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            Vector256<float> acc4 = default, acc5 = default, acc6 = default, acc7 = default;
+            byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
+            float* products = stackalloc float[16];
+            for (int b = 0; b < blocks; b++, a0 += ActBlockBytes, a1 += ActBlockBytes)
+            {
+                int off = b * Stride;
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                Vector256<int> s4 = default, s5 = default, s6 = default, s7 = default;
+                for (int pair = 0; pair < 4; pair++)
+                {
+                    var yLow0 = Vector256.Load((sbyte*)(a0 + 64 * pair));
+                    var yHigh0 = Vector256.Load((sbyte*)(a0 + 64 * pair + 32));
+                    var yLow1 = Vector256.Load((sbyte*)(a1 + 64 * pair));
+                    var yHigh1 = Vector256.Load((sbyte*)(a1 + 64 * pair + 32));
+                    int q = off + 64 * pair;
+                    (s0, s4) = PairDotTwice(s0, s4, p + q, yLow0, yHigh0, yLow1, yHigh1, ScalePair(p + off, pair));
+                    (s1, s5) = PairDotTwice(s1, s5, p1 + q, yLow0, yHigh0, yLow1, yHigh1, ScalePair(p1 + off, pair));
+                    (s2, s6) = PairDotTwice(s2, s6, p2 + q, yLow0, yHigh0, yLow1, yHigh1, ScalePair(p2 + off, pair));
+                    (s3, s7) = PairDotTwice(s3, s7, p3 + q, yLow0, yHigh0, yLow1, yHigh1, ScalePair(p3 + off, pair));
+                }
+                var header = Vector256.Load((float*)(headers + 32 * b));
+                (header * Vector256.Create(*(float*)(a0 + ActDAt))).Store(products);
+                (header * Vector256.Create(*(float*)(a1 + ActDAt))).Store(products + 8);
+                var pairSums0 = Vector256.Load((float*)(a0 + ActPairSumsAt));
+                var pairSums1 = Vector256.Load((float*)(a1 + ActPairSumsAt));
+                acc0 = Finish(acc0, s0, pairSums0, products, p + off);
+                acc1 = Finish(acc1, s1, pairSums0, products + 1, p1 + off);
+                acc2 = Finish(acc2, s2, pairSums0, products + 2, p2 + off);
+                acc3 = Finish(acc3, s3, pairSums0, products + 3, p3 + off);
+                acc4 = Finish(acc4, s4, pairSums1, products + 8, p + off);
+                acc5 = Finish(acc5, s5, pairSums1, products + 9, p1 + off);
+                acc6 = Finish(acc6, s6, pairSums1, products + 10, p2 + off);
+                acc7 = Finish(acc7, s7, pairSums1, products + 11, p3 + off);
+            }
+            o0[0] = Simd.Simd256.Sum(acc0);
+            o0[1] = Simd.Simd256.Sum(acc1);
+            o0[2] = Simd.Simd256.Sum(acc2);
+            o0[3] = Simd.Simd256.Sum(acc3);
+            o1[0] = Simd.Simd256.Sum(acc4);
+            o1[1] = Simd.Simd256.Sum(acc5);
+            o1[2] = Simd.Simd256.Sum(acc6);
+            o1[3] = Simd.Simd256.Sum(acc7);
         }
 
         public static void FourRows(byte* p, long rowStride, byte* headers, int blocks, byte* a, float* o)
@@ -223,6 +294,12 @@ internal static unsafe class KQuantPackedTile
         }
 
         public static void PackHeader(byte* preparedBlock, long rowStride, byte* header) { }
+
+        public static void FourRowsTwice(byte* p, long rowStride, byte* headers, int blocks, byte* a0, byte* a1, float* o0, float* o1)
+        {
+            FourRows(p, rowStride, headers, blocks, a0, o0);
+            FourRows(p, rowStride, headers, blocks, a1, o1);
+        }
 
         public static void FourRows(byte* p, long rowStride, byte* headers, int blocks, byte* a, float* o)
         {
