@@ -192,7 +192,7 @@ internal static unsafe class Q3_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(offsetAcc);
     }
 
-    /// <summary>The four-row tile (both Vector256 rungs), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
+    /// <summary>The four-row tile (AVX2 rung; on the AVX-VNNI rung <see cref="KQuantPackedTile"/> packs the same prepared block), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
     internal readonly struct Tile : IKQuantTile, IBlockFinish
     {
         public static int WeightBlockBytes => Block;

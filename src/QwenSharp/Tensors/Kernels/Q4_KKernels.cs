@@ -170,7 +170,7 @@ internal static unsafe class Q4_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
     }
 
-    /// <summary>The four-row tile (both Vector256 rungs), shared with Q5_K. A prepared block: 8 × 32 unsigned values (sub-block order), the
+    /// <summary>The four-row tile (AVX2 rung; <see cref="KQuantPackedTile"/> packs the same prepared block on the AVX-VNNI rung), shared with Q5_K. A prepared block: 8 × 32 unsigned values (sub-block order), the
     /// eight scales as int16 (broadcast at use), the mins repeated per 16-element sum as an int16 vector, d, dmin.</summary>
     internal readonly struct Tile : IKQuantTile
     {

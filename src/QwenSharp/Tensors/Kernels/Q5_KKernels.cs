@@ -183,7 +183,7 @@ internal static unsafe class Q5_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
     }
 
-    /// <summary>The four-row tile (both Vector256 rungs): Q4_K's, with the fifth bit merged in when the block is prepared.</summary>
+    /// <summary>The four-row tile (AVX2 rung; <see cref="KQuantPackedTile"/> on the AVX-VNNI rung): Q4_K's, with the fifth bit merged in when the block is prepared.</summary>
     internal readonly struct Tile : IKQuantTile
     {
         public static int WeightBlockBytes => Block;
