@@ -278,7 +278,7 @@ internal static unsafe class KQuantPackedTile
 
     /// <summary>Q2_K, Q3_K, Q6_K (<see cref="KQuantTile"/>'s pair-scaled block): the int16 scale vectors of pieces
     /// c and c+1 (each int32 lane a pair of equal scales) merge into one: low words from c, high words from c+1.</summary>
-    internal readonly struct PairScaled<TFinish> : IPackedFourRows where TFinish : IBlockFinish
+    internal readonly struct PairScaled<TFinish> : IPackedFourRows where TFinish : IPackedBlockFinish
     {
         private const int Stride = KQuantTile.PairScaledBlockBytes, ScalesAt = KQuantTile.PairScalesAt;
 
@@ -291,9 +291,18 @@ internal static unsafe class KQuantPackedTile
                 var odd = Vector256.Load(s + 32 * p + 16);
                 Avx2.Blend(even, odd, 0xAA).Store(s + 16 * p);
             }
+            TFinish.PackCorrection(preparedBlock);
         }
 
-        public static void PackHeader(byte* preparedBlock, long rowStride, byte* header) { }
+        /// <summary>Header: d of the four rows (one multiply by d_a then makes the four products).</summary>
+        public static void PackHeader(byte* preparedBlock, long rowStride, byte* header)
+        {
+            for (int r = 0; r < 4; r++)
+            {
+                ((float*)header)[r] = *(float*)(preparedBlock + r * rowStride + KQuantTile.DAt);
+                ((float*)header)[4 + r] = 0;
+            }
+        }
 
         /// <summary>A 4 rows × 2 activations register block, each output computed as in <see cref="FourRows"/>.</summary>
         public static void FourRowsTwice(byte* p, long rowStride, byte* headers, int blocks, byte* a0, byte* a1, float* o0, float* o1)
@@ -301,6 +310,7 @@ internal static unsafe class KQuantPackedTile
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             Vector256<float> acc4 = default, acc5 = default, acc6 = default, acc7 = default;
             byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
+            float* products = stackalloc float[16];
             for (int b = 0; b < blocks; b++, a0 += ActBlockBytes, a1 += ActBlockBytes)
             {
                 int off = b * Stride;
@@ -319,16 +329,19 @@ internal static unsafe class KQuantPackedTile
                     (s3, s7) = PairDotTwice(s3, s7, p3 + q, yLow0, yHigh0, yLow1, yHigh1, Vector256.Load((short*)(p3 + sc)));
                 }
                 float da0 = *(float*)(a0 + ActDAt), da1 = *(float*)(a1 + ActDAt);
+                var header = Vector256.Load((float*)(headers + 32 * b));
+                (header * Vector256.Create(da0)).Store(products);
+                (header * Vector256.Create(da1)).Store(products + 8);
                 var bsums0 = Vector256.Load((short*)(a0 + ActBsumsAt));
                 var bsums1 = Vector256.Load((short*)(a1 + ActBsumsAt));
-                acc0 = TFinish.Finish(acc0, s0, bsums0, da0, p + off);
-                acc1 = TFinish.Finish(acc1, s1, bsums0, da0, p1 + off);
-                acc2 = TFinish.Finish(acc2, s2, bsums0, da0, p2 + off);
-                acc3 = TFinish.Finish(acc3, s3, bsums0, da0, p3 + off);
-                acc4 = TFinish.Finish(acc4, s4, bsums1, da1, p + off);
-                acc5 = TFinish.Finish(acc5, s5, bsums1, da1, p1 + off);
-                acc6 = TFinish.Finish(acc6, s6, bsums1, da1, p2 + off);
-                acc7 = TFinish.Finish(acc7, s7, bsums1, da1, p3 + off);
+                acc0 = TFinish.Finish(acc0, s0, bsums0, da0, products, p + off);
+                acc1 = TFinish.Finish(acc1, s1, bsums0, da0, products + 1, p1 + off);
+                acc2 = TFinish.Finish(acc2, s2, bsums0, da0, products + 2, p2 + off);
+                acc3 = TFinish.Finish(acc3, s3, bsums0, da0, products + 3, p3 + off);
+                acc4 = TFinish.Finish(acc4, s4, bsums1, da1, products + 8, p + off);
+                acc5 = TFinish.Finish(acc5, s5, bsums1, da1, products + 9, p1 + off);
+                acc6 = TFinish.Finish(acc6, s6, bsums1, da1, products + 10, p2 + off);
+                acc7 = TFinish.Finish(acc7, s7, bsums1, da1, products + 11, p3 + off);
             }
             o0[0] = Simd.Simd256.Sum(acc0);
             o0[1] = Simd.Simd256.Sum(acc1);
@@ -344,6 +357,7 @@ internal static unsafe class KQuantPackedTile
         {
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             byte* p1 = p + rowStride, p2 = p + 2 * rowStride, p3 = p + 3 * rowStride;
+            float* products = stackalloc float[8];
             for (int b = 0; b < blocks; b++, a += ActBlockBytes)
             {
                 int off = b * Stride;
@@ -359,11 +373,12 @@ internal static unsafe class KQuantPackedTile
                     s3 = PairDot(s3, p3 + q, yLow, yHigh, Vector256.Load((short*)(p3 + sc)));
                 }
                 float da = *(float*)(a + ActDAt);
+                (Vector256.Load((float*)(headers + 32 * b)) * Vector256.Create(da)).Store(products);
                 var bsums = Vector256.Load((short*)(a + ActBsumsAt));
-                acc0 = TFinish.Finish(acc0, s0, bsums, da, p + off);
-                acc1 = TFinish.Finish(acc1, s1, bsums, da, p1 + off);
-                acc2 = TFinish.Finish(acc2, s2, bsums, da, p2 + off);
-                acc3 = TFinish.Finish(acc3, s3, bsums, da, p3 + off);
+                acc0 = TFinish.Finish(acc0, s0, bsums, da, products, p + off);
+                acc1 = TFinish.Finish(acc1, s1, bsums, da, products + 1, p1 + off);
+                acc2 = TFinish.Finish(acc2, s2, bsums, da, products + 2, p2 + off);
+                acc3 = TFinish.Finish(acc3, s3, bsums, da, products + 3, p3 + off);
             }
             o[0] = Simd.Simd256.Sum(acc0);
             o[1] = Simd.Simd256.Sum(acc1);
@@ -371,4 +386,54 @@ internal static unsafe class KQuantPackedTile
             o[3] = Simd.Simd256.Sum(acc3);
         }
     }
+
+    /// <summary>Q2_K's end of block, unchanged: its own <see cref="IBlockFinish"/> (which forms d_a·d itself).</summary>
+    internal readonly struct UnchangedFinish<TFinish> : IPackedBlockFinish where TFinish : IBlockFinish
+    {
+        public static void PackCorrection(byte* preparedBlock) { }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, float* daD, byte* p) =>
+            TFinish.Finish(acc, sumi, bsums, da, p);
+    }
+
+    /// <summary>Q6_K's end of block (Dot256: sumi -= Correction(bsums) &lt;&lt; 5, then + sumi·(d_a·d)) with the
+    /// correction scales stored ×32 (|32·scale| ≤ 4096 fits int16; the vpmaddwd sums stay far below 2^31, so the
+    /// product is the shifted one exactly) and d_a·d from the tile's products.</summary>
+    internal readonly struct Q6_KFinish : IPackedBlockFinish
+    {
+        public static void PackCorrection(byte* preparedBlock) => ScaleCorrection(preparedBlock, 5);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, float* daD, byte* p) =>
+            CorrectedFinish(acc, sumi, bsums, daD, p);
+    }
+
+    /// <summary>Q3_K's end of block, as <see cref="Q6_KFinish"/> with its offset 4 (shift 2).</summary>
+    internal readonly struct Q3_KFinish : IPackedBlockFinish
+    {
+        public static void PackCorrection(byte* preparedBlock) => ScaleCorrection(preparedBlock, 2);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, float* daD, byte* p) =>
+            CorrectedFinish(acc, sumi, bsums, daD, p);
+    }
+
+    private static void ScaleCorrection(byte* preparedBlock, int shift)
+    {
+        short* c = (short*)(preparedBlock + KQuantTile.CorrectionAt);
+        (Vector256.Load(c) << shift).Store(c);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> CorrectedFinish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float* daD, byte* p) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi - KQuantTile.Correction(bsums, p)), Vector256.Create(*daD), acc);
+}
+
+/// <summary>A pair-scaled type's end of block for <see cref="KQuantPackedTile.PairScaled{TFinish}"/>: its part of
+/// packing (the offset correction), and the finish with d_a·d already formed (daD) by the tile.</summary>
+internal unsafe interface IPackedBlockFinish
+{
+    static abstract void PackCorrection(byte* preparedBlock);
+    static abstract Vector256<float> Finish(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, float* daD, byte* p);
 }
