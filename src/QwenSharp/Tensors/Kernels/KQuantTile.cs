@@ -20,7 +20,8 @@ internal unsafe interface IKQuantTile
     static abstract float Dot(byte* w, byte* a, int n);
 }
 
-/// <summary>MatMulRows for K-quant weights on the Vector256 rungs: a tile of four weight rows is unpacked once into
+/// <summary>MatMulRows for K-quant weights on the AVX2 rung (the AVX-VNNI rung runs <see cref="KQuantPackedTile"/>
+/// over the same prepared blocks): a tile of four weight rows is unpacked once into
 /// per-thread scratch (nibbles as bytes, scales as ready 16-bit vectors, fp16 as fp32), then every activation of
 /// a chunk of the batch passes over it, each activation vector loaded once for the four rows. The byte dots and
 /// the 16-bit scale products are exact integers computed in the same lanes as the single-row kernel (vpdpwssd adds
@@ -129,14 +130,6 @@ internal unsafe interface IBlockFinish
 internal interface IScaledDotAdd
 {
     static abstract Vector256<int> Add(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale);
-}
-
-/// <summary>vpmaddubsw + vpdpwssd (AVX-VNNI).</summary>
-internal readonly struct VnniScaledDotAdd : IScaledDotAdd
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Add(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale);
 }
 
 /// <summary>vpmaddubsw + vpmaddwd + vpaddd (AVX2).</summary>

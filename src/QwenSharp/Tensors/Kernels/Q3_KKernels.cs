@@ -18,7 +18,7 @@ internal static unsafe class Q3_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantPackedTile.MatMul<Tile, KQuantPackedTile.PairScaled<KQuantPackedTile.Q3_KFinish>>),
         KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
@@ -192,7 +192,7 @@ internal static unsafe class Q3_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(offsetAcc);
     }
 
-    /// <summary>The four-row tile (both Vector256 rungs), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
+    /// <summary>The four-row tile (AVX2 rung; on the AVX-VNNI rung <see cref="KQuantPackedTile"/> packs the same prepared block), in <see cref="KQuantTile"/>'s pair-scaled layout.</summary>
     internal readonly struct Tile : IKQuantTile, IBlockFinish
     {
         public static int WeightBlockBytes => Block;

@@ -18,7 +18,7 @@ internal static unsafe class Q4_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantPackedTile.MatMul<Tile, KQuantPackedTile.ScalePerPiece>),
         KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
@@ -170,11 +170,11 @@ internal static unsafe class Q4_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
     }
 
-    /// <summary>The four-row tile (both Vector256 rungs), shared with Q5_K. A prepared block: 8 × 32 unsigned values (sub-block order), the
+    /// <summary>The four-row tile (AVX2 rung; <see cref="KQuantPackedTile"/> packs the same prepared block on the AVX-VNNI rung), shared with Q5_K. A prepared block: 8 × 32 unsigned values (sub-block order), the
     /// eight scales as int16 (broadcast at use), the mins repeated per 16-element sum as an int16 vector, d, dmin.</summary>
     internal readonly struct Tile : IKQuantTile
     {
-        private const int ScalesAt = 256, MinsAt = 288, DAt = 320, DminAt = 324;
+        internal const int ScalesAt = 256, MinsAt = 288, DAt = 320, DminAt = 324;
         public static int WeightBlockBytes => Block;
         public static int PreparedBlockBytes => 352;
 
@@ -239,7 +239,7 @@ internal static unsafe class Q4_KKernels
 
         /// <summary>The two fused steps of Dot256 for one block: + sumi·(d_a·d), then + minTerms·-(d_a·dmin).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<float> Accumulate(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* p)
+        internal static Vector256<float> Accumulate(Vector256<float> acc, Vector256<int> sumi, Vector256<short> bsums, float da, byte* p)
         {
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * *(float*)(p + DAt)), acc);
             var minTerms = Avx2.MultiplyAddAdjacent(bsums, Vector256.Load((short*)(p + MinsAt)));

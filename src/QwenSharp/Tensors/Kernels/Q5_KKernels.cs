@@ -16,7 +16,7 @@ internal static unsafe class Q5_KKernels
     public static WeightKernels For(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Dot512),
-        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, VnniScaledDotAdd>),
+        KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantPackedTile.MatMul<Tile, KQuantPackedTile.ScalePerPiece>),
         KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Dot256).WithMatMul(&KQuantTile.MatMul<Tile, Avx2ScaledDotAdd>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
@@ -183,7 +183,7 @@ internal static unsafe class Q5_KKernels
         return Simd512.Sum(acc) + Simd256.Sum(minAcc);
     }
 
-    /// <summary>The four-row tile (both Vector256 rungs): Q4_K's, with the fifth bit merged in when the block is prepared.</summary>
+    /// <summary>The four-row tile (AVX2 rung; <see cref="KQuantPackedTile"/> on the AVX-VNNI rung): Q4_K's, with the fifth bit merged in when the block is prepared.</summary>
     internal readonly struct Tile : IKQuantTile
     {
         public static int WeightBlockBytes => Block;
