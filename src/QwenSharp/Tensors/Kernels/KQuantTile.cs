@@ -132,6 +132,14 @@ internal interface IScaledDotAdd
     static abstract Vector256<int> Add(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale);
 }
 
+/// <summary>vpmaddubsw + vpdpwssd (AVX-VNNI): the small-batch K-quant kernels' step.</summary>
+internal readonly struct VnniScaledDotAdd : IScaledDotAdd
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Add(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale);
+}
+
 /// <summary>vpmaddubsw + vpmaddwd + vpaddd (AVX2).</summary>
 internal readonly struct Avx2ScaledDotAdd : IScaledDotAdd
 {
