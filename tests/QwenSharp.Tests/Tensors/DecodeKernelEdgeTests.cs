@@ -97,33 +97,6 @@ public unsafe class DecodeKernelEdgeTests
         }
     }
 
-    private static void Check(GgmlType weightType, KernelPath path, int n, Func<int, byte[]> row, float[] x)
-    {
-        const int Rows = 11;
-        long rowBytes = GgmlTypeInfo.RowBytes(weightType, n), actBytes = VecDot.ActivationRowBytes(weightType, n);
-        var weights = new byte[Rows * rowBytes];
-        for (int r = 0; r < Rows; r++) row(r).CopyTo(weights, r * rowBytes);
-        var activation = new byte[actBytes];
-        VecDot.QuantizeActivation(weightType, x, activation, path);
-        var output = new float[Rows + 1];
-        fixed (byte* pw = weights, pa = activation)
-        fixed (float* po = output)
-            foreach (var (start, end) in RowRanges)
-            {
-                Array.Fill(output, float.NaN);
-                VecDot.MatMulRows(weightType, pw, n, start, end, pa, 1, po, Rows, path);
-                for (int r = 0; r <= Rows; r++)
-                {
-                    float got = output[r];
-                    if (r < start || r >= end)
-                        Assert.True(float.IsNaN(got), $"n {n}, rows [{start}, {end}): row {r} outside the call was written");
-                    else
-                    {
-                        float expected = VecDot.Dot(weightType, pw + r * rowBytes, pa, n, path);
-                        Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(expected),
-                                    $"{weightType} n {n}, rows [{start}, {end}): row {r} = {got:R} ({BitConverter.SingleToInt32Bits(got):X8}), single-row dot {expected:R} ({BitConverter.SingleToInt32Bits(expected):X8})");
-                    }
-                }
-            }
-    }
+    private static void Check(GgmlType weightType, KernelPath path, int n, Func<int, byte[]> row, float[] x) =>
+        MatVecCheck.RowsMatchDot(weightType, path, n, 11, RowRanges, row, x);
 }

@@ -73,7 +73,7 @@ public unsafe class MatMulTests
         var rng = new Random(8000 + (int)weightType);
         int n = GgmlTypeInfo.Block(weightType).BlockSize == 256 ? 512 : 32 * 17;
         const int Rows = 8, Batch = 6;
-        long rowBytes = GgmlTypeInfo.RowBytes(weightType, n), actBytes = VecDot.ActivationRowBytes(weightType, n);
+        long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
         var weights = new byte[Rows * rowBytes];
         for (int r = 0; r < Rows; r++)
         {
@@ -85,22 +85,7 @@ public unsafe class MatMulTests
             else row = sane;
             row.CopyTo(weights, r * rowBytes);
         }
-        var activations = new byte[Batch * actBytes];
-        for (int b = 0; b < Batch; b++)
-        {
-            var x = new float[n];
-            for (int i = 0; i < n; i++) x[i] = (b + i) % 3 == 0 ? -1f : 1f;
-            VecDot.QuantizeActivation(weightType, x, activations.AsSpan((int)(b * actBytes), (int)actBytes), kernelPath);
-        }
-        var output = new float[Batch * Rows];
-        fixed (byte* pw = weights, pa = activations)
-        fixed (float* po = output)
-        {
-            VecDot.MatMulRows(weightType, pw, n, 0, Rows, pa, Batch, po, Rows, kernelPath);
-            for (int b = 0; b < Batch; b++)
-                for (int r = 0; r < Rows; r++)
-                    Assert.Equal(VecDot.Dot(weightType, pw + r * rowBytes, pa + b * actBytes, n, kernelPath), output[b * Rows + r]);
-        }
+        MatVecCheck.ExtremeBatchMatchesDot(weightType, kernelPath, n, Rows, Batch, weights);
     }
 
     /// <summary>Copies the fp16 scale fields of every block of sane into row.</summary>
