@@ -70,6 +70,10 @@ public unsafe class FloatTileEdgeTests
                             {
                                 float got = output[b * Rows + r];
                                 float expected = VecDot.Dot(type, pw + r * rowBytes, pa + b * actBytes, n, kernelPath);
+                                // A NaN's payload is not part of the contract: which NaN operand an add returns
+                                // depends on operand order, and the JIT may swap a commutative add's operands between
+                                // tiers (seen once: FFC00000 vs 7FD50000 for the same row and activation).
+                                if (float.IsNaN(expected)) { Assert.True(float.IsNaN(got), $"({b}, {r}) = {got:R}, single-row dot NaN"); continue; }
                                 Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(expected),
                                             $"{type} n {n}, batch {batch}, rows [{start}, {end}): ({b}, {r}) = {got:R} ({BitConverter.SingleToInt32Bits(got):X8}), single-row dot {expected:R} ({BitConverter.SingleToInt32Bits(expected):X8})");
                             }
