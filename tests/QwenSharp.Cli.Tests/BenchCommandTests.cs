@@ -1,3 +1,4 @@
+using static QwenSharp.Cli.Tests.QwenCli;
 using QwenSharp.Tests;
 using System.Text.Json;
 using QwenSharp.Cli.Bench;
@@ -11,7 +12,6 @@ public class BenchCommandTests
     private static readonly Lazy<string> TinyModel = new(() =>
     {
         string dir = TestPaths.NewTempDir("bench");
-        Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, "tiny-bench.gguf");
         SyntheticQwen2.Write(path, new SyntheticModelSpec
         {
@@ -21,13 +21,6 @@ public class BenchCommandTests
         return path;
     });
 
-    private static (int Code, string Out, string Err) Qwen(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error, new StringReader(""));
-        return (code, output.ToString(), error.ToString());
-    }
 
     // A small bandwidth buffer keeps the test fast; the default (1 GiB) is for real measurements.
     private static readonly string[] Quick = ["-p", "16", "-n", "4", "--reps", "1", "--bandwidth-mib", "32"];

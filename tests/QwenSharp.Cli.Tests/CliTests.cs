@@ -1,3 +1,4 @@
+using static QwenSharp.Cli.Tests.QwenCli;
 using QwenSharp.Tests;
 using System.Text.Json;
 using QwenSharp.Models;
@@ -10,21 +11,12 @@ public class CliTests
     private static readonly Lazy<string> TinyModel = new(() =>
     {
         string dir = TestPaths.NewTempDir("cli");
-        Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, "tiny.gguf");
         SyntheticQwen2.Write(path, new SyntheticModelSpec { HiddenSize = 64, FeedForwardSize = 96, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, InitStd = 0.25f }, SyntheticVocabulary.ByteLevel());
         return path;
     });
 
-    private static (int Code, string Out, string Err) QwenWithInput(string stdin, params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error, new StringReader(stdin));
-        return (code, output.ToString(), error.ToString());
-    }
 
-    private static (int Code, string Out, string Err) Qwen(params string[] args) => QwenWithInput("", args);
 
     [Fact]
     public void TokenizeJsonPrintsIdsOnly()

@@ -1,3 +1,4 @@
+using static QwenSharp.Cli.Tests.QwenCli;
 using QwenSharp.Tests;
 using QwenSharp.Models;
 
@@ -9,7 +10,6 @@ public class FamilyCliTests
     private static readonly Lazy<string> FimModel = new(() =>
     {
         string dir = TestPaths.NewTempDir("cli");
-        Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, "tiny-fim.gguf");
         var v = SyntheticVocabulary.ByteLevel();
         string[] fim = ["<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>"];
@@ -18,13 +18,6 @@ public class FamilyCliTests
         return path;
     });
 
-    private static (int Code, string Out, string Err) Qwen(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error, new StringReader(""));
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public void FimFlagsGenerateWhatTheSpelledOutFimPromptGenerates()
@@ -47,7 +40,6 @@ public class FamilyCliTests
         Assert.NotEqual(0, code);
         Assert.Contains("not both", err);
         string dir = TestPaths.NewTempDir("cli");
-        Directory.CreateDirectory(dir);
         string plainModel = Path.Combine(dir, "plain.gguf");
         SyntheticQwen2.Write(plainModel, new SyntheticModelSpec { HiddenSize = 64, FeedForwardSize = 96, LayerCount = 1, HeadCount = 4, KvHeadCount = 2 }, SyntheticVocabulary.ByteLevel());
         var (code2, _, err2) = Qwen("generate", plainModel, "--fim-prefix", "a", "--fim-suffix", "b", "-n", "2");

@@ -1,3 +1,4 @@
+using static QwenSharp.Cli.Tests.QwenCli;
 using QwenSharp.Tests;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -14,7 +15,6 @@ public class HfFolderCliTests
     private static readonly Lazy<(string Gguf, string Folder)> Tiny = new(() =>
     {
         string dir = TestPaths.NewTempDir("hf");
-        Directory.CreateDirectory(dir);
         string gguf = Path.Combine(dir, "tiny.gguf");
         SyntheticQwen2.Write(gguf, new SyntheticModelSpec { HiddenSize = 64, FeedForwardSize = 96, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, InitStd = 0.25f, TiedEmbeddings = false },
             SyntheticVocabulary.ByteLevel());
@@ -54,13 +54,6 @@ public class HfFolderCliTests
         File.WriteAllText(Path.Combine(folder, "generation_config.json"), """{"do_sample": false, "eos_token_id": 302}""");
     }
 
-    private static (int Code, string Out, string Err) Qwen(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error, new StringReader(""));
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Theory]
     [InlineData("logits", "--tokens", "1,2,300,4", "--all", "--json")]
@@ -142,7 +135,6 @@ public class HfFolderCliTests
     public void FolderWithoutConfigIsAClearError()
     {
         string empty = TestPaths.NewTempDir("empty");
-        Directory.CreateDirectory(empty);
         var (code, _, err) = Qwen("show", empty);
         Assert.Equal(1, code);
         Assert.Contains("without config.json", err);

@@ -5,9 +5,8 @@ public class ServeCommandTests
 {
     private static (int Code, string Err) Qwen(params string[] args)
     {
-        var error = new StringWriter();
-        int code = Program.Run(args, new StringWriter(), error, new StringReader(""));
-        return (code, error.ToString());
+        var (code, _, err) = QwenCli.Qwen(args);
+        return (code, err);
     }
 
     [Theory]

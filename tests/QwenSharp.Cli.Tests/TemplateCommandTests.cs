@@ -1,3 +1,4 @@
+using static QwenSharp.Cli.Tests.QwenCli;
 using QwenSharp.Tests;
 using QwenSharp.Chat;
 using QwenSharp.Models;
@@ -12,7 +13,6 @@ public class TemplateCommandTests
     private static string CreateDir()
     {
         string dir = TestPaths.NewTempDir("template");
-        Directory.CreateDirectory(dir);
         return dir;
     }
 
@@ -30,13 +30,6 @@ public class TemplateCommandTests
         return path;
     }
 
-    private static (int Code, string Out, string Err) Qwen(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error, new StringReader(""));
-        return (code, output.ToString(), error.ToString());
-    }
 
     private const string ChatMl = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
