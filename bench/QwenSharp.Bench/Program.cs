@@ -25,6 +25,7 @@ public static class Program
         };
         root.Subcommands.Add(TokenizerBench.Create());
         root.Subcommands.Add(ServeBench.Create(DefaultDirectory));
+        root.Subcommands.Add(Micro.MicroBench.Create());
         root.SetAction(r =>
         {
             var settings = new ComparisonSettings(

@@ -6,7 +6,7 @@ namespace QwenSharp.Tests.Tensors;
 
 /// <summary>Random rows for kernel tests: random bytes everywhere, with the fp16 scale fields replaced by sane
 /// values (|d| in 0.001..0.1) so every decoded value is finite and dot products are well conditioned.</summary>
-internal static class TensorTestData
+internal static partial class TensorTestData
 {
     public static readonly GgmlType[] WeightTypes =
     [
@@ -19,21 +19,6 @@ internal static class TensorTestData
         KernelPaths.All.Where(KernelPaths.IsSupported).Select(p => p.ToString());
 
     public static KernelPath Path(string name) => Enum.Parse<KernelPath>(name);
-
-    public static TheoryData<GgmlType, string> TypesAndPaths()
-    {
-        var data = new TheoryData<GgmlType, string>();
-        foreach (var type in WeightTypes)
-            foreach (var path in SupportedPaths) data.Add(type, path);
-        return data;
-    }
-
-    public static TheoryData<GgmlType> Types()
-    {
-        var data = new TheoryData<GgmlType>();
-        foreach (var type in WeightTypes) data.Add(type);
-        return data;
-    }
 
     /// <summary>Offsets of the fp16 scale fields inside one block.</summary>
     public static int[] ScaleOffsets(GgmlType type) => ScaleFields(type).Select(f => f.Offset).ToArray();

@@ -1,37 +1,16 @@
-using System.Runtime.InteropServices;
 using QwenSharp.Tensors;
-using QwenSharp.Tests.Models;
-using Xunit.Abstractions;
 
-namespace QwenSharp.Tests.Tensors;
+using QwenSharp.Tests.Tensors;
 
-/// <summary>Microbenchmark (QWEN_BENCH_MATVEC_CPU=1, Linux): batch-1 MatMulRows on the calling thread, timed in
+namespace QwenSharp.Bench.Micro;
+
+/// <summary>Microbenchmark (`bench micro matvec-cpu`, Linux): batch-1 MatMulRows on the calling thread, timed in
 /// thread CPU time so that other jobs on a shared machine cost it little, the multi-row decode kernel alternating
 /// with the single-row path (<see cref="VecDot.SingleRowDecode"/>) round by round; best of the rounds, in GB/s of
 /// weight bytes. QWEN_BENCH_MATVEC_TYPES=q4_0,f16,... picks the types (default Q4_0, F16, Q8_0).</summary>
-public unsafe class DecodeMatVecCpuTimeBenchmark(ITestOutputHelper output)
+internal static unsafe class DecodeMatVecCpuTimeBenchmark
 {
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds, Nanoseconds;
-    }
-
-    private const int ThreadCpuTimeClock = 3;   // CLOCK_THREAD_CPUTIME_ID
-
-#pragma warning disable SYSLIB1054   // a benchmark-only call; DllImport keeps it free of source generation
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec time);
-#pragma warning restore SYSLIB1054
-
-    private static double ThreadSeconds()
-    {
-        ClockGetTime(ThreadCpuTimeClock, out var t);
-        return t.Seconds + t.Nanoseconds * 1e-9;
-    }
-
-    [EnvironmentFact("QWEN_BENCH_MATVEC_CPU")]
-    public void MatVecThreadCpuTime()
+    public static void MatVecThreadCpuTime(TextWriter output)
     {
         var types = (Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES") ?? "q4_0,f16,q8_0")
             .Split(',').Select(name => Enum.Parse<GgmlType>(name, ignoreCase: true)).ToArray();
@@ -56,9 +35,9 @@ public unsafe class DecodeMatVecCpuTimeBenchmark(ITestOutputHelper output)
                         {
                             VecDot.SingleRowDecode = mode == 0;
                             VecDot.MatMulRows(type, pw, n, 0, rows, pa, 1, po, rows);
-                            double start = ThreadSeconds();
+                            double start = ThreadCpuTime.Seconds();
                             for (int i = 0; i < iterations; i++) VecDot.MatMulRows(type, pw, n, 0, rows, pa, 1, po, rows);
-                            best[mode] = Math.Min(best[mode], (ThreadSeconds() - start) / iterations);
+                            best[mode] = Math.Min(best[mode], (ThreadCpuTime.Seconds() - start) / iterations);
                         }
                     VecDot.SingleRowDecode = false;
                 }

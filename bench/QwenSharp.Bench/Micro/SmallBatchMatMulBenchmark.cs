@@ -1,35 +1,17 @@
-using System.Runtime.InteropServices;
 using QwenSharp.Tensors;
 using QwenSharp.Tensors.Kernels;
-using QwenSharp.Tests.Models;
-using Xunit.Abstractions;
 
-namespace QwenSharp.Tests.Tensors;
+using QwenSharp.Tests.Tensors;
+
+namespace QwenSharp.Bench.Micro;
 
 /// <summary>Microbenchmark (QWEN_BENCH_SMALLBATCH=1; QWEN_BENCH_SMALLBATCH_TYPES=q8_0,q4_0 to choose): one thread's
 /// CPU time per MatMulRows call on the Qwen1.5-0.5B ffn_up (2816×1024) and output (151936×1024) shapes at small
 /// batches, the small-batch kernel alternating with the tile kernel (or the per-pair loop) in the same run; thread
 /// CPU time, so other processes on the machine only disturb it through caches and memory bandwidth.</summary>
-public unsafe class SmallBatchMatMulBenchmark(ITestOutputHelper output)
+internal static unsafe class SmallBatchMatMulBenchmark
 {
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds, Nanoseconds;
-    }
-
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec time);
-
-    private static double ThreadSeconds()
-    {
-        const int ThreadCpuTime = 3;   // CLOCK_THREAD_CPUTIME_ID on Linux
-        ClockGetTime(ThreadCpuTime, out var t);
-        return t.Seconds + t.Nanoseconds * 1e-9;
-    }
-
-    [EnvironmentFact("QWEN_BENCH_SMALLBATCH")]
-    public void SmallBatchMilliseconds()
+    public static void SmallBatchMilliseconds(TextWriter output)
     {
         var typeNames = (Environment.GetEnvironmentVariable("QWEN_BENCH_SMALLBATCH_TYPES") ?? "q8_0,q4_0").Split(',');
         int[] batches = (Environment.GetEnvironmentVariable("QWEN_BENCH_SMALLBATCH_BATCHES") ?? "1,2,4,8").Split(',').Select(int.Parse).ToArray();
@@ -62,7 +44,7 @@ public unsafe class SmallBatchMatMulBenchmark(ITestOutputHelper output)
                         for (int round = 0; round < 5; round++)
                             for (int mode = 0; mode < 2; mode++)
                             {
-                                double start = ThreadSeconds();
+                                double start = ThreadCpuTime.Seconds();
                                 for (int i = 0; i < iterations; i++)
                                 {
                                     if (mode == 1 && batch > 1 && small != null) small(pw, n, 0, rows, pa, batch, po, rows);
@@ -73,7 +55,7 @@ public unsafe class SmallBatchMatMulBenchmark(ITestOutputHelper output)
                                         VecDot.TilesOnly = false;
                                     }
                                 }
-                                best[mode] = Math.Min(best[mode], (ThreadSeconds() - start) / iterations);
+                                best[mode] = Math.Min(best[mode], (ThreadCpuTime.Seconds() - start) / iterations);
                             }
                         output.WriteLine($"{GgmlTypeInfo.Name(type)} {rows}x{n} batch {batch}: tile/loop {best[0] * 1e3:F3} ms, small-batch {best[1] * 1e3:F3} ms (x{best[0] / best[1]:F2}), per activation {best[1] * 1e3 / batch:F3} ms");
                     }

@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using QwenSharp.Tensors;
-using QwenSharp.Tests.Models;
-using Xunit.Abstractions;
 
-namespace QwenSharp.Tests.Tensors;
+using QwenSharp.Tests.Tensors;
 
-/// <summary>Microbenchmark (QWEN_BENCH_MATVEC=1): batch-1 MatMulRows GB/s of weight bytes for decode-sized Q8_0/Q4_0
+namespace QwenSharp.Bench.Micro;
+
+/// <summary>Microbenchmark (`bench micro matvec`): batch-1 MatMulRows GB/s of weight bytes for decode-sized Q8_0/Q4_0
 /// matrices, one and two threads, the multi-row kernel alternating with the single-row dot in the same run.</summary>
-public unsafe class DecodeMatVecBenchmark(ITestOutputHelper output)
+internal static unsafe class DecodeMatVecBenchmark
 {
     private sealed class RowsJob : ComputeJob
     {
@@ -23,8 +23,7 @@ public unsafe class DecodeMatVecBenchmark(ITestOutputHelper output)
         }
     }
 
-    [EnvironmentFact("QWEN_BENCH_MATVEC")]
-    public void MatVecBandwidth()
+    public static void MatVecBandwidth(TextWriter output)
     {
         var shapes = Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_BIG") == "1" ? new (int Rows, int N)[] { (151936, 1024) } : new (int Rows, int N)[] { (2816, 1024), (1024, 2816), (151936, 1024) };
         foreach (var type in (Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES") == "all" ? new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16 } : new[] { GgmlType.Q8_0, GgmlType.Q4_0 }))

@@ -1,36 +1,25 @@
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Numerics.Tensors;
 using QwenSharp.Tensors.Attention;
-using QwenSharp.Tests.Models;
-using Xunit.Abstractions;
 
-namespace QwenSharp.Tests.Tensors;
+using QwenSharp.Tests.Tensors;
+
+namespace QwenSharp.Bench.Micro;
 
 /// <summary>Microbenchmark (QWEN_BENCH_ATTENTION=1): one layer's decode attention for 8 sequences × 16 heads (the
 /// 0.5B shape: MHA, head dim 64, F16 cache), on one thread, in thread CPU time (min over alternating rounds).
 /// "block" is what AttentionJob did before SingleRowAttention: per item, the KV head's rows converted to fp32 scratch
 /// and one BlockAttention run with one active lane. Also the crossover for items of n rows (GQA groups): one block
 /// run vs n single-row runs.</summary>
-public unsafe class DecodeAttentionBenchmark(ITestOutputHelper output)
+internal static unsafe class DecodeAttentionBenchmark
 {
     private const int Lanes = BlockAttention.Lanes, Sequences = 8, Heads = 16, D = 64, KvDim = Heads * D;
-
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, long* timespec);
-
-    private static double ThreadSeconds()
-    {
-        long* ts = stackalloc long[2];
-        ClockGetTime(3, ts);   // CLOCK_THREAD_CPUTIME_ID
-        return ts[0] + ts[1] * 1e-9;
-    }
 
     private static int Rounds => int.TryParse(Environment.GetEnvironmentVariable("QWEN_BENCH_ATTENTION_ROUNDS"), out int r) ? r : 7;
 
     private static T* Alloc<T>(long count) where T : unmanaged => (T*)NativeMemory.AllocZeroed((nuint)(count * sizeof(T)));
 
-    [EnvironmentFact("QWEN_BENCH_ATTENTION")]
-    public void OneLayerOfDecodeAttention()
+    public static void OneLayerOfDecodeAttention(TextWriter output)
     {
         foreach (int keyCount in new[] { 128, 512 })
         {
@@ -117,9 +106,9 @@ public unsafe class DecodeAttentionBenchmark(ITestOutputHelper output)
                     for (int c = 0; c < cases.Length; c++)
                     {
                         cases[c].Run();
-                        double start = ThreadSeconds();
+                        double start = ThreadCpuTime.Seconds();
                         for (int i = 0; i < iterations; i++) cases[c].Run();
-                        best[c] = Math.Min(best[c], (ThreadSeconds() - start) / iterations);
+                        best[c] = Math.Min(best[c], (ThreadCpuTime.Seconds() - start) / iterations);
                     }
                 output.WriteLine($"{keyCount} keys, 8 sequences x 16 heads, d 64, F16 cache, one thread (thread CPU ms per layer, best of {Rounds}):");
                 for (int c = 0; c < cases.Length; c++) output.WriteLine($"  {cases[c].Name,-40} {best[c] * 1e3,8:F3}");

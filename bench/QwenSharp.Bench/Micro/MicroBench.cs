@@ -1,0 +1,35 @@
+using System.CommandLine;
+
+namespace QwenSharp.Bench.Micro;
+
+/// <summary>`bench micro NAME`: single-kernel microbenchmarks on synthetic rows (no model file, no llama.cpp), for
+/// measuring a kernel change before and after. They print timings only; correctness is the tests' job.</summary>
+internal static class MicroBench
+{
+    private static readonly (string Name, string Description, Action<TextWriter> Run)[] All =
+    [
+        ("matvec", "batch-1 MatMulRows wall-clock GB/s on the compute pool (QWEN_BENCH_MATVEC_TYPES=all, QWEN_BENCH_MATVEC_BIG=1)", DecodeMatVecBenchmark.MatVecBandwidth),
+        ("matvec-cpu", "batch-1 MatMulRows, one thread's CPU time, decode kernel vs single-row path (QWEN_BENCH_MATVEC_TYPES=q4_0,f16,...)", DecodeMatVecCpuTimeBenchmark.MatVecThreadCpuTime),
+        ("smallbatch", "MatMulRows at small batches, small-batch kernel vs tiles, thread CPU time (QWEN_BENCH_SMALLBATCH_TYPES, _BATCHES)", SmallBatchMatMulBenchmark.SmallBatchMilliseconds),
+        ("attention", "one layer of decode attention, 8 sequences x 16 heads, thread CPU time (QWEN_BENCH_ATTENTION_ROUNDS)", DecodeAttentionBenchmark.OneLayerOfDecodeAttention),
+    ];
+
+    public static Command Create()
+    {
+        var name = new Argument<string>("name") { Description = "One of: " + string.Join(", ", All.Select(b => b.Name)) };
+        var cmd = new Command("micro", "Kernel microbenchmarks: " + string.Join("; ", All.Select(b => $"{b.Name}: {b.Description}"))) { name };
+        cmd.SetAction(r =>
+        {
+            string wanted = r.GetValue(name)!;
+            var bench = All.FirstOrDefault(b => b.Name.Equals(wanted, StringComparison.OrdinalIgnoreCase));
+            if (bench.Run == null)
+            {
+                Console.Error.WriteLine($"unknown microbenchmark '{wanted}' (known: {string.Join(", ", All.Select(b => b.Name))})");
+                return 2;
+            }
+            bench.Run(Console.Out);
+            return 0;
+        });
+        return cmd;
+    }
+}
