@@ -4,9 +4,9 @@ using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tests.Tensors;
 
-/// <summary>The batch-1 kernels of Q4_0 (paired blocks, unsigned nibbles, packed reductions) and F16 (weights read
-/// as w·2^-112, activations scaled by 2^112) at their edges: the largest integer partial sums the packs must not
-/// saturate, F16 subnormals, signed zeros, ±65504, infinities and NaNs anywhere in a row (the 32-element loop, the
+/// <summary>The batch-1 kernels of Q4_0 and Q8_0 (paired blocks, unsigned weights; packed or horizontal-add
+/// reductions) and F16 (weights read as w·2^-112, activations scaled by 2^112) at their edges: the largest integer
+/// partial sums the reductions must carry (the packs must not saturate), F16 subnormals, signed zeros, ±65504, infinities and NaNs anywhere in a row (the 32-element loop, the
 /// 16-element step, the scalar tail), lengths with every kind of tail, and row ranges that do not divide into
 /// fours. Every output must be bit-identical to the single-row dot on the same rung.</summary>
 public unsafe class DecodeKernelEdgeTests
@@ -43,20 +43,51 @@ public unsafe class DecodeKernelEdgeTests
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void Q4_0SpecialScalesEqualTheSingleRowDotExactly(string path)
+    public void Q8_0LargestPartialSumsEqualTheSingleRowDotExactly(string path)
+    {
+        // quants all -128 or all +127 (flipped for vpdpbusd: 0 and 255) against activations all +127 or all -127:
+        // the largest pair lanes (8·255·127) and the largest sums the three horizontal adds carry, with one row in
+        // three random
+        var rng = new Random(9450);
+        foreach (int n in new[] { 32 * 8, 32 * 24 + 32 * 5, 32 * 5 })
+            foreach (float sign in new[] { 1f, -1f })
+            {
+                var x = Enumerable.Repeat(sign, n).ToArray();
+                Check(GgmlType.Q8_0, TensorTestData.Path(path), n, r =>
+                {
+                    var row = TensorTestData.RandomRow(GgmlType.Q8_0, n, rng);
+                    for (int b = 0; b < row.Length / 34; b++)
+                        for (int j = 2; j < 34; j++) row[b * 34 + j] = r % 3 == 2 ? (byte)rng.Next(256) : r % 3 == 0 ? (byte)0x80 : (byte)0x7F;
+                    return row;
+                }, x);
+            }
+    }
+
+    public static TheoryData<GgmlType, string> PairedTypesAndPaths()
+    {
+        var data = new TheoryData<GgmlType, string>();
+        foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q8_0 })
+            foreach (var path in TensorTestData.SupportedPaths) data.Add(type, path);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PairedTypesAndPaths))]
+    public void SpecialScalesEqualTheSingleRowDotExactly(GgmlType type, string path)
     {
         // block scales d that are subnormal, ±0, ±65504 in every row; rows 3..10 also get one infinity or NaN scale,
         // in a group of eight or in the tail blocks (n = 19 blocks: two groups and three tail blocks)
         ushort[] finite = [0x0001, 0x8001, 0x03FF, 0x0000, 0x8000, 0x7BFF, 0xFBFF, 0x0400];
         ushort[] special = [0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7C01, 0xFFFF, 0x7FFF, 0x7D55];
         int[] blocksWithSpecial = [0, 7, 8, 15, 16, 18, 3, 12];
-        var rng = new Random(9700);
+        var rng = new Random(9700 + (int)type);
         const int N = 32 * 19;
-        Check(GgmlType.Q4_0, TensorTestData.Path(path), N, r =>
+        int blockBytes = GgmlTypeInfo.Block(type).TypeSize;
+        Check(type, TensorTestData.Path(path), N, r =>
         {
-            var row = TensorTestData.RandomRow(GgmlType.Q4_0, N, rng);
-            for (int k = 0; k < finite.Length; k++) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(18 * ((k * 5 + r) % 19)), finite[k]);
-            if (r >= 3) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(18 * blocksWithSpecial[r - 3]), special[r - 3]);
+            var row = TensorTestData.RandomRow(type, N, rng);
+            for (int k = 0; k < finite.Length; k++) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(blockBytes * ((k * 5 + r) % 19)), finite[k]);
+            if (r >= 3) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(blockBytes * blocksWithSpecial[r - 3]), special[r - 3]);
             return row;
         }, TensorTestData.RandomActivations(N, rng));
     }

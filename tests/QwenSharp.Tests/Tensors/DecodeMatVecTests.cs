@@ -4,7 +4,8 @@ using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tests.Tensors;
 
-/// <summary>Batch-1 MatMulRows (the decode shape), which for Q8_0, Q4_0 (Vector256 rungs) and F16 (Vector512, Vector256)
+/// <summary>Batch-1 MatMulRows (the decode shape), which for Q8_0, Q4_0 (Vector256 rungs: PairedRows, Q8_0 on AVX2
+/// Block32Rows) and F16 (Vector512, Vector256)
 /// runs four weight rows per pass and for other types a prefetching single-row loop: every output must be bit-identical to the single-row dot on the same rung, for row ranges that do not
 /// divide into fours, lengths with and without a tail after the eight-block groups, and extreme bytes.</summary>
 public unsafe class DecodeMatVecTests
@@ -55,7 +56,7 @@ public unsafe class DecodeMatVecTests
         }, x);
     }
 
-    /// <summary>The four-row kernel is generic over the offset-free block types; production wires it for Q8_0 only
+    /// <summary>Block32Rows is generic over the offset-free block types; production wires it for Q8_0 on AVX2 only
     /// (measured), so Q4_0 and Q5_0 are held against the single-row Dot256 by calling it directly.</summary>
     [Theory]
     [InlineData(GgmlType.Q4_0)]

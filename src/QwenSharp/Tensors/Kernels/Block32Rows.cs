@@ -12,7 +12,7 @@ namespace QwenSharp.Tensors.Kernels;
 /// <see cref="Block32Dot.Dot256{TKernel,TDot}"/>'s: the same exact per-block integer sums, laid out by SumEach, the
 /// same fp32 scale products and fused accumulation, the same final reduction and tail, so every output is
 /// bit-identical to the single-row dot. Rows beyond the last full group of four go through that dot.
-/// Wired for Q8_0 only: measured at batch 1 on a 151936×1024 matrix (both with prefetch), Q8_0 gains ~5% over the
+/// Wired for Q8_0 on AVX2 without VNNI only (with vpdpbusd Q8_0 runs <see cref="PairedRows{TBlocks,TDot}"/>): measured at batch 1 on a 151936×1024 matrix (both with prefetch), Q8_0 gains ~5% over the
 /// single-row dot (9.8 vs 9.2 GB/s one thread, 16.4 vs 16.0 two), while Q4_0, whose nibble unpacking makes it
 /// compute-bound, loses (5.1-5.6 vs 5.4-5.9 GB/s one thread, 7.5-8.5 vs 8.5-9.7 two).</summary>
 internal static unsafe class Block32Rows
@@ -25,6 +25,10 @@ internal static unsafe class Block32Rows
     /// and 4.3 -> 5.9 GB/s (Q4_0) on one thread, flat from 4 KB to 16 KB ahead. A field, not a constant, only so
     /// the benchmark can switch it off; prefetches never fault, so reading ahead past the matrix is harmless.</summary>
     internal static int PrefetchAhead = 4096;
+
+    /// <summary>How far ahead a four-row pass over whole rows prefetches each row: <see cref="PrefetchAhead"/>, but
+    /// at least one tile of four rows, so that a row's prefetch never lands inside the rows being read now (0: off).</summary>
+    internal static long TileAhead(long rowBytes) => PrefetchAhead <= 0 ? 0 : Math.Max(4 * rowBytes, PrefetchAhead);
 
     public static void MatVec<TKernel, TDot>(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
         where TKernel : IBlock32Tile where TDot : IInt8Dot256

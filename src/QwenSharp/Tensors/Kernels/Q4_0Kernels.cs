@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Kernels;
@@ -15,9 +16,9 @@ internal static unsafe class Q4_0Kernels
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Block32Dot.Dot512<Blocks>),
         KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, AvxVnniInt8Dot>)
-            .WithMatMul(&Block32Tile.MatMul<Blocks, AvxVnniInt8Dot>).WithMatVec(&Q4_0Rows.MatVec<AvxVnniInt8Dot>),
+            .WithMatMul(&Block32Tile.MatMul<Blocks, AvxVnniInt8Dot>).WithMatVec(&PairedRows<Blocks, AvxVnniInt8Dot>.MatVec),
         KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, Avx2Int8Dot>)
-            .WithMatMul(&Block32Tile.MatMul<Blocks, Avx2Int8Dot>).WithMatVec(&Q4_0Rows.MatVec<Avx2Int8Dot>),
+            .WithMatMul(&Block32Tile.MatMul<Blocks, Avx2Int8Dot>).WithMatVec(&PairedRows<Blocks, Avx2Int8Dot>.MatVec),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
         KernelPath.Vector128Portable => new(&Dequantize<FloatStore128>, &Dot128<PortableInt8Dot>),
         _ => new(&DequantizeScalar, &DotScalar),
@@ -81,7 +82,7 @@ internal static unsafe class Q4_0Kernels
     }
 
     /// <summary>Integer block dots for the shared 8-block drivers in <see cref="Block32Dot"/>.</summary>
-    internal readonly struct Blocks : IBlock32Tile
+    internal readonly struct Blocks : IPairedBlocks
     {
         public static int WeightBlockBytes => Block;
         public static int ActivationBlockBytes => ActBlock;
@@ -101,5 +102,26 @@ internal static unsafe class Q4_0Kernels
             Simd512.MultiplyAddSigned(Vector512<int>.Zero,
                 Simd512.Combine(Simd256.Nibbles(w + 2), Simd256.Nibbles(w + Block + 2)).AsSByte() - Vector512.Create((sbyte)8),
                 Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + ActBlock + 2))));
+
+        /// <summary>One 16-byte load holds both halves of a block: low nibbles are elements 0..15, high nibbles 16..31.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Pair<TDot>(byte* w, int k, Vector256<sbyte> low, Vector256<sbyte> high) where TDot : IInt8Dot256
+        {
+            var packed = Vector256.Create(Vector128.Load(w + k * Block + 2), Vector128.Load(w + (k + 4) * Block + 2));
+            var mask = Vector256.Create((byte)0x0F);
+            var sums = TDot.MultiplyAdd(Vector256<int>.Zero, packed & mask, low);
+            return TDot.MultiplyAdd(sums, (packed.AsUInt16() >>> 4).AsByte() & mask, high);
+        }
+
+        /// <summary>A pair's lanes hold sums of at most 8 products (|·| ≤ 8·15·127 = 15240), so two levels of vpackssdw
+        /// + vpmaddwd(1) do not saturate (a level-one lane is at most 30480) and leave block k's sum in lane k.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Reduce(Vector256<int> d0, Vector256<int> d1, Vector256<int> d2, Vector256<int> d3)
+        {
+            var one = Vector256<short>.One;
+            var m01 = Avx2.MultiplyAddAdjacent(Avx2.PackSignedSaturate(d0, d1), one);
+            var m23 = Avx2.MultiplyAddAdjacent(Avx2.PackSignedSaturate(d2, d3), one);
+            return Avx2.MultiplyAddAdjacent(Avx2.PackSignedSaturate(m01, m23), one);
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Kernels;
@@ -14,7 +15,7 @@ internal static unsafe class Q8_0Kernels
     {
         KernelPath.Vector512 => new(&Dequantize<FloatStore512>, &Block32Dot.Dot512<Blocks>),
         KernelPath.Vector256AvxVnni => new WeightKernels(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, AvxVnniInt8Dot>)
-            .WithMatMul(&Block32Tile.MatMul<Blocks, AvxVnniInt8Dot>).WithMatVec(&Block32Rows.MatVec<Blocks, AvxVnniInt8Dot>),
+            .WithMatMul(&Block32Tile.MatMul<Blocks, AvxVnniInt8Dot>).WithMatVec(&PairedRows<Blocks, AvxVnniInt8Dot>.MatVec),
         KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize<FloatStore256>, &Block32Dot.Dot256<Blocks, Avx2Int8Dot>)
             .WithMatVec(&Block32Rows.MatVec<Blocks, Avx2Int8Dot>),
         KernelPath.Vector128Ssse3 => new(&Dequantize<FloatStore128>, &Dot128<Ssse3Int8Dot>),
@@ -69,7 +70,7 @@ internal static unsafe class Q8_0Kernels
     }
 
     /// <summary>Integer block dots for the shared 8-block drivers in <see cref="Block32Dot"/>.</summary>
-    internal readonly struct Blocks : IBlock32Tile
+    internal readonly struct Blocks : IPairedBlocks
     {
         public static int WeightBlockBytes => Block;
         public static int ActivationBlockBytes => Block;
@@ -89,5 +90,22 @@ internal static unsafe class Q8_0Kernels
             Simd512.MultiplyAddSigned(Vector512<int>.Zero,
                 Simd512.Combine(Vector256.Load((sbyte*)(w + 2)), Vector256.Load((sbyte*)(w + Block + 2))),
                 Simd512.Combine(Vector256.Load((sbyte*)(a + 2)), Vector256.Load((sbyte*)(a + Block + 2))));
+
+        /// <summary>Elements 0..15 of blocks k and k+4 in one vector, 16..31 in another, flipped to q + 128 for
+        /// vpdpbusd's unsigned operand (only vpdpbusd: vpmaddubsw's 16-bit pair sums would saturate at 255·127·2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Pair<TDot>(byte* w, int k, Vector256<sbyte> low, Vector256<sbyte> high) where TDot : IInt8Dot256
+        {
+            byte* x = w + k * Block + 2, y = w + (k + 4) * Block + 2;
+            var flip = Vector256.Create((byte)0x80);
+            var sums = TDot.MultiplyAdd(Vector256<int>.Zero, Vector256.Create(Vector128.Load(x), Vector128.Load(y)) ^ flip, low);
+            return TDot.MultiplyAdd(sums, Vector256.Create(Vector128.Load(x + 16), Vector128.Load(y + 16)) ^ flip, high);
+        }
+
+        /// <summary>A pair's lanes hold sums of 8 products of up to 255·128 each, past 16 bits, so three vphaddd: the
+        /// first two leave [block k partials ×2 | block k+1 partials ×2] per 128-bit half, the third block k in lane k.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Reduce(Vector256<int> d0, Vector256<int> d1, Vector256<int> d2, Vector256<int> d3) =>
+            Avx2.HorizontalAdd(Avx2.HorizontalAdd(d0, d1), Avx2.HorizontalAdd(d2, d3));
     }
 }

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using QwenSharp.Cli.Bench;
+using QwenSharp.Tensors;
+
+namespace QwenSharp.Bench.Micro;
+
+/// <summary>Microbenchmark (`bench micro stream`): how close a batch-1 matvec comes to the bandwidth probe's streaming
+/// sum on the same number of bytes from DRAM (1 GiB each, far past the L3), one and two threads, alternating.
+/// Weights are random bytes with a small fp16 scale in every block; values do not change an integer kernel's speed.
+/// QWEN_BENCH_STREAM_TYPES=q8_0,q4_0 picks the types.</summary>
+internal static unsafe class StreamVsMatVecBenchmark
+{
+    private sealed class SumJob(ulong* buffer, long words) : ComputeJob
+    {
+        public ulong Total;
+        public override void Execute(int threadIndex, int threadCount)
+        {
+            long start = words * threadIndex / threadCount, end = words * (threadIndex + 1) / threadCount;
+            ulong s = MemoryBandwidth.Sum(new ReadOnlySpan<ulong>(buffer + start, (int)(end - start)));
+            Interlocked.Add(ref Total, s);
+        }
+    }
+
+    private sealed class MatVecJob : ComputeJob
+    {
+        public GgmlType Type;
+        public byte* Weights, Activation;
+        public int N, Rows;
+        public float* Output;
+        public override void Execute(int threadIndex, int threadCount)
+        {
+            var (start, end) = Slice(Rows, threadIndex, threadCount, 16);
+            VecDot.MatMulRows(Type, Weights, N, start, end, Activation, 1, Output, Rows);
+        }
+    }
+
+    public static void Run(TextWriter output)
+    {
+        var types = (Environment.GetEnvironmentVariable("QWEN_BENCH_STREAM_TYPES") ?? "q8_0,q4_0")
+            .Split(',').Select(name => Enum.Parse<GgmlType>(name, ignoreCase: true)).ToArray();
+        const int n = 1024;
+        const long target = 1L << 30;
+        var rng = new Random(1);
+        var sumBuffer = (ulong*)NativeMemory.AlignedAlloc((nuint)target, 4096);
+        new Span<byte>(sumBuffer, int.MaxValue / 2 + 1).Fill(1);
+        new Span<byte>((byte*)sumBuffer + (target / 2), (int)(target / 2)).Fill(1);
+        var activationFloats = new float[n];
+        for (int i = 0; i < n; i++) activationFloats[i] = (float)(rng.NextDouble() * 2 - 1);
+        foreach (var type in types)
+        {
+            long rowBytes = GgmlTypeInfo.RowBytes(type, n);
+            int rows = (int)(target / rowBytes);
+            long bytes = rows * rowBytes;
+            var weights = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
+            for (long at = 0; at < bytes; at += 1 << 20) rng.NextBytes(new Span<byte>(weights + at, (int)Math.Min(1 << 20, bytes - at)));
+            int blockBytes = GgmlTypeInfo.Block(type).TypeSize;
+            for (long at = 0; at < bytes; at += blockBytes) *(ushort*)(weights + at) = 0x2000; // 2^-7
+            var activation = new byte[VecDot.ActivationRowBytes(type, n)];
+            VecDot.QuantizeActivation(type, activationFloats, activation);
+            var result = (float*)NativeMemory.Alloc((nuint)rows * sizeof(float));
+            foreach (int threads in new[] { 1, 2 })
+            {
+                using var pool = new ComputePool(threads);
+                fixed (byte* pa = activation)
+                {
+                    var sum = new SumJob(sumBuffer, target / 8);
+                    var mv = new MatVecJob { Type = type, Weights = weights, Activation = pa, N = n, Rows = rows, Output = result };
+                    pool.Run(sum); pool.Run(mv);
+                    double bestSum = 0, bestMv = 0;
+                    for (int round = 0; round < 4; round++)
+                    {
+                        var sw = Stopwatch.StartNew(); pool.Run(sum);
+                        bestSum = Math.Max(bestSum, target / sw.Elapsed.TotalSeconds / 1e9);
+                        sw.Restart(); pool.Run(mv);
+                        bestMv = Math.Max(bestMv, bytes / sw.Elapsed.TotalSeconds / 1e9);
+                    }
+                    output.WriteLine($"{GgmlTypeInfo.Name(type)} threads {threads}: streaming sum {bestSum:F1} GB/s, matvec {bestMv:F1} GB/s ({100 * bestMv / bestSum:F0}%)");
+                }
+            }
+            NativeMemory.Free(result);
+            NativeMemory.AlignedFree(weights);
+        }
+        NativeMemory.AlignedFree(sumBuffer);
+    }
+}
