@@ -106,3 +106,40 @@ public unsafe class DecodeMatVecTests
     private static void Check(GgmlType weightType, KernelPath path, int n, Func<int, byte[]> row, float[] x) =>
         MatVecCheck.RowsMatchDot(weightType, path, n, 37, RowRanges, row, x);
 }
+
+/// <summary>A compute thread's first batch-1 matvec of a paired-block type allocates nothing, so the decode loop stays
+/// allocation-free whichever thread happens to run a type's rows first (the prepared activation lives on the stack).</summary>
+public unsafe class DecodeMatVecAllocationTests
+{
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    public void FirstMatVecOnANewThreadAllocatesNothing(GgmlType type)
+    {
+        const int Rows = 8, N = 2816;
+        var rng = new Random(9800);
+        long rowBytes = GgmlTypeInfo.RowBytes(type, N);
+        var weights = new byte[Rows * rowBytes];
+        for (int r = 0; r < Rows; r++) TensorTestData.RandomRow(type, N, rng).CopyTo(weights, r * rowBytes);
+        var activation = new byte[VecDot.ActivationRowBytes(type, N)];
+        VecDot.QuantizeActivation(type, TensorTestData.RandomActivations(N, rng), activation);
+        var output = new float[Rows];
+        void MatVec()
+        {
+            fixed (byte* pw = weights, pa = activation)
+            fixed (float* po = output)
+                VecDot.MatMulRows(type, pw, N, 0, Rows, pa, 1, po, Rows);
+        }
+        MatVec();   // compiled here, on the test thread
+        long allocated = -1;
+        var thread = new Thread(() =>
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            MatVec();
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        thread.Start();
+        thread.Join();
+        Assert.Equal(0, allocated);
+    }
+}

@@ -49,28 +49,42 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
     /// halves of the four block pairs), then the eight int32 biases Bias·Σq_a, then the eight fp32 scales d_a·2^112.</summary>
     private const int GroupBytes = 8 * 32 + 32 + 32;
 
-    /// <summary>Per-thread prepared activation: grown once, then reused (no per-call allocation).</summary>
+    /// <summary>Prepared activations up to this size live on the stack (n ≤ 52,000 or so: every Qwen1.5 width), so a
+    /// compute thread's first decode chunk allocates nothing, whenever it comes; larger ones use a per-thread buffer.</summary>
+    private const int StackBytes = 64 << 10;
+
+    /// <summary>Per-thread prepared activation for rows wider than <see cref="StackBytes"/>: grown once, then reused.</summary>
     [ThreadStatic] private static byte[]? prepared;
 
+    [SkipLocalsInit]   // the scratch is written before it is read
     public static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
+        int groups = n / 32 / 8, bytes = groups * GroupBytes + 32;
+        if (bytes <= StackBytes)
+        {
+            byte* scratch = stackalloc byte[bytes];
+            MatVec(weights, n, rowStart, rowEnd, activation, output, scratch);
+            return;
+        }
+        var buffer = prepared;
+        if (buffer == null || buffer.Length < bytes) prepared = buffer = new byte[bytes];
+        fixed (byte* scratch = buffer) MatVec(weights, n, rowStart, rowEnd, activation, output, scratch);
+    }
+
+    private static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, byte* scratch)
+    {
         int blocks = n / 32, groups = blocks / 8;
         long rowBytes = (long)blocks * WeightBlock;
-        var buffer = prepared;
-        if (buffer == null || buffer.Length < groups * GroupBytes + 32) prepared = buffer = new byte[groups * GroupBytes + 32];
-        fixed (byte* scratch = buffer)
-        {
-            // 32-byte aligned vectors: the pinned array's data is only 8-aligned
-            byte* p = (byte*)(((nint)scratch + 31) & ~(nint)31);
-            Prepare(activation, groups, p);
-            byte* tailActivation = activation + (long)groups * 8 * ActivationBlock;
-            int tail = blocks - groups * 8, r = rowStart;
-            for (; r + 4 <= rowEnd; r += 4)
-                FourRows(weights + r * rowBytes, rowBytes, p, groups, tailActivation, tail, output + r, n);
-            for (; r < rowEnd; r++)
-                output[r] = OneRow(weights + r * rowBytes, p, groups, tailActivation, tail, n);
-        }
+        // 32-byte aligned vectors: neither the stack nor a pinned array's data is 32-aligned
+        byte* p = (byte*)(((nint)scratch + 31) & ~(nint)31);
+        Prepare(activation, groups, p);
+        byte* tailActivation = activation + (long)groups * 8 * ActivationBlock;
+        int tail = blocks - groups * 8, r = rowStart;
+        for (; r + 4 <= rowEnd; r += 4)
+            FourRows(weights + r * rowBytes, rowBytes, p, groups, tailActivation, tail, output + r, n);
+        for (; r < rowEnd; r++)
+            output[r] = OneRow(weights + r * rowBytes, p, groups, tailActivation, tail, n);
     }
 
     /// <summary>The activation re-laid out per group of eight blocks (see <see cref="GroupBytes"/>).</summary>
