@@ -95,7 +95,7 @@ public sealed unsafe partial class Qwen2Context
     private long MatMul(in WeightMatrix weight, float* input, int n, float* output, ForwardProfile.Phase phase, long t)
     {
         _quantize.Set(weight.Type, input, weight.Cols, n, _act);
-        Pool.Run(_quantize);
+        RunRows(_quantize, n);
         t = ForwardProfile.Stop(ForwardProfile.Phase.Quantize, t);
         _matMul.Set(weight, _act, n, output);
         Pool.Run(_matMul);
