@@ -1,0 +1,155 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QwenSharp.Tensors.Simd;
+using static QwenSharp.Tensors.Kernels.Q8_KLayout;
+
+namespace QwenSharp.Tensors.Kernels;
+
+/// <summary>Decode (batch 1) MatMulRows for Q4_K on the Vector256 rungs (TScaled: vpmaddwd + vpaddd on AVX2,
+/// vpdpwssd on AVX-VNNI). <see cref="Q4_KKernels.Dot256"/> spends about half of its instructions per super-block
+/// outside the byte dots: the 6-bit scales unpacked with scalar operations, eight scalar byte extracts each
+/// broadcast by a vpbroadcastw, the mins widened through three more instructions and two branchy fp16
+/// conversions. Here, per row and super-block:
+/// <list type="bullet">
+/// <item>The 12 packed bytes become [sc0..sc7 | m0..m7] in both 128-bit halves with nine vector operations on one
+/// 16-byte broadcast load (<see cref="ScalesAndMins"/>); each sub-block's int16 scale vector is then one vpshufb with
+/// a constant mask, and the mins repeated for the 16-element bsums one more.</item>
+/// <item>d and dmin come out of one broadcast load as w·2^-112 in three integer operations (as in
+/// <see cref="PairedRows{TBlocks,TDot}"/>), and the activation scale carries the 2^112, so d·(d_a·2^112) is exactly
+/// the single-row dot's d_a·d, rounded once; a running OR of the fp16 exponents sends a row with an infinity or NaN
+/// d/dmin to the single-row dot. d_a·2^112 must stay finite: a call with |d_a| ≥ 2^16 in any super-block (not met
+/// by real activations) runs every row through the single-row dot.</item>
+/// <item>Four rows per pass share each super-block's activation scale and bsums load, and give the core four
+/// independent chains; rows are prefetched at least one tile ahead.</item>
+/// </list>
+/// The byte dots, the int32 lanes of sumi, the two fused multiply-adds per super-block and the final
+/// <see cref="Simd256.Sum"/> are Dot256's, so every output is bit-identical to it (Q4_KDecodeTests).</summary>
+internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
+{
+    private const int Block = 144;
+
+    /// <summary>2^112, carried by the activation scale to cancel the weight scales' 2^-112.</summary>
+    private const float ScaleUp = 5.192296858534828E+33f;
+
+    public static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
+    {
+        int blocks = n / 256;
+        long rowBytes = (long)blocks * Block;
+        int r = rowStart;
+        if (ScalesFitUp(activation, blocks))
+            for (; r + 4 <= rowEnd; r += 4)
+                FourRows(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
+        for (; r < rowEnd; r++)
+            output[r] = Q4_KKernels.Dot256(weights + r * rowBytes, activation, n);
+    }
+
+    /// <summary>Whether every d_a·2^112 is an exact float (a finite |d_a| below 2^16; infinities and NaNs carry
+    /// through the product as they do in the single-row dot).</summary>
+    private static bool ScalesFitUp(byte* a, int blocks)
+    {
+        for (int b = 0; b < blocks; b++, a += BlockBytes)
+        {
+            float da = *(float*)a;
+            if (float.IsFinite(da) && Math.Abs(da) >= 65536f) return false;
+        }
+        return true;
+    }
+
+    private static void FourRows(byte* w0, long rowBytes, int blocks, byte* a, float* o, int n)
+    {
+        byte* w1 = w0 + rowBytes, w2 = w0 + 2 * rowBytes, w3 = w0 + 3 * rowBytes;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        uint g0 = 0, g1 = 0, g2 = 0, g3 = 0;
+        long ahead = Block32Rows.TileAhead(rowBytes);
+        for (int b = 0; b < blocks; b++, a += BlockBytes, w0 += Block, w1 += Block, w2 += Block, w3 += Block)
+        {
+            Prefetch(w0, ahead); Prefetch(w1, ahead); Prefetch(w2, ahead); Prefetch(w3, ahead);
+            float da = *(float*)a;
+            var dUp = Vector256.Create(da * ScaleUp);
+            var dminUp = Vector256.Create(-(da * ScaleUp));
+            var bsums = Vector256.Load((short*)(a + SumsOffset));
+            sbyte* y = (sbyte*)(a + QuantsOffset);
+            acc0 = SuperBlock(w0, y, bsums, dUp, dminUp, acc0, ref g0);
+            acc1 = SuperBlock(w1, y, bsums, dUp, dminUp, acc1, ref g1);
+            acc2 = SuperBlock(w2, y, bsums, dUp, dminUp, acc2, ref g2);
+            acc3 = SuperBlock(w3, y, bsums, dUp, dminUp, acc3, ref g3);
+        }
+        long back = (long)blocks * Block;
+        byte* a0 = a - (long)blocks * BlockBytes;
+        o[0] = Finish(acc0, g0, w0 - back, a0, n);
+        o[1] = Finish(acc1, g1, w1 - back, a0, n);
+        o[2] = Finish(acc2, g2, w2 - back, a0, n);
+        o[3] = Finish(acc3, g3, w3 - back, a0, n);
+    }
+
+    /// <summary>The three lines of the next 144-byte block, ahead bytes on (0: off).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* w, long ahead)
+    {
+        if (ahead <= 0) return;
+        Sse.Prefetch0(w + ahead);
+        Sse.Prefetch0(w + ahead + 64);
+        Sse.Prefetch0(w + ahead + 128);
+    }
+
+    /// <summary>Dot256's end (lanes summed), or the whole row by Dot256 when a d or dmin was an infinity or NaN
+    /// (guard bit 15 or 31: that half's exponent field was all ones).</summary>
+    private static float Finish(Vector256<float> acc, uint guard, byte* w, byte* a, int n) =>
+        (guard & 0x8000_8000u) != 0 ? Q4_KKernels.Dot256(w, a, n) : Simd256.Sum(acc);
+
+    /// <summary>One row's super-block: Dot256's sumi (same byte dots, same scale per int32 lane) and its two fused
+    /// steps, acc + sumi·(d_a·d), then + minTerms·-(d_a·dmin).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> SuperBlock(byte* w, sbyte* y, Vector256<short> bsums, Vector256<float> dUp, Vector256<float> dminUp,
+                                               Vector256<float> acc, ref uint guard)
+    {
+        var sm = ScalesAndMins(w + 4);
+        var sumi = Chunk(Vector256<int>.Zero, w, y, sm, 0);
+        sumi = Chunk(sumi, w, y, sm, 1);
+        sumi = Chunk(sumi, w, y, sm, 2);
+        sumi = Chunk(sumi, w, y, sm, 3);
+
+        uint h = *(uint*)w;
+        guard |= (h & 0x7C00_7C00u) + 0x0400_0400u;
+        // fp16 d (low half) and dmin (high half) as w·2^-112: the half's sign lands in bit 31 (bits 28..30 are its
+        // copies), exponent and mantissa in bits 13..27, where an fp32's go 112 exponent steps lower; the AND
+        // clears the sign copies and what the shift brought in from the other half
+        var halves = Avx2.BroadcastScalarToVector256((int*)w);
+        var mask = Vector256.Create(unchecked((int)0x8FFF_E000));
+        var d = (((halves << 16) >> 3) & mask).AsSingle();
+        var dmin = ((halves >> 3) & mask).AsSingle();
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), d * dUp, acc);
+        var mins = Avx2.Shuffle(sm, Vector256.Create(0x8009_8009_8008_8008UL, 0x800B_800B_800A_800AUL, 0x800D_800D_800C_800CUL, 0x800F_800F_800E_800EUL).AsByte());
+        var minTerms = Avx2.MultiplyAddAdjacent(bsums, mins.AsInt16());
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(minTerms), dmin * dminUp, acc);
+    }
+
+    /// <summary>64-element chunk j: low nibbles against activations 64j..64j+31 with scale 2j, high nibbles against
+    /// the next 32 with scale 2j+1 (each scale broadcast as int16 by one vpshufb of [sc | m]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Chunk(Vector256<int> sumi, byte* w, sbyte* y, Vector256<byte> sm, int j)
+    {
+        var q = Vector256.Load(w + 16 + 32 * j);
+        var lowScale = Avx2.Shuffle(sm, Vector256.Create((ushort)(0x8000 | (2 * j))).AsByte()).AsInt16();
+        var highScale = Avx2.Shuffle(sm, Vector256.Create((ushort)(0x8000 | (2 * j + 1))).AsByte()).AsInt16();
+        sumi = TScaled.Add(sumi, q & Vector256.Create((byte)0x0F), Vector256.Load(y + 64 * j), lowScale);
+        return TScaled.Add(sumi, Simd256.Bits(q, 4, 0x0F), Vector256.Load(y + 64 * j + 32), highScale);
+    }
+
+    /// <summary>The 12 packed bytes p0..p11 (see <see cref="KQuantScales.UnpackScaleMin"/>) as bytes
+    /// [sc0..sc7 | m0..m7] in both 128-bit halves: one shuffle gathers [p0..p3 | p8..p11 | p4..p7 | p8..p11], whose
+    /// low 6 bits are sc0..3 and m0..3, low nibbles the low bits of sc4..7, high nibbles those of m4..7; a second
+    /// shuffle puts p0..p3 under sc4..7 and p4..p7 under m4..7, whose top two bits are their bits 4..5.
+    /// 16-bit shifts are safe: each mask keeps bits that came from the byte itself.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> ScalesAndMins(byte* packed)
+    {
+        var p = Avx2.BroadcastVector128ToVector256(packed);
+        var lowBits = Avx2.Shuffle(p, Vector256.Create(0x0B0A_0908_0302_0100UL, 0x0B0A_0908_0706_0504UL, 0x0B0A_0908_0302_0100UL, 0x0B0A_0908_0706_0504UL).AsByte());
+        var topBits = Avx2.Shuffle(p, Vector256.Create(0x0302_0100_8080_8080UL, 0x0706_0504_8080_8080UL, 0x0302_0100_8080_8080UL, 0x0706_0504_8080_8080UL).AsByte());
+        return (lowBits & Vector256.Create(0x0F0F_0F0F_3F3F_3F3FUL, 0x0000_0000_3F3F_3F3FUL, 0x0F0F_0F0F_3F3F_3F3FUL, 0x0000_0000_3F3F_3F3FUL).AsByte())
+             | ((lowBits.AsUInt16() >>> 4).AsByte() & Vector256.Create(0UL, 0x0F0F_0F0F_0000_0000UL, 0UL, 0x0F0F_0F0F_0000_0000UL).AsByte())
+             | Simd256.Bits(topBits, 2, 0x30);
+    }
+}
