@@ -80,26 +80,29 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         Vector256<int> sumi = typeof(TScaled) == typeof(VnniScaledDotAdd)
             ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, bsums, offsetScales)
             : Avx2.MultiplyAddAdjacent(bsums, offsetScales);
+        sumi = Half(w, w + 128, y, low.AsByte(), sumi);
+        return Half(w + 64, w + 160, y + 128, high.AsByte(), sumi);
+    }
+
+    /// <summary>sumi plus the four scaled group dots of one half (ql at ql, qh at qh, activations at y; scales
+    /// [s0..7 | s0..7] of that half as int16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Half(byte* ql, byte* qh, sbyte* y, Vector256<byte> scales, Vector256<int> sumi)
+    {
         var nibble = Vector256.Create((byte)0x0F);
         var top = Vector256.Create((byte)0x30);
-        for (int h = 0; h < 2; h++)
-        {
-            var scales = (h == 0 ? low : high).AsByte();
-            var qlA = Vector256.Load(w + 64 * h);
-            var qlB = Vector256.Load(w + 64 * h + 32);
-            var qh = Vector256.Load(w + 128 + 32 * h).AsUInt16();
-            // 16-bit shifts: bits that cross into a neighbouring byte land only where the masks clear
-            var q0 = (qlA & nibble) | ((qh << 4).AsByte() & top);
-            var q1 = (qlB & nibble) | ((qh << 2).AsByte() & top);
-            var q2 = ((qlA.AsUInt16() >>> 4).AsByte() & nibble) | (qh.AsByte() & top);
-            var q3 = ((qlB.AsUInt16() >>> 4).AsByte() & nibble) | ((qh >>> 2).AsByte() & top);
-            sbyte* yh = y + 128 * h;
-            sumi = TScaled.Add(sumi, q0, Vector256.Load(yh), Avx2.Shuffle(scales, PairMask(0)).AsInt16());
-            sumi = TScaled.Add(sumi, q1, Vector256.Load(yh + 32), Avx2.Shuffle(scales, PairMask(1)).AsInt16());
-            sumi = TScaled.Add(sumi, q2, Vector256.Load(yh + 64), Avx2.Shuffle(scales, PairMask(2)).AsInt16());
-            sumi = TScaled.Add(sumi, q3, Vector256.Load(yh + 96), Avx2.Shuffle(scales, PairMask(3)).AsInt16());
-        }
-        return sumi;
+        var qlA = Vector256.Load(ql);
+        var qlB = Vector256.Load(ql + 32);
+        var high = Vector256.Load(qh).AsUInt16();
+        // 16-bit shifts: bits that cross into a neighbouring byte land only where the masks clear
+        var q0 = (qlA & nibble) | ((high << 4).AsByte() & top);
+        var q1 = (qlB & nibble) | ((high << 2).AsByte() & top);
+        var q2 = ((qlA.AsUInt16() >>> 4).AsByte() & nibble) | (high.AsByte() & top);
+        var q3 = ((qlB.AsUInt16() >>> 4).AsByte() & nibble) | ((high >>> 2).AsByte() & top);
+        sumi = TScaled.Add(sumi, q0, Vector256.Load(y), Avx2.Shuffle(scales, PairMask(0)).AsInt16());
+        sumi = TScaled.Add(sumi, q1, Vector256.Load(y + 32), Avx2.Shuffle(scales, PairMask(1)).AsInt16());
+        sumi = TScaled.Add(sumi, q2, Vector256.Load(y + 64), Avx2.Shuffle(scales, PairMask(2)).AsInt16());
+        return TScaled.Add(sumi, q3, Vector256.Load(y + 96), Avx2.Shuffle(scales, PairMask(3)).AsInt16());
     }
 
     /// <summary>One row's super-block added into acc as Dot256 does: acc + float(sumi)·(d_a·d_w). da is d_a·2^112;
@@ -124,9 +127,11 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         Sse.Prefetch0(w + ahead + 192);
     }
 
-    /// <summary>Dot256's end, or the whole row by Dot256 where a d_w was an infinity or NaN.</summary>
-    private static float Finish(Vector256<float> acc, int guard, byte* row, byte* a, int n) =>
-        guard < 0 ? Q6_KKernels.Dot256(row, a, n) : Simd256.Sum(acc);
+    /// <summary>Dot256's end: the lanes summed, or the whole row by Dot256 where a d_w was an infinity or NaN.
+    /// Callers reduce every accumulator before any call: a vector live across a call is spilled at each of its
+    /// definitions inside the loop.</summary>
+    private static float Finish(float sum, int guard, byte* row, byte* a, int n) =>
+        guard < 0 ? Q6_KKernels.Dot256(row, a, n) : sum;
 
     private static void FourRows(byte* w, long rowBytes, int blocks, byte* a, float* o, int n)
     {
@@ -144,10 +149,11 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
             acc2 = Step(w2, ab, da, acc2, ref g2);
             acc3 = Step(w3, ab, da, acc3, ref g3);
         }
-        o[0] = Finish(acc0, g0, w, a, n);
-        o[1] = Finish(acc1, g1, w + rowBytes, a, n);
-        o[2] = Finish(acc2, g2, w + 2 * rowBytes, a, n);
-        o[3] = Finish(acc3, g3, w + 3 * rowBytes, a, n);
+        float s0 = Simd256.Sum(acc0), s1 = Simd256.Sum(acc1), s2 = Simd256.Sum(acc2), s3 = Simd256.Sum(acc3);
+        o[0] = Finish(s0, g0, w, a, n);
+        o[1] = Finish(s1, g1, w + rowBytes, a, n);
+        o[2] = Finish(s2, g2, w + 2 * rowBytes, a, n);
+        o[3] = Finish(s3, g3, w + 3 * rowBytes, a, n);
     }
 
     private static float OneRow(byte* w, int blocks, byte* a, int n)
@@ -160,6 +166,6 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
             Prefetch(wb, Block32Rows.PrefetchAhead);
             acc = Step(wb, ab, *(float*)ab * ScaleUp, acc, ref guard);
         }
-        return Finish(acc, guard, w, a, n);
+        return Finish(Simd256.Sum(acc), guard, w, a, n);
     }
 }
