@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using QwenSharp.Tensors;
+using QwenSharp.Tensors.Kernels;
 
 namespace QwenSharp.Tests.Tensors;
 
@@ -97,6 +98,32 @@ public class Q6_KDecodeTests
             x[512] = largest;
             for (int i = 513; i < 768; i++) x[i] = (2 * rng.NextSingle() - 1) * largest;
             Check(path, N, _ => TensorTestData.RandomRow(GgmlType.Q6_K, N, rng), x);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void TheLoopedFourRowFormEqualsTheSingleRowDotExactly(string path)
+    {
+        // AVX-512 machines run the unrolled four-row form; this runs the loop over rows that machines with 16
+        // vector registers take (a flag read per four rows; both forms must give the same bits, so tests running
+        // beside this one stay valid)
+        var rng = new Random(6500);
+        Q6_KRows<VnniScaledDotAdd>.LoopedRowsOnly = Q6_KRows<Avx2ScaledDotAdd>.LoopedRowsOnly = true;
+        try
+        {
+            foreach (int n in new[] { 256, 256 * 11 })
+                Check(path, n, r =>
+                {
+                    var row = TensorTestData.RandomRow(GgmlType.Q6_K, n, rng);
+                    if (r % 5 == 4) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(BlockBytes * (r % (n / 256)) + 208), (ushort)(r % 2 == 0 ? 0x7C00 : 0xFE00));
+                    if (r % 5 == 2) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(BlockBytes * (n / 256 - 1) + 208), 0x0001);
+                    return row;
+                }, TensorTestData.RandomActivations(n, rng));
+        }
+        finally
+        {
+            Q6_KRows<VnniScaledDotAdd>.LoopedRowsOnly = Q6_KRows<Avx2ScaledDotAdd>.LoopedRowsOnly = false;
         }
     }
 

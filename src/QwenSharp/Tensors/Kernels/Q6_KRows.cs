@@ -35,6 +35,9 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
     /// <summary>2^112: cancels the weight scales' 2^-112 (exact for |d_a| &lt; 2^16, which <see cref="ScalesFit"/> checks).</summary>
     private const float ScaleUp = 5.192296858534828E+33f;
 
+    /// <summary>Tests only: the 16-register form on every machine (both forms give the same bits).</summary>
+    internal static bool LoopedRowsOnly;
+
     public static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
@@ -47,7 +50,10 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
             return;
         }
         for (; r + 4 <= rowEnd; r += 4)
-            FourRows(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
+            if (Avx512F.VL.IsSupported && !LoopedRowsOnly)   // a JIT-time constant: 32 vector registers
+                FourRowsUnrolled(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
+            else
+                FourRowsLooped(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
         for (; r < rowEnd; r++)
             output[r] = OneRow(weights + r * rowBytes, blocks, activation, n);
     }
@@ -136,7 +142,10 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
     private static float Finish(float sum, int guard, byte* row, byte* a, int n) =>
         guard < 0 ? Q6_KKernels.Dot256(row, a, n) : sum;
 
-    private static void FourRows(byte* w, long rowBytes, int blocks, byte* a, float* o, int n)
+    /// <summary>Four rows per super-block step, written out: the JIT keeps the activation vectors in registers for
+    /// all four rows. Measured faster with 32 vector registers (AVX-512 machines: 0.104 vs 0.115 ms on 2816 × 1024,
+    /// one thread); with 16 it spills them and <see cref="FourRowsLooped"/> wins (0.117-0.124 vs 0.125-0.13 ms).</summary>
+    private static void FourRowsUnrolled(byte* w, long rowBytes, int blocks, byte* a, float* o, int n)
     {
         byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
@@ -157,6 +166,32 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         o[1] = Finish(s1, g1, w + rowBytes, a, n);
         o[2] = Finish(s2, g2, w + 2 * rowBytes, a, n);
         o[3] = Finish(s3, g3, w + 3 * rowBytes, a, n);
+    }
+
+    /// <summary>Four rows per super-block step as a loop over the rows, accumulators and guards in a small stack
+    /// array: each row reads the activation from L1 as memory operands, which leaves 16 vector registers enough.</summary>
+    private static void FourRowsLooped(byte* w, long rowBytes, int blocks, byte* a, float* o, int n)
+    {
+        var acc = stackalloc Vector256<float>[4];
+        var guard = stackalloc int[4];
+        for (int r = 0; r < 4; r++) { acc[r] = default; guard[r] = 0; }
+        long ahead = Block32Rows.TileAhead(rowBytes);
+        byte* ab = a;
+        for (int b = 0; b < blocks; b++, ab += BlockBytes)
+        {
+            float da = *(float*)ab * ScaleUp;
+            byte* wb = w + (long)b * Block;
+            for (int r = 0; r < 4; r++, wb += rowBytes)
+            {
+                Prefetch(wb, ahead);
+                acc[r] = Step(wb, ab, da, acc[r], ref guard[r]);
+            }
+        }
+        float s0 = Simd256.Sum(acc[0]), s1 = Simd256.Sum(acc[1]), s2 = Simd256.Sum(acc[2]), s3 = Simd256.Sum(acc[3]);
+        o[0] = Finish(s0, guard[0], w, a, n);
+        o[1] = Finish(s1, guard[1], w + rowBytes, a, n);
+        o[2] = Finish(s2, guard[2], w + 2 * rowBytes, a, n);
+        o[3] = Finish(s3, guard[3], w + 3 * rowBytes, a, n);
     }
 
     private static float OneRow(byte* w, int blocks, byte* a, int n)
