@@ -122,8 +122,7 @@ internal sealed unsafe class MatMulGroupJob : ComputeJob
     public override void Execute(int threadIndex, int threadCount)
     {
         int chunk = ChunkSize(_totalRows, threadCount, ChunksPerThread(_batch), granule: 16);
-        int start, end;
-        while (_batch == 1 ? ClaimGuided(_totalRows, threadCount, DecodeMinChunk, 16, out start, out end) : Claim(_totalRows, chunk, out start, out end))
+        while (Claim(_totalRows, chunk, out int start, out int end))
         {
             int offset = 0;
             for (int i = 0; i < _count && start < end; i++)
@@ -137,11 +136,7 @@ internal sealed unsafe class MatMulGroupJob : ComputeJob
         }
     }
 
-    /// <summary>Smallest row chunk of a decode step's matvec (guided: chunks shrink to this at the end); a kernel call
-    /// prepares its activation row once, which is a few percent of a 32-row call.</summary>
-    public const int DecodeMinChunk = 32;
-
-    /// <summary>Row chunks per thread (batches above 1; decode claims guided chunks): a decode step's matvec in small chunks (a late thread's share is soon taken
+    /// <summary>Row chunks per thread: a decode step's matvec in small chunks (a late thread's share is soon taken
     /// over), a batch's GEMM in few large ones (each chunk re-reads the whole batch of activations). Several
     /// sequences decoded together sit in between: the small-batch kernels' per-call work (laying out the
     /// activations) is small (measured ≈ 5 % of a 176-row chunk's time at batch 8), so they keep some of decode's

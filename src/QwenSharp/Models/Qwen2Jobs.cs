@@ -52,12 +52,6 @@ internal sealed unsafe class MatMulJob : ComputeJob
 
     public override void Execute(int threadIndex, int threadCount)
     {
-        if (_batch == 1)
-        {
-            while (ClaimGuided(_w.Rows, threadCount, MatMulGroupJob.DecodeMinChunk, 16, out int start, out int end))
-                VecDot.MatMulRows(_w.Type, _w.Data, _w.Cols, start, end, _act, 1, _output, _w.Rows);
-            return;
-        }
         int chunk = ChunkSize(_w.Rows, threadCount, MatMulGroupJob.ChunksPerThread(_batch), granule: 16);
         while (Claim(_w.Rows, chunk, out int start, out int end))
             VecDot.MatMulRows(_w.Type, _w.Data, _w.Cols, start, end, _act, _batch, _output, _w.Rows);

@@ -4,7 +4,7 @@ namespace QwenSharp.Tensors;
 /// Jobs are objects allocated once by their owner and reused for every run, so running one allocates nothing.</summary>
 public abstract class ComputeJob
 {
-    private int _nextChunk;   // Claim: chunks handed out; ClaimGuided: items handed out
+    private int _nextChunk;
 
     public abstract void Execute(int threadIndex, int threadCount);
 
@@ -23,33 +23,6 @@ public abstract class ComputeJob
         start = (int)Math.Min(first, total);
         end = (int)Math.Min(first + chunk, total);
         return start < end;
-    }
-
-    /// <summary>Guided self-scheduling: the next unclaimed chunk [start, end) of <paramref name="total"/> items, each
-    /// chunk 1/(2·threadCount) of what is left (at least <paramref name="minChunk"/>, a multiple of
-    /// <paramref name="granule"/>), so chunks shrink towards the end and the threads finish within a small chunk of
-    /// each other. For decode matvecs, where a fixed chunk left one thread streaming its last ~200 KB alone while the
-    /// other waited. Each item goes to exactly one caller in a run; false when none is left.</summary>
-    protected bool ClaimGuided(int total, int threadCount, int minChunk, int granule, out int start, out int end)
-    {
-        while (true)
-        {
-            int next = Volatile.Read(ref _nextChunk);
-            if (next >= total)
-            {
-                start = end = total;
-                return false;
-            }
-            int size = Math.Max(minChunk, (total - next) / (2 * threadCount));
-            size = (size + granule - 1) / granule * granule;
-            int stop = (int)Math.Min(total, (long)next + size);
-            if (Interlocked.CompareExchange(ref _nextChunk, stop, next) == next)
-            {
-                start = next;
-                end = stop;
-                return true;
-            }
-        }
     }
 
     /// <summary>A chunk size that gives each thread about <paramref name="perThread"/> chunks, rounded up to a multiple

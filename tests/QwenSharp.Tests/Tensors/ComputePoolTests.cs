@@ -3,12 +3,11 @@ using QwenSharp.Tensors;
 
 namespace QwenSharp.Tests.Tensors;
 
-/// <summary>The compute pool hands every item of a chunked job to exactly one thread, whichever claim it uses, on
-/// every run of a reused job; jobs that need every thread get each index once; a failing thread surfaces as an
+/// <summary>The compute pool hands every item of a chunked job to exactly one thread, on every run of a reused job; jobs that need every thread get each index once; a failing thread surfaces as an
 /// exception on the caller and leaves the pool usable.</summary>
 public class ComputePoolTests
 {
-    private sealed class ChunkJob(bool guided, int minChunk, int granule) : ComputeJob
+    private sealed class ChunkJob(int granule) : ComputeJob
     {
         public int Total;
         public int[] Visits = [];
@@ -18,8 +17,7 @@ public class ComputePoolTests
         public override void Execute(int threadIndex, int threadCount)
         {
             int chunk = ChunkSize(Total, threadCount, 8, granule);
-            int start, end;
-            while (guided ? ClaimGuided(Total, threadCount, minChunk, granule, out start, out end) : Claim(Total, chunk, out start, out end))
+            while (Claim(Total, chunk, out int start, out int end))
             {
                 Chunks.Add((start, end));
                 for (int i = start; i < end; i++) Interlocked.Increment(ref Visits[i]);
@@ -42,16 +40,14 @@ public class ComputePoolTests
     }
 
     [Theory]
-    [InlineData(false, 1)]
-    [InlineData(false, 3)]
-    [InlineData(true, 1)]
-    [InlineData(true, 2)]
-    [InlineData(true, 3)]
-    public void EveryItemIsClaimedExactlyOnceOnEveryRun(bool guided, int threads)
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void EveryItemIsClaimedExactlyOnceOnEveryRun(int threads)
     {
-        const int MinChunk = 32, Granule = 16;
+        const int Granule = 16;
         using var pool = new ComputePool(threads);
-        var job = new ChunkJob(guided, MinChunk, Granule);
+        var job = new ChunkJob(Granule);
         foreach (int total in new[] { 0, 1, 15, 16, 17, 33, 1000, 3072, 151936 })
             for (int run = 0; run < 3; run++)
             {
@@ -62,27 +58,7 @@ public class ComputePoolTests
                 Assert.All(job.Visits, v => Assert.Equal(1, v));
                 var chunks = job.Chunks.OrderBy(c => c.Start).ToArray();
                 Assert.All(chunks, c => Assert.Equal(0, c.Start % Granule));
-                if (guided)
-                {
-                    // every chunk but the last is at least the minimum, and sizes never grow along the range
-                    Assert.All(chunks.SkipLast(1), c => Assert.True(c.End - c.Start >= MinChunk, $"total {total}: chunk [{c.Start}, {c.End})"));
-                    for (int i = 1; i + 1 < chunks.Length; i++)
-                        Assert.True(chunks[i].End - chunks[i].Start <= chunks[i - 1].End - chunks[i - 1].Start,
-                                    $"total {total}: chunk {i} [{chunks[i].Start}, {chunks[i].End}) larger than the one before");
-                }
             }
-    }
-
-    [Fact]
-    public void GuidedChunksShrinkSoTheLastOnesAreSmall()
-    {
-        using var pool = new ComputePool(1);
-        var job = new ChunkJob(true, 32, 16) { Total = 3072, Visits = new int[3072] };
-        pool.Run(job);
-        var sizes = job.Chunks.OrderBy(c => c.Start).Select(c => c.End - c.Start).ToArray();
-        Assert.Equal(3072 / 2 / 16 * 16, sizes[0]);   // one thread: half of what is left, rounded up to the granule
-        Assert.Equal(32, sizes[^2]);
-        Assert.True(sizes[^1] <= 32);
     }
 
     [Fact]

@@ -28,12 +28,6 @@ internal static unsafe class SingleRowAttention
     /// nothing is reused, every row comes from L3 or memory.</summary>
     internal static int PrefetchRows = 8;
 
-    /// <summary>Up to this many bytes of one head's values, the score loop also prefetches value row t as it reads key
-    /// row t, so the weighted sum that follows finds them in L2 (well inside a core's 2 MB) instead of waiting on one
-    /// scattered pair of lines per key again; past it the values would not stay in L2 and WeightedValues' own
-    /// prefetch is left to do it.</summary>
-    private const long ValuePrefetchBytes = 256 << 10;
-
     /// <summary>Floats of scratch one row's scores need: keyCount rounded up to 16.</summary>
     public static int ScoresLength(int keyCount) => (keyCount + Lanes - 1) & ~(Lanes - 1);
 
@@ -72,7 +66,7 @@ internal static unsafe class SingleRowAttention
     private static void Run<L, T>(int d, float* q, T* keys, T* values, int stride, int keyCount, float scale,
                                   float* scores, float* output) where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
-        Scores<L, T>(d, q, keys, values, stride, keyCount, scale, scores);
+        Scores<L, T>(d, q, keys, stride, keyCount, scale, scores);
         Softmax<L>(keyCount, scores);
         WeightedValues<L, T>(d, scores, values, stride, keyCount, output);
     }
@@ -100,16 +94,14 @@ internal static unsafe class SingleRowAttention
         for (int b = 0; b < bytes; b += 64) Sse.Prefetch0((byte*)p + b);
     }
 
-    private static void Scores<L, T>(int d, float* q, T* keys, T* values, int stride, int keyCount, float scale, float* scores)
+    private static void Scores<L, T>(int d, float* q, T* keys, int stride, int keyCount, float scale, float* scores)
         where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
         int ahead = PrefetchRows;
-        bool prefetchValues = (long)keyCount * d * sizeof(T) <= ValuePrefetchBytes;
         for (int t = 0; t < keyCount; t++)
         {
             T* k = keys + (long)t * stride;
             if (t + ahead < keyCount) Prefetch(k + (long)ahead * stride, d * sizeof(T));
-            if (prefetchValues) Prefetch(values + (long)t * stride, d * sizeof(T));
             scores[t] = (AllNormal(k, d) ? Dot<L, T, Normal>(d, q, k) : Dot<L, T, General>(d, q, k)) * scale;
         }
     }
