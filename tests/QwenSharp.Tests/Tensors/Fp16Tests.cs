@@ -18,6 +18,19 @@ public class Fp16Tests
     }
 
     [Fact]
+    public void BranchlessHalfToSingleIsExactForEveryFiniteBitPattern()
+    {
+        // the high 16 bits are ignored (kernels pass a 32-bit word whose other half is a neighbouring field)
+        for (int h = 0; h < 65536; h++)
+        {
+            var half = BitConverter.UInt16BitsToHalf((ushort)h);
+            if (!Half.IsFinite(half)) continue;
+            float expected = (float)half;
+            Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(Fp16.ToSingleFinite((uint)h | 0xABCD_0000u)));
+        }
+    }
+
+    [Fact]
     public void ScalarSingleToHalfRoundsLikeSystemHalf()
     {
         var rng = new Random(5);

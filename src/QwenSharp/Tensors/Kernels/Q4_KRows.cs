@@ -17,12 +17,10 @@ namespace QwenSharp.Tensors.Kernels;
 /// sc·0x10001, stored to the stack, so that each sub-block's scale vector is a broadcast load on a load port
 /// instead of a vpshufb on the ports the nibble shifts and byte dots need (no difference measurable on the shared
 /// test machine, 8 shuffles vs 1 per super-block), and one more repeats the mins for the 16-element bsums.</item>
-/// <item>The four rows' d and dmin are converted together, as w·2^-112 in three integer operations (as in
-/// <see cref="PairedRows{TBlocks,TDot}"/>) with the 2^112 carried by the activation scale, so d·(d_a·2^112) is
-/// exactly the single-row dot's d_a·d, rounded once; the eight products go through the stack, so that each row's
-/// broadcast is a load. A running OR of the fp16 exponents sends a row with an infinity or NaN d/dmin to the
-/// single-row dot. d_a·2^112 must stay finite: a call with |d_a| ≥ 2^16 in any super-block (not met
-/// by real activations) runs every row through the single-row dot.</item>
+/// <item>The four rows' d and dmin are converted together by one exact vector conversion (no fp32 subnormal, see
+/// <see cref="ScaleProducts"/>) and multiplied by d_a as in the single-row dot; the eight products go through the
+/// stack, so that each row's broadcast is a load. A running OR of the fp16 exponents sends a row with an infinity
+/// or NaN d/dmin to the single-row dot.</item>
 /// <item>sumi is summed as four chains of two vpdpwssd (vpmaddwd) instead of one chain of eight: these take five
 /// cycles each (measured ≈ 10 % faster on 2816 × 1024).</item>
 /// <item>Four rows per pass share each super-block's activation scale and bsums load and give the core four
@@ -35,31 +33,15 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
 {
     private const int Block = 144;
 
-    /// <summary>2^112, carried by the activation scale to cancel the weight scales' 2^-112.</summary>
-    private const float ScaleUp = 5.192296858534828E+33f;
-
     public static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         int blocks = n / 256;
         long rowBytes = (long)blocks * Block;
         int r = rowStart;
-        if (ScalesFitUp(activation, blocks))
-            for (; r + 4 <= rowEnd; r += 4)
-                FourRows(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
+        for (; r + 4 <= rowEnd; r += 4)
+            FourRows(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
         for (; r < rowEnd; r++)
             output[r] = Q4_KKernels.Dot256(weights + r * rowBytes, activation, n);
-    }
-
-    /// <summary>Whether every d_a·2^112 is an exact float (a finite |d_a| below 2^16; infinities and NaNs carry
-    /// through the product as they do in the single-row dot).</summary>
-    private static bool ScalesFitUp(byte* a, int blocks)
-    {
-        for (int b = 0; b < blocks; b++, a += BlockBytes)
-        {
-            float da = *(float*)a;
-            if (float.IsFinite(da) && Math.Abs(da) >= 65536f) return false;
-        }
-        return true;
     }
 
     private static void FourRows(byte* w0, long rowBytes, int blocks, byte* a, float* o, int n)
@@ -96,20 +78,17 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
         o[3] = Finish(acc3, guard.GetElement(3), w3 - back, a0, n);
     }
 
-    /// <summary>Lanes 0..3: d_a·d of the four rows, lanes 4..7: -(d_a·dmin), each rounded once as in Dot256. The
-    /// fp16 d (low half of each row's word) and dmin (high half) become w·2^-112: the half's sign lands in bit 31
-    /// (bits 28..30 are its copies), exponent and mantissa in bits 13..27, where an fp32's go 112 exponent steps
-    /// lower; the AND clears the sign copies and what the shift brought in from the other half. Exact for every
-    /// finite half; d_a·2^112 (exact, see <see cref="ScalesFitUp"/>) cancels the 2^-112, so each product is the
-    /// exact d_a·d rounded once, and -(d_a·dmin) = dmin·(-(d_a·2^112))·2^-112 exactly (rounding is symmetric).</summary>
+    /// <summary>Lanes 0..3: d_a·d of the four rows, lanes 4..7: -(d_a·dmin), each rounded once as in Dot256
+    /// (-(d_a·dmin) = dmin·(-d_a) exactly: rounding is symmetric). The fp16 d (low half of each row's word) and dmin
+    /// (high half) are converted exactly by <see cref="Fp16.ToSingle(Vector256{uint})"/>, which never forms an fp32
+    /// subnormal: the w·2^-112 trick of PairedRows would, for an fp16-subnormal d or dmin (weights of small spread),
+    /// and a multiply that reads one takes a microcode assist (Q6_KRows measured it at 5 GB/s in a real decode).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ScaleProducts(Vector128<int> halves, float da)
     {
         var both = Vector256.Create(halves, halves).AsUInt32();
-        var aligned = Avx2.ShiftLeftLogicalVariable(both, Vector256.Create(16u, 16, 16, 16, 0, 0, 0, 0)).AsInt32() >> 3;
-        var scaled = (aligned & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
-        float up = da * ScaleUp;
-        return scaled * Vector256.Create(Vector128.Create(up), Vector128.Create(-up));
+        var split = Avx2.ShiftRightLogicalVariable(both, Vector256.Create(0u, 0, 0, 0, 16, 16, 16, 16)) & Vector256.Create(0xFFFFu);
+        return Fp16.ToSingle(split) * Vector256.Create(Vector128.Create(da), Vector128.Create(-da));
     }
 
     /// <summary>The three lines of the next 144-byte block, ahead bytes on (0: off).</summary>

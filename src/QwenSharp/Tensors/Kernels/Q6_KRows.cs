@@ -22,19 +22,17 @@ namespace QwenSharp.Tensors.Kernels;
 /// <item>The -32 offset: 32·Σ sc·bsum comes in as vpmaddwd (AVX-VNNI: vpdpwssd straight into the sums) of the
 /// activation block sums with the scales ×(-32) (|32·sc| ≤ 4096 fits 16 bits, and the products and pair sums are
 /// exact, so the lane is Dot256's sumi - (vpmaddwd(bsums, sc) &lt;&lt; 5)).</item>
-/// <item>d: the fp16 at byte 208 read as the high half of the int32 at byte 206 (never past the row's end) becomes
-/// d·2^-112 in two scalar operations (arithmetic shift by 3, AND: exact for every finite half, subnormals too), and
-/// the activation's d_a is taken ×2^112, so d_w·d_a is the same single rounding as Dot256's; infinity/NaN halves
-/// (tracked per row, three scalar operations) send the row to Dot256, and so does a whole call whose d_a could
-/// overflow ×2^112 (|d_a| ≥ 2^16, or not finite).</item>
+/// <item>d: the fp16 at byte 208 read as the high half of the int32 at byte 206 (never past the row's end),
+/// converted exactly without a branch (<see cref="Fp16.ToSingleFinite"/>), then d_a·d_w as in Dot256. Not the
+/// w·2^-112 trick of the other decode kernels: Q6_K's d is usually an fp16 subnormal (~1e-5 for weights of std
+/// 0.02), which the trick turns into an fp32 subnormal multiply input, a microcode assist per super-block and row
+/// (measured in a q6_k decode: the output matmul streamed 5 GB/s). Infinity/NaN halves (tracked per row, three
+/// scalar operations) send the row to Dot256.</item>
 /// </list>
 /// Four rows per pass, prefetching like <see cref="PairedRows{TBlocks,TDot}"/>.</summary>
 internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
 {
     private const int Block = 210;
-
-    /// <summary>2^112: cancels the weight scales' 2^-112 (exact for |d_a| &lt; 2^16, which <see cref="ScalesFit"/> checks).</summary>
-    private const float ScaleUp = 5.192296858534828E+33f;
 
     /// <summary>Tests only: the 16-register form on every machine (both forms give the same bits).</summary>
     internal static bool LoopedRowsOnly;
@@ -45,11 +43,6 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         int blocks = n / 256;
         long rowBytes = (long)blocks * Block;
         int r = rowStart;
-        if (!ScalesFit(activation, blocks))
-        {
-            for (; r < rowEnd; r++) output[r] = Q6_KKernels.Dot256(weights + r * rowBytes, activation, n);
-            return;
-        }
         for (; r + 4 <= rowEnd; r += 4)
             if (Avx512F.VL.IsSupported && !LoopedRowsOnly)   // a JIT-time constant: 32 vector registers
                 FourRowsUnrolled(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
@@ -57,14 +50,6 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
                 FourRowsLooped(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
         for (; r < rowEnd; r++)
             output[r] = OneRow(weights + r * rowBytes, blocks, activation, n);
-    }
-
-    /// <summary>Whether every activation scale d_a stays finite ×2^112.</summary>
-    private static bool ScalesFit(byte* a, int blocks)
-    {
-        for (int b = 0; b < blocks; b++, a += BlockBytes)
-            if (!(MathF.Abs(*(float*)a) < 65536f)) return false;
-        return true;
     }
 
     /// <summary>vpshufb mask taking int16 word 2g of the low 128-bit lane and word 2g + 1 of the high lane into every
@@ -115,15 +100,14 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         return sumi + (a + b);
     }
 
-    /// <summary>One row's super-block added into acc as Dot256 does: acc + float(sumi)·(d_a·d_w). da is d_a·2^112;
-    /// guard collects bit 31 set where d_w is an infinity or NaN (exponent bits all ones: + 1 carries out).</summary>
+    /// <summary>One row's super-block added into acc as Dot256 does: acc + float(sumi)·(d_a·d_w); guard collects bit 31 set where d_w is an infinity or NaN (exponent bits all ones: + 1 carries out).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Step(byte* w, byte* a, float da, Vector256<float> acc, ref int guard)
     {
         int raw = *(int*)(w + 206);   // d in the high 16 bits
         guard |= (raw & 0x7C00_0000) + 0x0400_0000;
-        float dw = BitConverter.Int32BitsToSingle((raw >> 3) & unchecked((int)0x8FFF_E000));   // d·2^-112, exact
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Sums(w, a)), Vector256.Create(dw * da), acc);
+        float dw = Fp16.ToSingleFinite((uint)raw >> 16);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Sums(w, a)), Vector256.Create(da * dw), acc);
     }
 
     /// <summary>Prefetches the four lines of a super-block, ahead bytes on (0: off).</summary>
@@ -156,7 +140,7 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         for (int b = 0; b < blocks; b++, ab += BlockBytes, w0 += Block, w1 += Block, w2 += Block, w3 += Block)
         {
             Prefetch(w0, ahead); Prefetch(w1, ahead); Prefetch(w2, ahead); Prefetch(w3, ahead);
-            float da = *(float*)ab * ScaleUp;
+            float da = *(float*)ab;
             acc0 = Step(w0, ab, da, acc0, ref g0);
             acc1 = Step(w1, ab, da, acc1, ref g1);
             acc2 = Step(w2, ab, da, acc2, ref g2);
@@ -180,7 +164,7 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         byte* ab = a;
         for (int b = 0; b < blocks; b++, ab += BlockBytes)
         {
-            float da = *(float*)ab * ScaleUp;
+            float da = *(float*)ab;
             byte* wb = w + (long)b * Block;
             for (int r = 0; r < 4; r++, wb += rowBytes)
             {
@@ -203,7 +187,7 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         for (int b = 0; b < blocks; b++, ab += BlockBytes, wb += Block)
         {
             Prefetch(wb, Block32Rows.PrefetchAhead);
-            acc = Step(wb, ab, *(float*)ab * ScaleUp, acc, ref guard);
+            acc = Step(wb, ab, *(float*)ab, acc, ref guard);
         }
         return Finish(Simd256.Sum(acc), guard, w, a, n);
     }
