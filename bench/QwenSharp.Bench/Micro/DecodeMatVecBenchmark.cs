@@ -32,7 +32,7 @@ internal static unsafe class DecodeMatVecBenchmark
                 long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes;
                 var rng = new Random(1);
                 var weights = GC.AllocateUninitializedArray<byte>((int)bytes, pinned: true);
-                for (int r = 0; r < rows; r++) TensorTestData.RandomRow(type, n, rng).CopyTo(weights, r * rowBytes);
+                for (int r = 0; r < rows; r++) CheckpointLikeRows.Row(type, n, rng).CopyTo(weights, r * rowBytes);
                 var activation = new byte[VecDot.ActivationRowBytes(type, n)];
                 VecDot.QuantizeActivation(type, TensorTestData.RandomActivations(n, rng), activation);
                 var result = new float[rows];

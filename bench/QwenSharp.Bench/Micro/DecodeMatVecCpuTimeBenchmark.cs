@@ -7,7 +7,7 @@ namespace QwenSharp.Bench.Micro;
 /// <summary>Microbenchmark (`bench micro matvec-cpu`, Linux): batch-1 MatMulRows on the calling thread, timed in
 /// thread CPU time so that other jobs on a shared machine cost it little, the multi-row decode kernel alternating
 /// with the single-row path (<see cref="VecDot.SingleRowDecode"/>) round by round; best of the rounds, in GB/s of
-/// weight bytes. QWEN_BENCH_MATVEC_TYPES=q4_0,f16,... picks the types (default Q4_0, F16, Q8_0).</summary>
+/// weight bytes, on checkpoint-like rows (CheckpointLikeRows). QWEN_BENCH_MATVEC_TYPES=q4_0,f16,... picks the types (default Q4_0, F16, Q8_0).</summary>
 internal static unsafe class DecodeMatVecCpuTimeBenchmark
 {
     public static void MatVecThreadCpuTime(TextWriter output)
@@ -21,7 +21,7 @@ internal static unsafe class DecodeMatVecCpuTimeBenchmark
                 long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes;
                 var rng = new Random(1);
                 var weights = GC.AllocateUninitializedArray<byte>((int)bytes, pinned: true);
-                for (int r = 0; r < rows; r++) TensorTestData.RandomRow(type, n, rng).CopyTo(weights, r * rowBytes);
+                for (int r = 0; r < rows; r++) CheckpointLikeRows.Row(type, n, rng).CopyTo(weights, r * rowBytes);
                 var activation = new byte[VecDot.ActivationRowBytes(type, n)];
                 VecDot.QuantizeActivation(type, TensorTestData.RandomActivations(n, rng), activation);
                 var result = new float[rows];

@@ -23,10 +23,10 @@ internal static unsafe class SmallBatchMatMulBenchmark
                 long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes, actBytes = VecDot.ActivationRowBytes(type, n);
                 var rng = new Random(1);
                 var weights = GC.AllocateUninitializedArray<byte>((int)bytes, pinned: true);
-                var oneRow = TensorTestData.RandomRow(type, n, rng);
+                var oneRow = CheckpointLikeRows.Row(type, n, rng);
                 for (int r = 0; r < rows; r++)
                 {
-                    if (r % 64 == 0) oneRow = TensorTestData.RandomRow(type, n, rng);
+                    if (r % 64 == 0) oneRow = CheckpointLikeRows.Row(type, n, rng);
                     oneRow.CopyTo(weights, r * rowBytes);
                 }
                 int maxBatch = batches.Max();
