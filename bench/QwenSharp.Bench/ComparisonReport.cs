@@ -21,7 +21,7 @@ internal static class ComparisonReport
         o.WriteLine($"- QwenSharp: MaxBatch {LlamaDecodeBench.Batch}, KV cache f16, context {s.PromptTokens + s.GenTokens}");
         o.WriteLine($"- command: `{s.CommandLine}`");
         o.WriteLine($"- t/s: median ± standard deviation of {s.Reps} reps per runtime, reps alternating between the runtimes after one warm-up each; ratio = QwenSharp / llama.cpp of the medians (> 1: QwenSharp faster), and in brackets of the best reps, the better guide when other processes load the machine (they can only slow a rep down)");
-        o.WriteLine($"- memory read bandwidth: {r.Bandwidth.GBps:F1} GB/s ({r.Bandwidth.Threads} threads, streaming sum over 1 GiB); \"% bw\" = {tg} speed / (bandwidth / weight bytes read per token)");
+        o.WriteLine($"- memory read bandwidth: {r.Bandwidth.GBps:F1} GB/s, the best of {r.BandwidthProbes.Count} probes (before the first type and after each; range {r.BandwidthProbes.Min():F1}-{r.BandwidthProbes.Max():F1} GB/s; {r.Bandwidth.Threads} threads, streaming sum over 1 GiB); \"% bw\" = {tg} speed / (best bandwidth / weight bytes read per token)");
         o.WriteLine();
         o.WriteLine($"| type | file | QwenSharp {pp} | QwenSharp {tg} | llama.cpp {pp} | llama.cpp {tg} | ratio pp | ratio tg | QwenSharp % bw | llama.cpp % bw |");
         o.WriteLine("| ---- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
