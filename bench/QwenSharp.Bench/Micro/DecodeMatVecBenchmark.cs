@@ -9,7 +9,8 @@ namespace QwenSharp.Bench.Micro;
 /// matrices, one and two threads, the multi-row kernel alternating with the single-row dot in the same run.</summary>
 internal static unsafe class DecodeMatVecBenchmark
 {
-    private sealed class RowsJob : ComputeJob
+    /// <summary>Batch-1 MatMulRows over a matrix, rows sliced evenly between the pool's threads.</summary>
+    internal sealed class RowsJob : ComputeJob
     {
         public GgmlType Type;
         public byte* Weights, Activation;

@@ -22,19 +22,6 @@ internal static unsafe class StreamVsMatVecBenchmark
         }
     }
 
-    private sealed class MatVecJob : ComputeJob
-    {
-        public GgmlType Type;
-        public byte* Weights, Activation;
-        public int N, Rows;
-        public float* Output;
-        public override void Execute(int threadIndex, int threadCount)
-        {
-            var (start, end) = Slice(Rows, threadIndex, threadCount, 16);
-            VecDot.MatMulRows(Type, Weights, N, start, end, Activation, 1, Output, Rows);
-        }
-    }
-
     public static void Run(TextWriter output)
     {
         var types = (Environment.GetEnvironmentVariable("QWEN_BENCH_STREAM_TYPES") ?? "q8_0,q4_0")
@@ -65,7 +52,7 @@ internal static unsafe class StreamVsMatVecBenchmark
                 fixed (byte* pa = activation)
                 {
                     var sum = new SumJob(sumBuffer, target / 8);
-                    var mv = new MatVecJob { Type = type, Weights = weights, Activation = pa, N = n, Rows = rows, Output = result };
+                    var mv = new DecodeMatVecBenchmark.RowsJob { Type = type, Weights = weights, Activation = pa, N = n, Rows = rows, Output = result };
                     pool.Run(sum); pool.Run(mv);
                     double bestSum = 0, bestMv = 0;
                     for (int round = 0; round < 4; round++)
