@@ -7,7 +7,7 @@ using static QwenSharp.Tensors.Kernels.Q8_KLayout;
 namespace QwenSharp.Tensors.Kernels;
 
 /// <summary>Decode (batch 1) MatMulRows for Q6_K weights with 512-bit vectors, wired on the AVX-VNNI rung and taken
-/// where AVX-512 BW + VL and GFNI are there (else <see cref="Q6_KRows{TScaled}"/>, a JIT-time constant choice). Every
+/// where AVX-512 BW + DQ + VL and GFNI are there (else <see cref="Q6_KRows{TScaled}"/>, a JIT-time constant choice). Every
 /// output is bit-identical to <see cref="Q6_KKernels.Dot256"/> of that row: per super-block the same eight int32
 /// lanes (lane i = Σ over the eight groups of sc·(elements 4i..4i+3) less 32·(bsum·sc of sub-blocks 2i, 2i+1), exact
 /// integers in any order), then Dot256's fp32 steps. The zmm vectors hold two groups of one half side by side
@@ -33,7 +33,7 @@ internal static unsafe class Q6_KRows512
     private const int Block = 210;
 
     /// <summary>Whether this machine runs the zmm kernel (all JIT-time constants).</summary>
-    public static bool IsSupported => Avx512BW.IsSupported && Avx512F.VL.IsSupported && Gfni.V512.IsSupported && AvxVnni.IsSupported;
+    public static bool IsSupported => Avx512BW.IsSupported && Avx512DQ.IsSupported && Avx512F.VL.IsSupported && Gfni.V512.IsSupported && AvxVnni.IsSupported;
 
     public static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
@@ -54,21 +54,23 @@ internal static unsafe class Q6_KRows512
 
     /// <summary>vgf2p8affineqb matrix (one per 64-bit lane) sending bits 2g, 2g + 1 of each byte to bits 4, 5 and
     /// clearing the others: output bit i takes the parity of the input ANDed with matrix byte 7 - i.</summary>
-    private static ulong TopBits(int g) => ((ulong)(1u << (2 * g)) << 24) | ((ulong)(1u << (2 * g + 1)) << 16);
-
-    /// <summary>[TopBits(g) ×4 | TopBits(g + 1) ×4].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> TopBitsPair(int g) =>
-        Vector512.Create(Vector256.Create(TopBits(g)), Vector256.Create(TopBits(g + 1))).AsByte();
+    private static ulong TopBits(int g) => ((1UL << (2 * g)) << 24) | ((1UL << (2 * g + 1)) << 16);
+
+    /// <summary>[TopBits(g) ×4 | TopBits(g + 1) ×4], from eight scalars: the JIT folds that into one constant (built
+    /// from two Vector256 it went through the stack on every use).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> TopBitsPair(int g) => Vector512.Create(
+        TopBits(g), TopBits(g), TopBits(g), TopBits(g), TopBits(g + 1), TopBits(g + 1), TopBits(g + 1), TopBits(g + 1)).AsByte();
 
     /// <summary>vpermw index putting int16 scale k + w/8 in word w: 128-bit lane j gets scale k + j.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> ScaleIndex(int k) => Vector512.Create(
-        Vector256.Create(Vector128.Create((short)k), Vector128.Create((short)(k + 1))),
-        Vector256.Create(Vector128.Create((short)(k + 2)), Vector128.Create((short)(k + 3))));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Both(Vector256<byte> v) => Vector512.Create(v, v);
+    private static Vector512<short> ScaleIndex(int k)
+    {
+        const ulong Words = 0x0001_0001_0001_0001;
+        ulong l0 = (ulong)k * Words, l1 = (ulong)(k + 1) * Words, l2 = (ulong)(k + 2) * Words, l3 = (ulong)(k + 3) * Words;
+        return Vector512.Create(l0, l0, l1, l1, l2, l2, l3, l3).AsInt16();
+    }
 
     /// <summary>The 64 six-bit values [g0 | g1] (or [g2 | g3] with high) of one half: ql its 64 ql bytes, qh its 32
     /// qh bytes in both halves.</summary>
@@ -83,10 +85,10 @@ internal static unsafe class Q6_KRows512
     {
         var scales = Avx2.ConvertToVector256Int16((sbyte*)(w + 192));
         var table = scales.ToVector512Unsafe();   // vpermw reads words 0..15 only
-        // Create(v, v), not Avx512F.BroadcastVector256ToVector512(p): on .NET 10.0.12 that read from the pointer's
-        // base with the constant offset dropped (vbroadcasti64x4 from w, not w + 128)
-        var qh0 = Both(Vector256.Load(w + 128));
-        var qh1 = Both(Vector256.Load(w + 160));
+        // vbroadcasti32x8 (DQ), not Avx512F's vbroadcasti64x4: on .NET 10.0.12 the JIT compresses the latter's
+        // displacement with the wrong scale (w + 128 read w + 256); Vector512.Create(v, v) went through the stack
+        var qh0 = Avx512DQ.BroadcastVector256ToVector512((int*)(w + 128)).AsByte();
+        var qh1 = Avx512DQ.BroadcastVector256ToVector512((int*)(w + 160)).AsByte();
         var ql0 = Vector512.Load(w);
         var ql1 = Vector512.Load(w + 64);
         var q0 = Values(ql0, qh0, TopBitsPair(0));
