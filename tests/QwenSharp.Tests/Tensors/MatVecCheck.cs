@@ -63,4 +63,32 @@ internal static unsafe class MatVecCheck
                                  BitConverter.SingleToInt32Bits(output[b * rows + r]));
         }
     }
+
+    /// <summary>A batch-1 kernel called directly (for a form the dispatch does not reach on this machine, e.g. the
+    /// ymm kernel of a rung whose AVX-512 form runs instead): over rows [1, rows - 1), every output bit-identical to
+    /// <paramref name="dot"/> of that row (NaN only needs to be NaN), and rows 0 and rows - 1 left alone.</summary>
+    public static void KernelMatchesDot(GgmlType weightType, KernelPath activationPath, int n, int rows, Func<int, byte[]> row, float[] x,
+                                        delegate*<byte*, int, int, int, byte*, float*, void> kernel, delegate*<byte*, byte*, int, float> dot)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
+        var weights = new byte[rows * rowBytes];
+        for (int r = 0; r < rows; r++) row(r).CopyTo(weights, r * rowBytes);
+        var activation = new byte[VecDot.ActivationRowBytes(weightType, n)];
+        VecDot.QuantizeActivation(weightType, x, activation, activationPath);
+        var output = new float[rows];
+        Array.Fill(output, float.NaN);
+        fixed (byte* pw = weights, pa = activation)
+        fixed (float* po = output)
+        {
+            kernel(pw, n, 1, rows - 1, pa, po);
+            Assert.True(float.IsNaN(output[0]) && float.IsNaN(output[rows - 1]), "a row outside the call was written");
+            for (int r = 1; r < rows - 1; r++)
+            {
+                float expected = dot(pw + r * rowBytes, pa, n);
+                if (float.IsNaN(expected)) Assert.True(float.IsNaN(output[r]), $"{weightType} n {n}: row {r} = {output[r]:R}, dot NaN");
+                else Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(output[r]),
+                                 $"{weightType} n {n}: row {r} = {output[r]:R}, dot {expected:R}");
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using QwenSharp.Tensors;
 using QwenSharp.Tensors.Kernels;
+using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tests.Tensors;
 
@@ -125,6 +126,33 @@ public class Q6_KDecodeTests
         {
             Q6_KRows<VnniScaledDotAdd>.LoopedRowsOnly = Q6_KRows<Avx2ScaledDotAdd>.LoopedRowsOnly = false;
         }
+    }
+
+    [Fact]
+    public unsafe void TheYmmKernelOfTheVnniRungEqualsTheSingleRowDotExactly()
+    {
+        // on machines with AVX-512 the VNNI rung runs Q6_KRows512; Q6_KRows<VnniScaledDotAdd> (AVX-VNNI machines
+        // without it) is called directly here, in both four-row forms, on random rows with special d in some
+        if (!KernelPaths.IsSupported(KernelPath.Vector256AvxVnni)) return;
+        var rng = new Random(6600);
+        foreach (bool looped in new[] { false, true })
+            foreach (int n in new[] { 256, 256 * 4, 256 * 11 })
+            {
+                Q6_KRows<VnniScaledDotAdd>.LoopedRowsOnly = looped;
+                try
+                {
+                    MatVecCheck.KernelMatchesDot(GgmlType.Q6_K, KernelPath.Vector256AvxVnni, n, 12, r =>
+                    {
+                        var row = TensorTestData.RandomRow(GgmlType.Q6_K, n, rng);
+                        if (r % 4 == 1) BinaryPrimitives.WriteUInt16LittleEndian(row.AsSpan(BlockBytes * (r % (n / 256)) + 208), (ushort)(r % 8 == 1 ? 0x7C00 : 0x0003));
+                        return row;
+                    }, TensorTestData.RandomActivations(n, rng), &Q6_KRows<VnniScaledDotAdd>.MatVec, &Q6_KKernels.Dot256);
+                }
+                finally
+                {
+                    Q6_KRows<VnniScaledDotAdd>.LoopedRowsOnly = false;
+                }
+            }
     }
 
     private static void Check(string path, int n, Func<int, byte[]> row, float[] x) =>
