@@ -122,7 +122,10 @@ internal static unsafe class Q4_KRows512
     {
         var nibble = Vector512.Create((byte)0x0F);
         var low = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q & nibble, yLow), Avx512BW.Shuffle(sm, lowScales.AsByte()).AsInt16());
-        var high = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent((q.AsUInt16() >>> 4).AsByte() & nibble, yHigh), Avx512BW.Shuffle(sm, highScales.AsByte()).AsInt16());
+        // each byte's bits 4..11 of its qword (a vpmultishiftqb, on the shuffle port; a vpsrlw would compete with the
+        // multiplies), whose low nibble is the byte's high nibble
+        var up = Avx512Vbmi.MultiShift(Vector512.Create(0x3C34_2C24_1C14_0C04UL).AsByte(), q.AsUInt64());
+        var high = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(up & nibble, yHigh), Avx512BW.Shuffle(sm, highScales.AsByte()).AsInt16());
         return low + high;
     }
 
