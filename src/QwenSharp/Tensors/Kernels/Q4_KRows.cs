@@ -84,7 +84,7 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
     /// subnormal: the w·2^-112 trick of PairedRows would, for an fp16-subnormal d or dmin (weights of small spread),
     /// and a multiply that reads one takes a microcode assist (Q6_KRows measured it at 5 GB/s in a real decode).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> ScaleProducts(Vector128<int> halves, float da)
+    private static Vector256<float> ScaleProducts(Vector128<int> halves, float da)
     {
         var both = Vector256.Create(halves, halves).AsUInt32();
         var split = Avx2.ShiftRightLogicalVariable(both, Vector256.Create(0u, 0, 0, 0, 16, 16, 16, 16)) & Vector256.Create(0xFFFFu);
@@ -93,7 +93,7 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
 
     /// <summary>The three lines of the next 144-byte block, ahead bytes on (0: off).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Prefetch(byte* w, long ahead)
+    private static void Prefetch(byte* w, long ahead)
     {
         if (ahead <= 0) return;
         Sse.Prefetch0(w + ahead);
@@ -103,7 +103,7 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
 
     /// <summary>Dot256's end (lanes summed), or the whole row by Dot256 when a d or dmin was an infinity or NaN
     /// (guard bit 15 or 31: that half's exponent field was all ones).</summary>
-    internal static float Finish(Vector256<float> acc, int guard, byte* w, byte* a, int n) =>
+    private static float Finish(Vector256<float> acc, int guard, byte* w, byte* a, int n) =>
         (guard & unchecked((int)0x8000_8000)) != 0 ? Q4_KKernels.Dot256(w, a, n) : Simd256.Sum(acc);
 
     /// <summary>One row's super-block: Dot256's sumi (same byte dots, same scale per int32 lane) and its two fused
