@@ -7,14 +7,16 @@ internal sealed record ComparisonSettings(
     IReadOnlyList<BenchType> Types, int Threads, int PromptTokens, int GenTokens, int Reps,
     string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, string CommandLine);
 
-/// <summary>One type's results: tokens/s of both runtimes and QwenSharp's memory.</summary>
+/// <summary>One type's results: tokens/s of both runtimes, each tg rep's share of the bandwidth bound (against the
+/// probe run right after that rep), and QwenSharp's memory.</summary>
 internal sealed record TypeResult(
     BenchType Type, ModelFootprint Model,
     SampleStats QwenPp, SampleStats QwenTg, SampleStats LlamaPp, SampleStats LlamaTg,
+    SampleStats QwenBandwidthPct, SampleStats LlamaBandwidthPct, IReadOnlyList<double> Probes,
     long RssBeforeLoad, long RssAfterLoad, long RssAfterWarmUp);
 
 internal sealed record ComparisonResults(
-    ComparisonSettings Settings, IReadOnlyList<TypeResult> Types, MemoryBandwidth.Result Bandwidth, IReadOnlyList<double> BandwidthProbes,
+    ComparisonSettings Settings, IReadOnlyList<TypeResult> Types, int ProbeThreads,
     DateTime StartedUtc, string LoadAtStart, string LoadAtEnd, string LlamaLibrary);
 
 /// <summary>Runs every type: QwenSharp and llama.cpp hold the same file open at once, and each rep runs
@@ -32,28 +34,17 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         string library = LlamaCpp.LoadedLibrary();
         var paths = new BenchModels(s.Directory, log, s.Shape).Ensure(s.Types, s.Threads, s.KeepSource);
         var results = new List<TypeResult>();
-        // The machine's read bandwidth moves by a third from minute to minute (other tenants): probe before the first
-        // type and after each, and divide by the best probe, so a decode that ran in a fast minute is not set against
-        // a probe that happened to land in a slow one.
-        var probes = new List<MemoryBandwidth.Result> { Probe() };
-        foreach (var type in s.Types)
-        {
-            results.Add(RunType(type, paths[type]));
-            probes.Add(Probe());
-        }
-        var best = probes.MaxBy(p => p.GBps);
-        return new ComparisonResults(s, results, best, probes.Select(p => p.GBps).ToArray(), started, loadStart, MachineInfo.LoadAverage(), library);
+        // The machine's read bandwidth moves by a third from minute to minute (other tenants), so one probe at the
+        // end could set a decode that ran in a fast minute against a slow one or the other way round: every tg rep
+        // of either runtime is followed by a probe (best of three passes over a 1 GiB buffer kept resident), and
+        // that rep's "% bw" is taken against it.
+        log.WriteLine("bandwidth probe: filling 1 GiB");
+        using var probe = new MemoryBandwidth.Probe(s.Threads, 1L << 30);
+        foreach (var type in s.Types) results.Add(RunType(type, paths[type], probe));
+        return new ComparisonResults(s, results, s.Threads, started, loadStart, MachineInfo.LoadAverage(), library);
     }
 
-    private MemoryBandwidth.Result Probe()
-    {
-        GC.Collect();
-        var result = MemoryBandwidth.Measure(s.Threads, 1L << 30);
-        log.WriteLine($"memory read bandwidth: {result.GBps:F1} GB/s");
-        return result;
-    }
-
-    private TypeResult RunType(BenchType type, string path)
+    private TypeResult RunType(BenchType type, string path, MemoryBandwidth.Probe probe)
     {
         log.WriteLine($"{type.Name}: loading {path}");
         GC.Collect();
@@ -79,17 +70,27 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         llama.Prompt();
         llama.Generate(Math.Min(4, s.GenTokens));
 
-        List<double> qpp = [], qtg = [], lpp = [], ltg = [];
+        List<double> qpp = [], qtg = [], lpp = [], ltg = [], qpct = [], lpct = [], probes = [];
+        // share of the bound for a rep: tokens/s / (probed bytes/s / weight bytes per token)
+        double Percent(double tps)
+        {
+            Thread.Sleep(HandOverMs);
+            double gbps = probe.Measure().GBps;
+            probes.Add(gbps);
+            return 100 * tps * footprint.WeightBytesPerToken / (gbps * 1e9);
+        }
         for (int rep = 0; rep < s.Reps; rep++)
         {
             qpp.Add(s.PromptTokens / HandOver(qwen.Prompt));
             lpp.Add(s.PromptTokens / HandOver(llama.Prompt));
             qtg.Add(s.GenTokens / HandOver(() => qwen.Generate(s.GenTokens)));
+            qpct.Add(Percent(qtg[^1]));
             ltg.Add(s.GenTokens / HandOver(() => llama.Generate(s.GenTokens)));
-            log.WriteLine($"{type.Name} rep {rep + 1}/{s.Reps}: QwenSharp pp {qpp[^1]:F1} tg {qtg[^1]:F2} | llama.cpp pp {lpp[^1]:F1} tg {ltg[^1]:F2} t/s");
+            lpct.Add(Percent(ltg[^1]));
+            log.WriteLine($"{type.Name} rep {rep + 1}/{s.Reps}: QwenSharp pp {qpp[^1]:F1} tg {qtg[^1]:F2} ({qpct[^1]:F0}% bw) | llama.cpp pp {lpp[^1]:F1} tg {ltg[^1]:F2} ({lpct[^1]:F0}% bw) t/s; probes {probes[^2]:F1}, {probes[^1]:F1} GB/s");
         }
         return new TypeResult(type, footprint, SampleStats.Of(qpp), SampleStats.Of(qtg), SampleStats.Of(lpp), SampleStats.Of(ltg),
-            before, afterLoad, afterWarmUp);
+            SampleStats.Of(qpct), SampleStats.Of(lpct), probes, before, afterLoad, afterWarmUp);
     }
 
     private static double HandOver(Func<double> run)

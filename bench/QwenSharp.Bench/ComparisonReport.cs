@@ -21,15 +21,15 @@ internal static class ComparisonReport
         o.WriteLine($"- QwenSharp: MaxBatch {LlamaDecodeBench.Batch}, KV cache f16, context {s.PromptTokens + s.GenTokens}");
         o.WriteLine($"- command: `{s.CommandLine}`");
         o.WriteLine($"- t/s: median ± standard deviation of {s.Reps} reps per runtime, reps alternating between the runtimes after one warm-up each; ratio = QwenSharp / llama.cpp of the medians (> 1: QwenSharp faster), and in brackets of the best reps, the better guide when other processes load the machine (they can only slow a rep down)");
-        o.WriteLine($"- memory read bandwidth: {r.Bandwidth.GBps:F1} GB/s, the best of {r.BandwidthProbes.Count} probes (before the first type and after each; range {r.BandwidthProbes.Min():F1}-{r.BandwidthProbes.Max():F1} GB/s; {r.Bandwidth.Threads} threads, streaming sum over 1 GiB); \"% bw\" = {tg} speed / (best bandwidth / weight bytes read per token)");
+        var probes = r.Types.SelectMany(t => t.Probes).ToArray();
+        o.WriteLine($"- memory read bandwidth: probed right after every {tg} rep of either runtime ({r.ProbeThreads} threads, streaming sum over a resident 1 GiB buffer, best of 3 passes): {probes.Min():F1}-{probes.Max():F1} GB/s over the run; \"% bw\" = median over the reps of {tg} speed / (that rep's probed bandwidth / weight bytes read per token)");
         o.WriteLine();
         o.WriteLine($"| type | file | QwenSharp {pp} | QwenSharp {tg} | llama.cpp {pp} | llama.cpp {tg} | ratio pp | ratio tg | QwenSharp % bw | llama.cpp % bw |");
         o.WriteLine("| ---- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var t in r.Types)
         {
-            double bound = r.Bandwidth.GBps * 1e9 / t.Model.WeightBytesPerToken;
             o.WriteLine($"| {t.Type.Name} | {ModelFootprint.FormatBytes(t.Model.FileBytes)} | {t.QwenPp.Format()} | {t.QwenTg.Format()} | {t.LlamaPp.Format()} | {t.LlamaTg.Format()} " +
-                        $"| {Ratio(t.QwenPp, t.LlamaPp)} | {Ratio(t.QwenTg, t.LlamaTg)} | {100 * t.QwenTg.Median / bound:F0}% | {100 * t.LlamaTg.Median / bound:F0}% |");
+                        $"| {Ratio(t.QwenPp, t.LlamaPp)} | {Ratio(t.QwenTg, t.LlamaTg)} | {t.QwenBandwidthPct.Median:F0}% | {t.LlamaBandwidthPct.Median:F0}% |");
         }
         o.WriteLine();
         o.WriteLine("QwenSharp memory (VmRSS of this process, growth over the value before loading the model; the weights are memory-mapped, so they count once touched):");

@@ -117,6 +117,23 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void AKeptProbeMeasuresAgainAndRejectsBadArguments()
+    {
+        using (var probe = new MemoryBandwidth.Probe(2, 4 << 20))
+        {
+            var first = probe.Measure();
+            var second = probe.Measure(passes: 2);
+            Assert.True(first.GBps > 0 && double.IsFinite(first.GBps), $"{first.GBps} GB/s");
+            Assert.True(second.GBps > 0 && double.IsFinite(second.GBps), $"{second.GBps} GB/s");
+            Assert.Equal((4L << 20, 2, 2), (second.BufferBytes, second.Threads, second.Passes));
+            Assert.Throws<QwenSharpException>(() => probe.Measure(passes: 0));
+            probe.Dispose();   // and again at the end of the using: a second Dispose does nothing
+        }
+        Assert.Throws<QwenSharpException>(() => new MemoryBandwidth.Probe(0, 4 << 20));
+        Assert.Throws<QwenSharpException>(() => new MemoryBandwidth.Probe(1, 1000));
+    }
+
+    [Fact]
     public void SampleStatsHasTheMedianAndSampleStandardDeviation()
     {
         var odd = SampleStats.Of([3.0, 1.0, 2.0]);

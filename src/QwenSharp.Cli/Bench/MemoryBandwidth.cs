@@ -16,33 +16,55 @@ internal static unsafe class MemoryBandwidth
 
     public static Result Measure(int threads, long bufferBytes, int passes = 3)
     {
-        if (threads < 1) throw new QwenSharpException($"bandwidth probe: threads must be at least 1, got {threads}");
-        if (bufferBytes < 1 << 20) throw new QwenSharpException($"bandwidth probe: the buffer must be at least 1 MiB, got {bufferBytes} bytes");
-        if (passes < 1) throw new QwenSharpException($"bandwidth probe: passes must be at least 1, got {passes}");
-        long words = bufferBytes / sizeof(ulong);
-        var buffer = (ulong*)NativeMemory.AlignedAlloc((nuint)(words * sizeof(ulong)), 4096);
-        try
+        using var probe = new Probe(threads, bufferBytes);
+        return probe.Measure(passes);
+    }
+
+    /// <summary>A probe that keeps its buffer (resident, filled in parallel) and its threads, so it can be measured
+    /// again and again, e.g. right after each benchmark rep: the machine's bandwidth moves from minute to minute.</summary>
+    public sealed class Probe : IDisposable
+    {
+        private readonly ulong* _buffer;
+        private readonly long _words;
+        private readonly ComputePool _pool;
+        private readonly StreamJob _job;
+
+        public Probe(int threads, long bufferBytes)
         {
-            using var pool = new ComputePool(threads);
-            var job = new StreamJob(buffer, words, threads);
-            job.Filling = true;   // first touch in parallel, so the pages are resident before any timed pass
-            pool.Run(job);
-            job.Filling = false;
-            pool.Run(job);        // warm-up pass
+            if (threads < 1) throw new QwenSharpException($"bandwidth probe: threads must be at least 1, got {threads}");
+            if (bufferBytes < 1 << 20) throw new QwenSharpException($"bandwidth probe: the buffer must be at least 1 MiB, got {bufferBytes} bytes");
+            _words = bufferBytes / sizeof(ulong);
+            _buffer = (ulong*)NativeMemory.AlignedAlloc((nuint)(_words * sizeof(ulong)), 4096);
+            _pool = new ComputePool(threads);
+            _job = new StreamJob(_buffer, _words, threads) { Filling = true };
+            _pool.Run(_job);        // first touch in parallel, so the pages are resident before any timed pass
+            _job.Filling = false;
+            _pool.Run(_job);        // warm-up pass
+        }
+
+        public Result Measure(int passes = 3)
+        {
+            if (passes < 1) throw new QwenSharpException($"bandwidth probe: passes must be at least 1, got {passes}");
             double best = 0;
             for (int p = 0; p < passes; p++)
             {
                 long start = Stopwatch.GetTimestamp();
-                pool.Run(job);
+                _pool.Run(_job);
                 double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                best = Math.Max(best, words * sizeof(ulong) / seconds / 1e9);
+                best = Math.Max(best, _words * sizeof(ulong) / seconds / 1e9);
             }
-            GC.KeepAlive(job.Checksum());
-            return new Result(best, words * sizeof(ulong), threads, passes);
+            GC.KeepAlive(_job.Checksum());
+            return new Result(best, _words * sizeof(ulong), _pool.ThreadCount, passes);
         }
-        finally
+
+        private bool _disposed;
+
+        public void Dispose()
         {
-            NativeMemory.AlignedFree(buffer);
+            if (_disposed) return;
+            _disposed = true;
+            _pool.Dispose();
+            NativeMemory.AlignedFree(_buffer);
         }
     }
 
