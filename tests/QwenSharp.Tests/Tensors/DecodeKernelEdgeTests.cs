@@ -13,12 +13,7 @@ public unsafe class DecodeKernelEdgeTests
 {
     private static readonly (int Start, int End)[] RowRanges = [(0, 11), (1, 10), (3, 6), (4, 8), (6, 7), (2, 2)];
 
-    public static TheoryData<string> Paths()
-    {
-        var data = new TheoryData<string>();
-        foreach (var path in TensorTestData.SupportedPaths) data.Add(path);
-        return data;
-    }
+    public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
 
     [Theory]
     [MemberData(nameof(Paths))]

@@ -4,9 +4,9 @@ using QwenSharp.Tensors;
 namespace QwenSharp.Tests.Tensors;
 
 /// <summary>Batch-1 MatMulRows for Q4_K (the Vector256 rungs run Q4_KRows: four rows per pass, scales unpacked
-/// with vector shuffles, fp16 d/dmin as w·2^-112): every output must be bit-identical to the single-row dot on
+/// with vector shuffles, fp16 d/dmin converted exactly): every output must be bit-identical to the single-row dot on
 /// the same rung, for row ranges that do not divide into fours, random and extreme rows, fp16 d/dmin at their edges
-/// (subnormal, ±0, ±65504, infinities and NaNs) and activation scales too large for the 2^112 trick.</summary>
+/// (subnormal, ±0, ±65504, infinities and NaNs) and activation scales at their edges (huge and subnormal d_a).</summary>
 public class Q4_KDecodeTests
 {
     private const int Rows = 11;
@@ -14,12 +14,7 @@ public class Q4_KDecodeTests
     private static readonly (int Start, int End)[] RowRanges = [(0, 11), (1, 10), (3, 6), (4, 8), (6, 7), (2, 2), (0, 9)];
     private static readonly int[] Lengths = [256, 256 * 3, 256 * 4, 256 * 11];
 
-    public static TheoryData<string> Paths()
-    {
-        var data = new TheoryData<string>();
-        foreach (var path in TensorTestData.SupportedPaths) data.Add(path);
-        return data;
-    }
+    public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -92,10 +87,10 @@ public class Q4_KDecodeTests
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void ActivationScalesTooLargeForTheScaledProductEqualTheSingleRowDotExactly(string path)
+    public void LargeActivationScalesEqualTheSingleRowDotExactly(string path)
     {
-        // a super-block whose largest activation is 1e7 has d_a ≈ 78740 ≥ 2^16, where d_a·2^112 would overflow: the
-        // kernel must notice and still match; 8e6 (d_a ≈ 62992) stays on the fast path
+        // a super-block whose largest activation is 1e7 (d_a ≈ 78740), -3e9 or 8e6 (d_a ≈ 62992): large products
+        // d_a·d, which an earlier form of the kernel (d_a·2^112) could not take
         var rng = new Random(9830);
         foreach (float big in new[] { 1e7f, -3e9f, 8e6f })
             foreach (int n in new[] { 256 * 3, 256 * 11 })

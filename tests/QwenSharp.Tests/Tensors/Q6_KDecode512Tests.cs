@@ -15,12 +15,7 @@ public class Q6_KDecode512Tests
     private static readonly (int Start, int End)[] RowRanges = [(0, 14), (1, 14), (2, 11), (3, 7), (8, 9), (6, 6), (10, 13)];
     private static readonly int[] Lengths = [256, 768, 1024, 2816];
 
-    public static TheoryData<string> Paths()
-    {
-        var data = new TheoryData<string>();
-        foreach (var path in TensorTestData.SupportedPaths) data.Add(path);
-        return data;
-    }
+    public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
 
     [Theory]
     [MemberData(nameof(Paths))]

@@ -8,8 +8,8 @@ namespace QwenSharp.Tests.Tensors;
 /// <summary>The Q6_K batch-1 kernel (<c>Q6_KRows</c> on the Vector256 rungs; the other rungs run the single-row
 /// loop): every output of MatMulRows at batch 1 must be bit-identical to the single-row dot on the same rung, for
 /// row ranges that do not divide into fours, 1, 3, 4 and 11 super-blocks, random rows, rows whose int32 lanes are
-/// at their largest, special fp16 scales d (subnormal, ±0, ±65504, infinities and NaNs) and activation scales too
-/// large for the kernel's d_a·2^112.</summary>
+/// at their largest, special fp16 scales d (subnormal, ±0, ±65504, infinities and NaNs) and activation scales at
+/// their edges (subnormal, near and past 2^16).</summary>
 public class Q6_KDecodeTests
 {
     private const int Rows = 13;
@@ -17,12 +17,7 @@ public class Q6_KDecodeTests
     private static readonly (int Start, int End)[] RowRanges = [(0, 13), (1, 12), (3, 10), (4, 8), (6, 7), (5, 5), (9, 13)];
     private static readonly int[] Lengths = [256, 256 * 3, 256 * 4, 256 * 11];
 
-    public static TheoryData<string> Paths()
-    {
-        var data = new TheoryData<string>();
-        foreach (var path in TensorTestData.SupportedPaths) data.Add(path);
-        return data;
-    }
+    public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -86,8 +81,8 @@ public class Q6_KDecodeTests
     [MemberData(nameof(Paths))]
     public void ActivationScalesAtTheEdgesEqualTheSingleRowDotExactly(string path)
     {
-        // activation blocks whose d_a is an fp32 subnormal (largest |x| 1e-36: d_a = -1e-36/127), just below 2^16
-        // (d_a·2^112 still finite), just above it and far above it (the kernel must not let d_a·2^112 overflow),
+        // activation blocks whose d_a is an fp32 subnormal (largest |x| 1e-36: d_a = -1e-36/127), just below 2^16,
+        // just above it and far above it (where an earlier form of the kernel, d_a·2^112, would have overflowed),
         // each in its own super-block
         var rng = new Random(6400);
         const int N = 256 * 4;
