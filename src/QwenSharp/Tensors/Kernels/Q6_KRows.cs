@@ -104,28 +104,9 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Step(byte* w, byte* a, float da, Vector256<float> acc, ref int guard)
     {
-        int raw = *(int*)(w + 206);   // d in the high 16 bits
-        guard |= (raw & 0x7C00_0000) + 0x0400_0000;
-        float dw = Fp16.ToSingleFinite((uint)raw >> 16);
+        float dw = Q6_KRowSteps.Scale(w, ref guard);
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Sums(w, a)), Vector256.Create(da * dw), acc);
     }
-
-    /// <summary>Prefetches the four lines of a super-block, ahead bytes on (0: off).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(byte* w, long ahead)
-    {
-        if (ahead <= 0) return;
-        Sse.Prefetch0(w + ahead);
-        Sse.Prefetch0(w + ahead + 64);
-        Sse.Prefetch0(w + ahead + 128);
-        Sse.Prefetch0(w + ahead + 192);
-    }
-
-    /// <summary>Dot256's end: the lanes summed, or the whole row by Dot256 where a d_w was an infinity or NaN.
-    /// Callers reduce every accumulator before any call: a vector live across a call is spilled at each of its
-    /// definitions inside the loop.</summary>
-    private static float Finish(float sum, int guard, byte* row, byte* a, int n) =>
-        guard < 0 ? Q6_KKernels.Dot256(row, a, n) : sum;
 
     /// <summary>Four rows per super-block step, written out: the JIT keeps the activation vectors in registers for
     /// all four rows. Measured faster with 32 vector registers (AVX-512 machines: 0.104 vs 0.115 ms on 2816 × 1024,
@@ -139,7 +120,7 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         byte* ab = a;
         for (int b = 0; b < blocks; b++, ab += BlockBytes, w0 += Block, w1 += Block, w2 += Block, w3 += Block)
         {
-            Prefetch(w0, ahead); Prefetch(w1, ahead); Prefetch(w2, ahead); Prefetch(w3, ahead);
+            Q6_KRowSteps.Prefetch(w0, ahead); Q6_KRowSteps.Prefetch(w1, ahead); Q6_KRowSteps.Prefetch(w2, ahead); Q6_KRowSteps.Prefetch(w3, ahead);
             float da = *(float*)ab;
             acc0 = Step(w0, ab, da, acc0, ref g0);
             acc1 = Step(w1, ab, da, acc1, ref g1);
@@ -147,10 +128,10 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
             acc3 = Step(w3, ab, da, acc3, ref g3);
         }
         float s0 = Simd256.Sum(acc0), s1 = Simd256.Sum(acc1), s2 = Simd256.Sum(acc2), s3 = Simd256.Sum(acc3);
-        o[0] = Finish(s0, g0, w, a, n);
-        o[1] = Finish(s1, g1, w + rowBytes, a, n);
-        o[2] = Finish(s2, g2, w + 2 * rowBytes, a, n);
-        o[3] = Finish(s3, g3, w + 3 * rowBytes, a, n);
+        o[0] = Q6_KRowSteps.Finish(s0, g0, w, a, n);
+        o[1] = Q6_KRowSteps.Finish(s1, g1, w + rowBytes, a, n);
+        o[2] = Q6_KRowSteps.Finish(s2, g2, w + 2 * rowBytes, a, n);
+        o[3] = Q6_KRowSteps.Finish(s3, g3, w + 3 * rowBytes, a, n);
     }
 
     /// <summary>Four rows per super-block step as a loop over the rows, accumulators and guards in a small stack
@@ -168,15 +149,15 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
             byte* wb = w + (long)b * Block;
             for (int r = 0; r < 4; r++, wb += rowBytes)
             {
-                Prefetch(wb, ahead);
+                Q6_KRowSteps.Prefetch(wb, ahead);
                 acc[r] = Step(wb, ab, da, acc[r], ref guard[r]);
             }
         }
         float s0 = Simd256.Sum(acc[0]), s1 = Simd256.Sum(acc[1]), s2 = Simd256.Sum(acc[2]), s3 = Simd256.Sum(acc[3]);
-        o[0] = Finish(s0, guard[0], w, a, n);
-        o[1] = Finish(s1, guard[1], w + rowBytes, a, n);
-        o[2] = Finish(s2, guard[2], w + 2 * rowBytes, a, n);
-        o[3] = Finish(s3, guard[3], w + 3 * rowBytes, a, n);
+        o[0] = Q6_KRowSteps.Finish(s0, guard[0], w, a, n);
+        o[1] = Q6_KRowSteps.Finish(s1, guard[1], w + rowBytes, a, n);
+        o[2] = Q6_KRowSteps.Finish(s2, guard[2], w + 2 * rowBytes, a, n);
+        o[3] = Q6_KRowSteps.Finish(s3, guard[3], w + 3 * rowBytes, a, n);
     }
 
     private static float OneRow(byte* w, int blocks, byte* a, int n)
@@ -186,9 +167,42 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
         byte* wb = w, ab = a;
         for (int b = 0; b < blocks; b++, ab += BlockBytes, wb += Block)
         {
-            Prefetch(wb, Block32Rows.PrefetchAhead);
+            Q6_KRowSteps.Prefetch(wb, Block32Rows.PrefetchAhead);
             acc = Step(wb, ab, *(float*)ab, acc, ref guard);
         }
-        return Finish(Simd256.Sum(acc), guard, w, a, n);
+        return Q6_KRowSteps.Finish(Simd256.Sum(acc), guard, w, a, n);
     }
+}
+
+/// <summary>The per-row scalar steps both Q6_K decode kernels (<see cref="Q6_KRows{TScaled}"/>,
+/// <see cref="Q6_KRows512"/>) share: d, the prefetch of a super-block, the end of a row.</summary>
+internal static unsafe class Q6_KRowSteps
+{
+    /// <summary>A super-block's d_w, exact and without an fp32 subnormal (<see cref="Fp16.ToSingleFinite"/>); the fp16
+    /// is the high half of the int32 at byte 206 (never past the row's end). guard collects bit 31 where d_w is an
+    /// infinity or NaN (exponent bits all ones: + 1 carries out).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Scale(byte* w, ref int guard)
+    {
+        int raw = *(int*)(w + 206);
+        guard |= (raw & 0x7C00_0000) + 0x0400_0000;
+        return Fp16.ToSingleFinite((uint)raw >> 16);
+    }
+
+    /// <summary>Prefetches the four lines of a super-block, ahead bytes on (0: off).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch(byte* w, long ahead)
+    {
+        if (ahead <= 0) return;
+        Sse.Prefetch0(w + ahead);
+        Sse.Prefetch0(w + ahead + 64);
+        Sse.Prefetch0(w + ahead + 128);
+        Sse.Prefetch0(w + ahead + 192);
+    }
+
+    /// <summary>Dot256's end: the lanes summed, or the whole row by Dot256 where a d_w was an infinity or NaN.
+    /// Callers reduce every accumulator before any call: a vector live across a call is spilled at each of its
+    /// definitions inside the loop.</summary>
+    public static float Finish(float sum, int guard, byte* row, byte* a, int n) =>
+        guard < 0 ? Q6_KKernels.Dot256(row, a, n) : sum;
 }

@@ -110,26 +110,9 @@ internal static unsafe class Q6_KRows512
     private static Vector256<float> Step(byte* w, Vector512<sbyte> y0, Vector512<sbyte> y1, Vector512<sbyte> y2, Vector512<sbyte> y3,
         Vector256<short> bsums, float da, Vector256<float> acc, ref int guard)
     {
-        int raw = *(int*)(w + 206);   // d in the high 16 bits (never past the row's end)
-        guard |= (raw & 0x7C00_0000) + 0x0400_0000;
-        float dw = Fp16.ToSingleFinite((uint)raw >> 16);
+        float dw = Q6_KRowSteps.Scale(w, ref guard);
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Sums(w, y0, y1, y2, y3, bsums)), Vector256.Create(da * dw), acc);
     }
-
-    /// <summary>Prefetches the four lines of a super-block, ahead bytes on (0: off).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(byte* w, long ahead)
-    {
-        if (ahead <= 0) return;
-        Sse.Prefetch0(w + ahead);
-        Sse.Prefetch0(w + ahead + 64);
-        Sse.Prefetch0(w + ahead + 128);
-        Sse.Prefetch0(w + ahead + 192);
-    }
-
-    /// <summary>Dot256's end: the lanes summed, or the whole row by Dot256 where a d_w was an infinity or NaN.</summary>
-    private static float Finish(float sum, int guard, byte* row, byte* a, int n) =>
-        guard < 0 ? Q6_KKernels.Dot256(row, a, n) : sum;
 
     private static void FourRows(byte* w, long rowBytes, int blocks, byte* a, float* o, int n)
     {
@@ -140,7 +123,7 @@ internal static unsafe class Q6_KRows512
         byte* ab = a;
         for (int b = 0; b < blocks; b++, ab += BlockBytes, w0 += Block, w1 += Block, w2 += Block, w3 += Block)
         {
-            Prefetch(w0, ahead); Prefetch(w1, ahead); Prefetch(w2, ahead); Prefetch(w3, ahead);
+            Q6_KRowSteps.Prefetch(w0, ahead); Q6_KRowSteps.Prefetch(w1, ahead); Q6_KRowSteps.Prefetch(w2, ahead); Q6_KRowSteps.Prefetch(w3, ahead);
             float da = *(float*)ab;
             sbyte* y = (sbyte*)(ab + QuantsOffset);
             var y0 = Vector512.Load(y);
@@ -154,10 +137,10 @@ internal static unsafe class Q6_KRows512
             acc3 = Step(w3, y0, y1, y2, y3, bsums, da, acc3, ref g3);
         }
         float s0 = Simd256.Sum(acc0), s1 = Simd256.Sum(acc1), s2 = Simd256.Sum(acc2), s3 = Simd256.Sum(acc3);
-        o[0] = Finish(s0, g0, w, a, n);
-        o[1] = Finish(s1, g1, w + rowBytes, a, n);
-        o[2] = Finish(s2, g2, w + 2 * rowBytes, a, n);
-        o[3] = Finish(s3, g3, w + 3 * rowBytes, a, n);
+        o[0] = Q6_KRowSteps.Finish(s0, g0, w, a, n);
+        o[1] = Q6_KRowSteps.Finish(s1, g1, w + rowBytes, a, n);
+        o[2] = Q6_KRowSteps.Finish(s2, g2, w + 2 * rowBytes, a, n);
+        o[3] = Q6_KRowSteps.Finish(s3, g3, w + 3 * rowBytes, a, n);
     }
 
     private static float OneRow(byte* w, int blocks, byte* a, int n)
@@ -167,11 +150,11 @@ internal static unsafe class Q6_KRows512
         byte* wb = w, ab = a;
         for (int b = 0; b < blocks; b++, ab += BlockBytes, wb += Block)
         {
-            Prefetch(wb, Block32Rows.PrefetchAhead);
+            Q6_KRowSteps.Prefetch(wb, Block32Rows.PrefetchAhead);
             sbyte* y = (sbyte*)(ab + QuantsOffset);
             acc = Step(wb, Vector512.Load(y), Vector512.Load(y + 64), Vector512.Load(y + 128), Vector512.Load(y + 192),
                 Vector256.Load((short*)(ab + SumsOffset)), *(float*)ab, acc, ref guard);
         }
-        return Finish(Simd256.Sum(acc), guard, w, a, n);
+        return Q6_KRowSteps.Finish(Simd256.Sum(acc), guard, w, a, n);
     }
 }
