@@ -150,8 +150,13 @@ public class BenchCommandTests
     [Fact]
     public void PeakRssIsAtLeastTheCurrentRss()
     {
-        long now = ProcessMemory.RssBytes();
-        Assert.True(now > 0);
-        Assert.True(ProcessMemory.PeakRssBytes() >= now);
+        // VmRSS and VmHWM are two reads of /proc/self/status; other tests' threads can unmap memory in between, and the
+        // kernel folds per-thread RSS counts into the high-water mark only now and then, so one pair out of five in
+        // which the peak holds is asked for (a wrong field or unit fails all five)
+        var pairs = new List<(long Now, long Peak)>();
+        for (int i = 0; i < 5 && (pairs.Count == 0 || pairs[^1].Peak < pairs[^1].Now); i++)
+            pairs.Add((ProcessMemory.RssBytes(), ProcessMemory.PeakRssBytes()));
+        Assert.True(pairs[^1].Now > 0);
+        Assert.True(pairs[^1].Peak >= pairs[^1].Now, string.Join("; ", pairs.Select(p => $"rss {p.Now}, peak {p.Peak}")));
     }
 }
