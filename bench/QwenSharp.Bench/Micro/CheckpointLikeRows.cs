@@ -19,4 +19,16 @@ internal static class CheckpointLikeRows
         RowQuantizer.Row(type, values, row);
         return row;
     }
+
+    /// <summary>A pinned rows × n matrix of such rows, and one activation row quantized for it, as the batch-1
+    /// microbenchmarks use them.</summary>
+    public static (byte[] Weights, byte[] Activation) MatVecOperands(GgmlType type, int rows, int n, Random rng)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(type, n);
+        var weights = GC.AllocateUninitializedArray<byte>(checked((int)(rows * rowBytes)), pinned: true);
+        for (int r = 0; r < rows; r++) Row(type, n, rng).CopyTo(weights, r * rowBytes);
+        var activation = new byte[VecDot.ActivationRowBytes(type, n)];
+        VecDot.QuantizeActivation(type, TensorTestData.RandomActivations(n, rng), activation);
+        return (weights, activation);
+    }
 }
