@@ -44,6 +44,7 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
             output[r] = Q4_KKernels.Dot256(weights + r * rowBytes, activation, n);
     }
 
+    [SkipLocalsInit]   // the stack scratch is stored before every load from it
     private static void FourRows(byte* w0, long rowBytes, int blocks, byte* a, float* o, int n)
     {
         byte* w1 = w0 + rowBytes, w2 = w0 + 2 * rowBytes, w3 = w0 + 3 * rowBytes;

@@ -136,6 +136,7 @@ internal static unsafe class Q6_KRows<TScaled> where TScaled : IScaledDotAdd
 
     /// <summary>Four rows per super-block step as a loop over the rows, accumulators and guards in a small stack
     /// array: each row reads the activation from L1 as memory operands, which leaves 16 vector registers enough.</summary>
+    [SkipLocalsInit]   // acc and guard are set before the loop
     private static void FourRowsLooped(byte* w, long rowBytes, int blocks, byte* a, float* o, int n)
     {
         var acc = stackalloc Vector256<float>[4];
