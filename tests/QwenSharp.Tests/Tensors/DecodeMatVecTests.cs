@@ -4,8 +4,8 @@ using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tests.Tensors;
 
-/// <summary>Batch-1 MatMulRows (the decode shape), which for Q8_0, Q4_0 (Vector256 rungs: PairedRows, Q8_0 on AVX2
-/// Block32Rows) and F16 (Vector512, Vector256)
+/// <summary>Batch-1 MatMulRows (the decode shape), which for Q8_0, Q4_0 (Vector256 rungs: PairedRows; Q8_0 on the
+/// AVX2 rung Block32Rows) and F16 (Vector512, Vector256)
 /// runs four weight rows per pass and for other types a prefetching single-row loop: every output must be bit-identical to the single-row dot on the same rung, for row ranges that do not
 /// divide into fours, lengths with and without a tail after the eight-block groups, and extreme bytes.</summary>
 public unsafe class DecodeMatVecTests
@@ -54,53 +54,6 @@ public unsafe class DecodeMatVecTests
                 }
             return row;
         }, x);
-    }
-
-    /// <summary>Block32Rows is generic over the offset-free block types; production wires it for Q8_0 on AVX2 only
-    /// (measured), so Q4_0 and Q5_0 are held against the single-row Dot256 by calling it directly.</summary>
-    [Theory]
-    [InlineData(GgmlType.Q4_0)]
-    [InlineData(GgmlType.Q5_0)]
-    public void UnwiredBlockTypesEqualTheSingleRowDotExactly(GgmlType weightType)
-    {
-        if (!KernelPaths.IsSupported(KernelPath.Vector256Avx2)) return;
-        var rng = new Random(9300 + (int)weightType);
-        const int Rows = 13, N = 32 * 19;
-        long rowBytes = GgmlTypeInfo.RowBytes(weightType, N);
-        var weights = new byte[Rows * rowBytes];
-        for (int r = 0; r < Rows; r++) TensorTestData.RandomRow(weightType, N, rng).CopyTo(weights, r * rowBytes);
-        var activation = new byte[VecDot.ActivationRowBytes(weightType, N)];
-        VecDot.QuantizeActivation(weightType, TensorTestData.RandomActivations(N, rng), activation, KernelPath.Vector256Avx2);
-        var got = new float[Rows];
-        var expected = new float[Rows];
-        fixed (byte* pw = weights, pa = activation)
-        fixed (float* po = got, pe = expected)
-        {
-            Run(weightType, false, pw, pa, po, pe, Rows, rowBytes, N);
-            Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), got.Select(BitConverter.SingleToInt32Bits));
-            if (!KernelPaths.IsSupported(KernelPath.Vector256AvxVnni)) return;
-            Run(weightType, true, pw, pa, po, pe, Rows, rowBytes, N);
-            Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), got.Select(BitConverter.SingleToInt32Bits));
-        }
-    }
-
-    private static void Run(GgmlType type, bool vnni, byte* w, byte* a, float* got, float* expected, int rows, long rowBytes, int n)
-    {
-        for (int r = 0; r < rows; r++)
-            expected[r] = (type, vnni) switch
-            {
-                (GgmlType.Q4_0, false) => Block32Dot.Dot256<Q4_0Kernels.Blocks, Avx2Int8Dot>(w + r * rowBytes, a, n),
-                (GgmlType.Q4_0, true) => Block32Dot.Dot256<Q4_0Kernels.Blocks, AvxVnniInt8Dot>(w + r * rowBytes, a, n),
-                (_, false) => Block32Dot.Dot256<Q5_0Kernels.Blocks, Avx2Int8Dot>(w + r * rowBytes, a, n),
-                _ => Block32Dot.Dot256<Q5_0Kernels.Blocks, AvxVnniInt8Dot>(w + r * rowBytes, a, n),
-            };
-        switch (type, vnni)
-        {
-            case (GgmlType.Q4_0, false): Block32Rows.MatVec<Q4_0Kernels.Blocks, Avx2Int8Dot>(w, n, 0, rows, a, got); break;
-            case (GgmlType.Q4_0, true): Block32Rows.MatVec<Q4_0Kernels.Blocks, AvxVnniInt8Dot>(w, n, 0, rows, a, got); break;
-            case (_, false): Block32Rows.MatVec<Q5_0Kernels.Blocks, Avx2Int8Dot>(w, n, 0, rows, a, got); break;
-            default: Block32Rows.MatVec<Q5_0Kernels.Blocks, AvxVnniInt8Dot>(w, n, 0, rows, a, got); break;
-        }
     }
 
     private static void Check(GgmlType weightType, KernelPath path, int n, Func<int, byte[]> row, float[] x) =>
