@@ -101,11 +101,7 @@ public unsafe class DotTests
         int n = GgmlTypeInfo.Block(weightType).BlockSize == 256 ? 512 : 96;
         const int Rows = 11, Batch = 10, Stride = 16, RowStart = 2, RowEnd = 9;   // batch > 8 crosses an F16 expansion chunk
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, n), actBytes = VecDot.ActivationRowBytes(weightType, n);
-        var weights = new byte[Rows * rowBytes];
-        for (int r = 0; r < Rows; r++) TensorTestData.RandomRow(weightType, n, rng).CopyTo(weights, r * rowBytes);
-        var activations = new byte[Batch * actBytes];
-        for (int b = 0; b < Batch; b++)
-            VecDot.QuantizeActivation(weightType, TensorTestData.RandomActivations(n, rng), activations.AsSpan((int)(b * actBytes), (int)actBytes), kernelPath);
+        var (weights, activations) = TensorTestData.RandomMatMulOperands(weightType, Rows, Batch, n, rng, kernelPath);
         var output = Enumerable.Repeat(float.NaN, Batch * Stride).ToArray();
         fixed (byte* pw = weights, pa = activations)
         fixed (float* po = output)

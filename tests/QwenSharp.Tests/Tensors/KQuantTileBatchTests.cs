@@ -23,11 +23,7 @@ public unsafe class KQuantTileBatchTests
         var rng = new Random(9100 + (int)weightType);
         const int Rows = 9, N = 512, Batch = 150;
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, N), actBytes = VecDot.ActivationRowBytes(weightType, N);
-        var weights = new byte[Rows * rowBytes];
-        for (int r = 0; r < Rows; r++) TensorTestData.RandomRow(weightType, N, rng).CopyTo(weights, r * rowBytes);
-        var activations = new byte[Batch * actBytes];
-        for (int b = 0; b < Batch; b++)
-            VecDot.QuantizeActivation(weightType, TensorTestData.RandomActivations(N, rng), activations.AsSpan((int)(b * actBytes), (int)actBytes), kernelPath);
+        var (weights, activations) = TensorTestData.RandomMatMulOperands(weightType, Rows, Batch, N, rng, kernelPath);
         var output = new float[Batch * Rows];
         fixed (byte* pw = weights, pa = activations)
         fixed (float* po = output)

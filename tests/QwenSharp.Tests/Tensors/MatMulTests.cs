@@ -32,11 +32,7 @@ public unsafe class MatMulTests
         foreach (int n in Lengths(weightType))
         {
             long rowBytes = GgmlTypeInfo.RowBytes(weightType, n), actBytes = VecDot.ActivationRowBytes(weightType, n);
-            var weights = new byte[Rows * rowBytes];
-            for (int r = 0; r < Rows; r++) TensorTestData.RandomRow(weightType, n, rng).CopyTo(weights, r * rowBytes);
-            var activations = new byte[maxBatch * actBytes];
-            for (int b = 0; b < maxBatch; b++)
-                VecDot.QuantizeActivation(weightType, TensorTestData.RandomActivations(n, rng), activations.AsSpan((int)(b * actBytes), (int)actBytes), kernelPath);
+            var (weights, activations) = TensorTestData.RandomMatMulOperands(weightType, Rows, maxBatch, n, rng, kernelPath);
             var output = new float[maxBatch * Stride];
             fixed (byte* pw = weights, pa = activations)
             fixed (float* po = output)

@@ -47,11 +47,7 @@ public unsafe class SmallBatchMatMulTests
         foreach (int n in Lengths(weightType))
         {
             long rowBytes = GgmlTypeInfo.RowBytes(weightType, n), actBytes = VecDot.ActivationRowBytes(weightType, n);
-            var weights = new byte[Rows * rowBytes];
-            for (int r = 0; r < Rows; r++) TensorTestData.RandomRow(weightType, n, rng).CopyTo(weights, r * rowBytes);
-            var activations = new byte[MaxBatch * actBytes];
-            for (int b = 0; b < MaxBatch; b++)
-                VecDot.QuantizeActivation(weightType, TensorTestData.RandomActivations(n, rng), activations.AsSpan((int)(b * actBytes), (int)actBytes), kernelPath);
+            var (weights, activations) = TensorTestData.RandomMatMulOperands(weightType, Rows, MaxBatch, n, rng, kernelPath);
             var output = new float[MaxBatch * Stride];
             fixed (byte* pw = weights, pa = activations)
             fixed (float* po = output)

@@ -41,6 +41,19 @@ internal static partial class TensorTestData
         return BitConverter.HalfToUInt16Bits((Half)(signed && rng.Next(2) == 0 ? -magnitude : magnitude));
     }
 
+    /// <summary>rows random weight rows (<see cref="RandomRow"/>) and batch random activation rows quantized for
+    /// them on path, each array contiguous: the operands of a MatMulRows test.</summary>
+    public static (byte[] Weights, byte[] Activations) RandomMatMulOperands(GgmlType type, int rows, int batch, int n, Random rng, KernelPath path)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(type, n), actBytes = VecDot.ActivationRowBytes(type, n);
+        var weights = new byte[rows * rowBytes];
+        for (int r = 0; r < rows; r++) RandomRow(type, n, rng).CopyTo(weights, r * rowBytes);
+        var activations = new byte[batch * actBytes];
+        for (int b = 0; b < batch; b++)
+            VecDot.QuantizeActivation(type, RandomActivations(n, rng), activations.AsSpan((int)(b * actBytes), (int)actBytes), path);
+        return (weights, activations);
+    }
+
     public static byte[] RandomRow(GgmlType type, int n, Random rng)
     {
         var row = new byte[GgmlTypeInfo.RowBytes(type, n)];
