@@ -27,6 +27,16 @@ internal static unsafe class DecodeAttentionBenchmark
             long cacheLength = (long)Sequences * keyCount * KvDim;
             Half* k = Alloc<Half>(cacheLength), v = Alloc<Half>(cacheLength);
             for (long i = 0; i < cacheLength; i++) { k[i] = (Half)(float)(rng.NextDouble() * 2 - 1); v[i] = (Half)(float)(rng.NextDouble() * 2 - 1); }
+            // The same keys and values in the KvCache's layout, [sequence][head][key][d]: a head's keys contiguous.
+            Half* kh = Alloc<Half>(cacheLength), vh = Alloc<Half>(cacheLength);
+            for (int seq = 0; seq < Sequences; seq++)
+                for (int key = 0; key < keyCount; key++)
+                    for (int head = 0; head < Heads; head++)
+                        for (int j = 0; j < D; j++)
+                        {
+                            long from = ((long)seq * keyCount + key) * KvDim + head * D + j, to = (((long)seq * Heads + head) * keyCount + key) * D + j;
+                            kh[to] = k[from]; vh[to] = v[from];
+                        }
             float* q = Alloc<float>(Sequences * Heads * D), outp = Alloc<float>(Sequences * Heads * D);
             for (int i = 0; i < Sequences * Heads * D; i++) q[i] = (float)(rng.NextDouble() * 2 - 1);
             float* ks = Alloc<float>(keyCount * D), vs = Alloc<float>(keyCount * D), s = Alloc<float>(keyCount * Lanes);
@@ -69,6 +79,16 @@ internal static unsafe class DecodeAttentionBenchmark
                                 KvDim, keyCount, scale, s, outp + (seq * Heads + head) * D);
                 }
 
+                void SingleHeadMajor()
+                {
+                    for (int seq = 0; seq < Sequences; seq++)
+                        for (int head = 0; head < Heads; head++)
+                        {
+                            long at = ((long)seq * Heads + head) * keyCount * D;
+                            SingleRowAttention.Run(D, q + (seq * Heads + head) * D, kh + at, vh + at, D, keyCount, scale, s, outp + (seq * Heads + head) * D);
+                        }
+                }
+
                 void SingleFromScratch()
                 {
                     // The alternative to reading halves in place: convert the head's rows to fp32 first.
@@ -89,6 +109,7 @@ internal static unsafe class DecodeAttentionBenchmark
                     ("block, 1 row per item (before)", () => Block(1)),
                     ("single row, F16 in place, no prefetch", () => { SingleRowAttention.PrefetchRows = 1 << 30; Single(1); SingleRowAttention.PrefetchRows = 8; }),
                     ("single row, F16 in place, prefetch 8", () => Single(1)),
+                    ("single row, head-major (KvCache layout)", SingleHeadMajor),
                     ("single row, F16 converted to scratch", SingleFromScratch),
                     ("block, 2 rows per item", () => Block(2)),
                     ("single row x2 (GQA 2)", () => Single(2)),
@@ -113,7 +134,7 @@ internal static unsafe class DecodeAttentionBenchmark
                 output.WriteLine($"{keyCount} keys, 8 sequences x 16 heads, d 64, F16 cache, one thread (thread CPU ms per layer, best of {Rounds}):");
                 for (int c = 0; c < cases.Length; c++) output.WriteLine($"  {cases[c].Name,-40} {best[c] * 1e3,8:F3}");
             }
-            foreach (void* p in new[] { (void*)k, v, q, outp, ks, vs, s, t, o, last }) NativeMemory.Free(p);
+            foreach (void* p in new[] { (void*)k, v, kh, vh, q, outp, ks, vs, s, t, o, last }) NativeMemory.Free(p);
         }
     }
 }

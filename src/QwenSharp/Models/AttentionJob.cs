@@ -142,17 +142,17 @@ internal sealed unsafe class AttentionJob : ComputeJob
         {
             bool same = s.Call == _call && s.Run == run && s.KvHead == kvHead;
             int from = same ? Math.Min(s.Converted, keyCount) : 0;
-            long offset = (long)kvHead * d;
-            for (int t = from; t < keyCount; t++)
-            {
-                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)cache.KeyRow(_layer, first.Sequence, t) + offset, d), s.Keys.AsSpan(t * d, d));
-                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)cache.ValueRow(_layer, first.Sequence, t) + offset, d), s.Values.AsSpan(t * d, d));
-            }
+            // a head's positions are contiguous in the cache: one conversion per call
+            var keyHalves = (Half*)cache.KeyHead(_layer, first.Sequence, kvHead);
+            var valueHalves = (Half*)cache.ValueHead(_layer, first.Sequence, kvHead);
+            int count = (Math.Max(from, keyCount) - from) * d;
+            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(keyHalves + (long)from * d, count), s.Keys.AsSpan(from * d, count));
+            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(valueHalves + (long)from * d, count), s.Values.AsSpan(from * d, count));
             s.Call = _call; s.Run = run; s.KvHead = kvHead; s.Converted = Math.Max(from, keyCount);
             stride = d;
         }
         else
-            stride = c.KvDim;
+            stride = d;
 
         fixed (float* qT = s.QT, outT = s.OutT, scores = s.Scores, kf = s.Keys, vf = s.Values)
         fixed (int* lastKey = s.LastKey)
@@ -160,8 +160,8 @@ internal sealed unsafe class AttentionJob : ComputeJob
             if (f16) { keys = kf; values = vf; }
             else
             {
-                keys = (float*)cache.KeyRow(_layer, first.Sequence, 0) + kvHead * d;
-                values = (float*)cache.ValueRow(_layer, first.Sequence, 0) + kvHead * d;
+                keys = (float*)cache.KeyHead(_layer, first.Sequence, kvHead);
+                values = (float*)cache.ValueHead(_layer, first.Sequence, kvHead);
             }
             new Span<float>(qT, d * Lanes).Clear();
             for (int lane = 0; lane < Lanes; lane++)
@@ -194,11 +194,11 @@ internal sealed unsafe class AttentionJob : ComputeJob
             {
                 int b = b0 + r / group, head = kvHead * group + r % group, keyCount = _entries[b].Position + 1;
                 float* q = _ctx.QueryRow(b) + head * d, o = _ctx.AttentionRow(b) + head * d;
-                byte* keys = cache.KeyRow(_layer, sequence, 0), values = cache.ValueRow(_layer, sequence, 0);
+                byte* keys = cache.KeyHead(_layer, sequence, kvHead), values = cache.ValueHead(_layer, sequence, kvHead);
                 if (cache.Type == KvCacheType.F16)
-                    SingleRowAttention.Run(d, q, (Half*)keys + kvHead * d, (Half*)values + kvHead * d, c.KvDim, keyCount, scale, scores, o);
+                    SingleRowAttention.Run(d, q, (Half*)keys, (Half*)values, d, keyCount, scale, scores, o);
                 else
-                    SingleRowAttention.Run(d, q, (float*)keys + kvHead * d, (float*)values + kvHead * d, c.KvDim, keyCount, scale, scores, o);
+                    SingleRowAttention.Run(d, q, (float*)keys, (float*)values, d, keyCount, scale, scores, o);
             }
     }
 }

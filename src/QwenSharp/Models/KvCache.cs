@@ -7,32 +7,42 @@ public enum KvCacheType { F16, F32 }
 
 /// <summary>Post-RoPE keys and values of every layer for up to <see cref="SequenceCount"/> sequences of up to
 /// <see cref="ContextLength"/> positions. Native memory (a 32K-token cache exceeds .NET's array limits), zeroed
-/// lazily by the OS, so untouched positions cost no RAM. Layout per layer: [sequence][position][kvDim].</summary>
+/// lazily by the OS, so untouched positions cost no RAM. Layout per layer: [sequence][KV head][position][head dim],
+/// so that one head's keys (and values) over all positions are one contiguous stream: decode attention reads a head's
+/// whole history per token, and in a [position][kvDim] layout that was two cache lines out of every KV row (2 KiB at
+/// 0.5B), a new page every two keys, which the hardware prefetchers do not follow. Measured (synthetic 0.5B q4_0,
+/// `qwen bench -p 1 -n 256 -t 2 --reps 3` with QWENSHARP_PROFILE=1, two alternating pairs): decode attention 2.75 /
+/// 2.39 ms per token in the row layout, 1.45 / 1.44 in this one; tg256 46.0 / 51.3 -> 53.4 / 54.8 t/s.</summary>
 public sealed unsafe class KvCache : IDisposable
 {
     private readonly byte*[] _keys;
     private readonly byte*[] _values;
     private readonly int[] _lengths;
-    private readonly long _rowBytes;
+    private readonly long _headBytes;   // one head's slice of a position
+    private readonly long _elementBytes;
 
     public KvCacheType Type { get; }
     public int LayerCount { get; }
     public int SequenceCount { get; }
     public int ContextLength { get; }
-    public int KvDim { get; }
+    public int KvHeadCount { get; }
+    public int HeadDim { get; }
+    public int KvDim => KvHeadCount * HeadDim;
 
-    public KvCache(int layers, int sequences, int contextLength, int kvDim, KvCacheType type)
+    public KvCache(int layers, int sequences, int contextLength, int kvHeads, int headDim, KvCacheType type)
     {
         Type = type;
         LayerCount = layers;
         SequenceCount = sequences;
         ContextLength = contextLength;
-        KvDim = kvDim;
-        _rowBytes = (long)kvDim * (type == KvCacheType.F32 ? 4 : 2);
+        KvHeadCount = kvHeads;
+        HeadDim = headDim;
+        _elementBytes = type == KvCacheType.F32 ? 4 : 2;
+        _headBytes = headDim * _elementBytes;
         _lengths = new int[sequences];
         _keys = new byte*[layers];
         _values = new byte*[layers];
-        nuint bytes = (nuint)(_rowBytes * contextLength * sequences);
+        nuint bytes = (nuint)(_headBytes * kvHeads * contextLength * sequences);
         for (int l = 0; l < layers; l++)
         {
             _keys[l] = (byte*)NativeMemory.AllocZeroed(bytes);
@@ -60,11 +70,13 @@ public sealed unsafe class KvCache : IDisposable
         if (position + 1 > _lengths[sequence]) _lengths[sequence] = position + 1;
     }
 
-    internal byte* KeyRow(int layer, int sequence, int position) =>
-        _keys[layer] + ((long)sequence * ContextLength + position) * _rowBytes;
+    /// <summary>Position 0 of one KV head's keys in a sequence; position p is p·<see cref="HeadDim"/> elements on.</summary>
+    internal byte* KeyHead(int layer, int sequence, int kvHead) => _keys[layer] + HeadOffset(sequence, kvHead);
 
-    internal byte* ValueRow(int layer, int sequence, int position) =>
-        _values[layer] + ((long)sequence * ContextLength + position) * _rowBytes;
+    /// <summary>Position 0 of one KV head's values in a sequence; position p is p·<see cref="HeadDim"/> elements on.</summary>
+    internal byte* ValueHead(int layer, int sequence, int kvHead) => _values[layer] + HeadOffset(sequence, kvHead);
+
+    private long HeadOffset(int sequence, int kvHead) => ((long)sequence * KvHeadCount + kvHead) * ContextLength * _headBytes;
 
     public void Dispose()
     {

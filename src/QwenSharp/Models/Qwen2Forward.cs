@@ -238,21 +238,26 @@ public sealed unsafe partial class Qwen2Context
         }
     }
 
+    /// <summary>The entry's keys and values into the cache, head by head (each head's positions are contiguous).</summary>
     private void StoreKv(int layer, BatchEntry e, int b)
     {
-        int kv = _c.KvDim;
-        var k = new ReadOnlySpan<float>(_k + (long)b * kv, kv);
-        var v = new ReadOnlySpan<float>(_v + (long)b * kv, kv);
-        byte* kDst = Cache.KeyRow(layer, e.Sequence, e.Position), vDst = Cache.ValueRow(layer, e.Sequence, e.Position);
-        if (Cache.Type == KvCacheType.F32)
+        int kv = _c.KvDim, d = _c.HeadDim;
+        long offset = (long)e.Position * d;
+        for (int head = 0; head < _c.KvHeadCount; head++)
         {
-            k.CopyTo(new Span<float>(kDst, kv));
-            v.CopyTo(new Span<float>(vDst, kv));
-        }
-        else
-        {
-            TensorPrimitives.ConvertToHalf(k, new Span<Half>(kDst, kv));
-            TensorPrimitives.ConvertToHalf(v, new Span<Half>(vDst, kv));
+            var k = new ReadOnlySpan<float>(_k + (long)b * kv + head * d, d);
+            var v = new ReadOnlySpan<float>(_v + (long)b * kv + head * d, d);
+            byte* kDst = Cache.KeyHead(layer, e.Sequence, head), vDst = Cache.ValueHead(layer, e.Sequence, head);
+            if (Cache.Type == KvCacheType.F32)
+            {
+                k.CopyTo(new Span<float>((float*)kDst + offset, d));
+                v.CopyTo(new Span<float>((float*)vDst + offset, d));
+            }
+            else
+            {
+                TensorPrimitives.ConvertToHalf(k, new Span<Half>((Half*)kDst + offset, d));
+                TensorPrimitives.ConvertToHalf(v, new Span<Half>((Half*)vDst + offset, d));
+            }
         }
     }
 

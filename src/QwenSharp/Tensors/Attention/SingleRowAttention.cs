@@ -23,9 +23,9 @@ internal static unsafe class SingleRowAttention
 {
     private const int Lanes = BlockAttention.Lanes;
 
-    /// <summary>Rows ahead to prefetch. A head's cache rows are a whole KV row apart (2 KiB at 0.5B), so each row is
-    /// a new pair of lines in a new half page, which the hardware prefetchers do not run ahead of; in MHA decode
-    /// nothing is reused, every row comes from L3 or memory.</summary>
+    /// <summary>Rows ahead to prefetch. In MHA decode nothing is reused: every row comes from L3 or memory. The
+    /// KvCache keeps a head's rows contiguous (stride d), so this mostly covers the start of each pass; callers with
+    /// rows a whole KV row apart (2 KiB at 0.5B, a new page every two rows) depend on it.</summary>
     internal static int PrefetchRows = 8;
 
     /// <summary>Floats of scratch one row's scores need: keyCount rounded up to 16.</summary>
