@@ -18,6 +18,8 @@ public unsafe class DecodeMatVecTests
         return data;
     }
 
+    public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
+
     private static readonly (int Start, int End)[] RowRanges = [(0, 37), (1, 36), (3, 10), (4, 8), (6, 7), (9, 9)];
     private static readonly int[] Lengths = [32 * 8, 32 * 19, 32 * 3, 32 * 64];
 
@@ -56,17 +58,33 @@ public unsafe class DecodeMatVecTests
         }, x);
     }
 
+    /// <summary>F16 rows wider than the scaled activation's stack budget (16,384 floats) take the per-thread buffer.</summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void WideF16RowsEqualTheSingleRowDotExactly(string path)
+    {
+        const int N = 16 * 1024 + 64;
+        var rng = new Random(9300);
+        Check(GgmlType.F16, TensorTestData.Path(path), N, r => TensorTestData.RandomRow(GgmlType.F16, N, rng), TensorTestData.RandomActivations(N, rng));
+    }
+
     private static void Check(GgmlType weightType, KernelPath path, int n, Func<int, byte[]> row, float[] x) =>
         MatVecCheck.RowsMatchDot(weightType, path, n, 37, RowRanges, row, x);
 }
 
-/// <summary>A compute thread's first batch-1 matvec of a paired-block type allocates nothing, so the decode loop stays
-/// allocation-free whichever thread happens to run a type's rows first (the prepared activation lives on the stack).</summary>
+/// <summary>A compute thread's first batch-1 matvec allocates nothing, so the decode loop stays allocation-free
+/// whichever thread happens to run a type's rows first (prepared activations live on the stack; a [ThreadStatic]
+/// buffer would be allocated on that thread's first call, and so would the thread's static storage for the type).</summary>
 public unsafe class DecodeMatVecAllocationTests
 {
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.F32)]
     public void FirstMatVecOnANewThreadAllocatesNothing(GgmlType type)
     {
         const int Rows = 8, N = 2816;

@@ -45,27 +45,42 @@ internal static unsafe class F16Rows
         return Vector256.LessThanAny(low, Vector256.Create((ushort)0x07FF));
     }
 
-    /// <summary>Per-thread scaled activation row: grown once, then reused (no per-call allocation).</summary>
+    /// <summary>Scaled activation rows up to this many floats (n up to 16,368: every Qwen1.5 hidden width) live on the
+    /// stack, so a compute thread's first decode chunk allocates nothing, whenever it comes (a [ThreadStatic] buffer
+    /// and the thread's static storage were allocated on that call); wider rows use a per-thread buffer.</summary>
+    private const int StackFloats = 16 << 10;
+
+    /// <summary>Per-thread scaled activation row for rows wider than <see cref="StackFloats"/>: grown once, then reused.</summary>
     [ThreadStatic] private static float[]? scaled;
 
+    [SkipLocalsInit]   // the scratch is written before it is read
     public static void MatVec512(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
+        int floats = n / 16 * 16 + 16;
+        if (floats <= StackFloats)
+        {
+            float* scratch = stackalloc float[floats];
+            MatVec512(weights, n, rowStart, rowEnd, activation, output, scratch);
+            return;
+        }
+        var buffer = scaled;
+        if (buffer == null || buffer.Length < floats) scaled = buffer = new float[floats];
+        fixed (float* scratch = buffer) MatVec512(weights, n, rowStart, rowEnd, activation, output, scratch);
+    }
+
+    private static void MatVec512(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, float* scratch)
+    {
         int body = n / 16 * 16;
         long rowBytes = 2L * n;
-        var buffer = scaled;
-        if (buffer == null || buffer.Length < body + 16) scaled = buffer = new float[body + 16];
-        fixed (float* scratch = buffer)
+        float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
+        for (int i = 0; i < body; i += 16) (Fp16.Load16(activation + 2 * i) * Vector512.Create(ScaleUp)).Store(a + i);
+        int r = rowStart;
+        for (; r + 4 <= rowEnd; r += 4) FourRows(weights + r * rowBytes, rowBytes, a, activation, n, output + r);
+        for (; r < rowEnd; r++)
         {
-            float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
-            for (int i = 0; i < body; i += 16) (Fp16.Load16(activation + 2 * i) * Vector512.Create(ScaleUp)).Store(a + i);
-            int r = rowStart;
-            for (; r + 4 <= rowEnd; r += 4) FourRows(weights + r * rowBytes, rowBytes, a, activation, n, output + r);
-            for (; r < rowEnd; r++)
-            {
-                byte* w = weights + r * rowBytes;
-                output[r] = OneRow(w, a, activation, n);
-            }
+            byte* w = weights + r * rowBytes;
+            output[r] = OneRow(w, a, activation, n);
         }
     }
 
@@ -168,21 +183,31 @@ internal static unsafe class F16Rows
 
     // ---- Vector256 rung (AVX2 + FMA): the same recipe in F16Kernels.Dot256's order (16-element step, 8-element step) ----
 
+    [SkipLocalsInit]   // the scratch is written before it is read
     public static void MatVec256(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
+        int floats = n / 8 * 8 + 16;
+        if (floats <= StackFloats)
+        {
+            float* scratch = stackalloc float[floats];
+            MatVec256(weights, n, rowStart, rowEnd, activation, output, scratch);
+            return;
+        }
+        var buffer = scaled;
+        if (buffer == null || buffer.Length < floats) scaled = buffer = new float[floats];
+        fixed (float* scratch = buffer) MatVec256(weights, n, rowStart, rowEnd, activation, output, scratch);
+    }
+
+    private static void MatVec256(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, float* scratch)
+    {
         int body = n / 8 * 8;
         long rowBytes = 2L * n;
-        var buffer = scaled;
-        if (buffer == null || buffer.Length < body + 16) scaled = buffer = new float[body + 16];
-        fixed (float* scratch = buffer)
-        {
-            float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
-            for (int i = 0; i < body; i += 8) (Fp16.Load8(activation + 2 * i) * Vector256.Create(ScaleUp)).Store(a + i);
-            int r = rowStart;
-            for (; r + 4 <= rowEnd; r += 4) FourRows256(weights + r * rowBytes, rowBytes, a, activation, n, output + r);
-            for (; r < rowEnd; r++) output[r] = OneRow256(weights + r * rowBytes, a, activation, n);
-        }
+        float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
+        for (int i = 0; i < body; i += 8) (Fp16.Load8(activation + 2 * i) * Vector256.Create(ScaleUp)).Store(a + i);
+        int r = rowStart;
+        for (; r + 4 <= rowEnd; r += 4) FourRows256(weights + r * rowBytes, rowBytes, a, activation, n, output + r);
+        for (; r < rowEnd; r++) output[r] = OneRow256(weights + r * rowBytes, a, activation, n);
     }
 
     /// <summary>Eight halves at p as w·2^-112 in fp32 (exact for finite halves).</summary>
