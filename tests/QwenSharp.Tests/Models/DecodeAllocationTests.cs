@@ -32,12 +32,23 @@ public class DecodeAllocationTests
         }
         var before = new AllocationProbe(ctx.Pool.ThreadCount);
         var after = new AllocationProbe(ctx.Pool.ThreadCount);
-        for (int i = 0; i < 20; i++) Step(); // warm-up: JIT, tiered compilation, first-use paths
+        // Warm-up (JIT, tiered compilation, on-stack replacement, first-use paths) in windows of 20 steps, until one
+        // window allocates nothing on any thread, at most 8 of them: while the whole suite runs, other tests keep
+        // the JIT busy and tier-1 code can come late. A per-token allocation shows in every window, so it still
+        // reaches the measured 300 steps below and fails them.
+        for (int window = 0; window < 8; window++)
+        {
+            ctx.Pool.Run(before);
+            for (int i = 0; i < 20; i++) Step();
+            ctx.Pool.Run(after);
+            if (after.Bytes.AsSpan().SequenceEqual(before.Bytes)) break;
+        }
+        int warm = pos;
         ctx.Pool.Run(before);
         for (int i = 0; i < 300; i++) Step();
         ctx.Pool.Run(after);
-        Assert.Equal(320, ctx.Cache.Length(0));
+        Assert.Equal(warm + 300, ctx.Cache.Length(0));
         for (int t = 0; t < ctx.Pool.ThreadCount; t++)
-            Assert.True(after.Bytes[t] == before.Bytes[t], $"compute thread {t} allocated {after.Bytes[t] - before.Bytes[t]} bytes in 300 decode steps");
+            Assert.True(after.Bytes[t] == before.Bytes[t], $"compute thread {t} allocated {after.Bytes[t] - before.Bytes[t]} bytes in 300 decode steps after {warm} warm-up steps");
     }
 }
