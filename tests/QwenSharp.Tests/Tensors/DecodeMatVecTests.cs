@@ -18,8 +18,6 @@ public unsafe class DecodeMatVecTests
         return data;
     }
 
-    public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
-
     private static readonly (int Start, int End)[] RowRanges = [(0, 37), (1, 36), (3, 10), (4, 8), (6, 7), (9, 9)];
     private static readonly int[] Lengths = [32 * 8, 32 * 19, 32 * 3, 32 * 64];
 
@@ -58,14 +56,22 @@ public unsafe class DecodeMatVecTests
         }, x);
     }
 
-    /// <summary>F16 rows wider than the scaled activation's stack budget (16,384 floats) take the per-thread buffer.</summary>
-    [Theory]
-    [MemberData(nameof(Paths))]
-    public void WideF16RowsEqualTheSingleRowDotExactly(string path)
+    /// <summary>Rows whose re-laid-out activation is wider than DecodeScratch's stack budget (64 KiB) take its
+    /// per-thread buffer: F16 past 16,368 elements, the paired-block kernels (Q4_0, Q8_0) past about 52,000.</summary>
+    public static TheoryData<GgmlType, int, string> WideCases()
     {
-        const int N = 16 * 1024 + 64;
-        var rng = new Random(9300);
-        Check(GgmlType.F16, TensorTestData.Path(path), N, r => TensorTestData.RandomRow(GgmlType.F16, N, rng), TensorTestData.RandomActivations(N, rng));
+        var data = new TheoryData<GgmlType, int, string>();
+        foreach (var (type, n) in new[] { (GgmlType.F16, 16 * 1024 + 64), (GgmlType.Q4_0, 256 * 206), (GgmlType.Q8_0, 256 * 206) })
+            foreach (var path in TensorTestData.SupportedPaths) data.Add(type, n, path);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(WideCases))]
+    public void RowsPastTheStackScratchEqualTheSingleRowDotExactly(GgmlType weightType, int n, string path)
+    {
+        var rng = new Random(9300 + (int)weightType);
+        Check(weightType, TensorTestData.Path(path), n, r => TensorTestData.RandomRow(weightType, n, rng), TensorTestData.RandomActivations(n, rng));
     }
 
     private static void Check(GgmlType weightType, KernelPath path, int n, Func<int, byte[]> row, float[] x) =>

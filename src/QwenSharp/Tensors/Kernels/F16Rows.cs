@@ -45,31 +45,15 @@ internal static unsafe class F16Rows
         return Vector256.LessThanAny(low, Vector256.Create((ushort)0x07FF));
     }
 
-    /// <summary>Scaled activation rows up to this many floats (n up to 16,368: every Qwen1.5 hidden width) live on the
-    /// stack, so a compute thread's first decode chunk allocates nothing, whenever it comes (a [ThreadStatic] buffer
-    /// and the thread's static storage were allocated on that call); wider rows use a per-thread buffer.</summary>
-    private const int StackFloats = 16 << 10;
-
-    /// <summary>Per-thread scaled activation row for rows wider than <see cref="StackFloats"/>: grown once, then reused.</summary>
-    [ThreadStatic] private static float[]? scaled;
-
-    [SkipLocalsInit]   // the scratch is written before it is read
+    /// <summary>The scaled activation row is <see cref="DecodeScratch"/> (on the stack up to n ≈ 16,000: every
+    /// Qwen1.5 hidden width), with room to align it to 64 bytes.</summary>
     public static void MatVec512(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
-        int floats = n / 16 * 16 + 16;
-        if (floats <= StackFloats)
-        {
-            float* scratch = stackalloc float[floats];
-            MatVec512(weights, n, rowStart, rowEnd, activation, output, scratch);
-            return;
-        }
-        var buffer = scaled;
-        if (buffer == null || buffer.Length < floats) scaled = buffer = new float[floats];
-        fixed (float* scratch = buffer) MatVec512(weights, n, rowStart, rowEnd, activation, output, scratch);
+        DecodeScratch.Run((n / 16 * 16 + 16) * sizeof(float), &MatVec512, weights, n, rowStart, rowEnd, activation, output);
     }
 
-    private static void MatVec512(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, float* scratch)
+    private static void MatVec512(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, byte* scratch)
     {
         int body = n / 16 * 16;
         long rowBytes = 2L * n;
@@ -183,23 +167,13 @@ internal static unsafe class F16Rows
 
     // ---- Vector256 rung (AVX2 + FMA): the same recipe in F16Kernels.Dot256's order (16-element step, 8-element step) ----
 
-    [SkipLocalsInit]   // the scratch is written before it is read
     public static void MatVec256(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
-        int floats = n / 8 * 8 + 16;
-        if (floats <= StackFloats)
-        {
-            float* scratch = stackalloc float[floats];
-            MatVec256(weights, n, rowStart, rowEnd, activation, output, scratch);
-            return;
-        }
-        var buffer = scaled;
-        if (buffer == null || buffer.Length < floats) scaled = buffer = new float[floats];
-        fixed (float* scratch = buffer) MatVec256(weights, n, rowStart, rowEnd, activation, output, scratch);
+        DecodeScratch.Run((n / 8 * 8 + 16) * sizeof(float), &MatVec256, weights, n, rowStart, rowEnd, activation, output);
     }
 
-    private static void MatVec256(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, float* scratch)
+    private static void MatVec256(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, byte* scratch)
     {
         int body = n / 8 * 8;
         long rowBytes = 2L * n;

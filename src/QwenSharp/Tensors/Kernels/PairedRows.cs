@@ -49,27 +49,11 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
     /// halves of the four block pairs), then the eight int32 biases Bias·Σq_a, then the eight fp32 scales d_a·2^112.</summary>
     private const int GroupBytes = 8 * 32 + 32 + 32;
 
-    /// <summary>Prepared activations up to this size live on the stack (n ≤ 52,000 or so: every Qwen1.5 width), so a
-    /// compute thread's first decode chunk allocates nothing, whenever it comes; larger ones use a per-thread buffer.</summary>
-    private const int StackBytes = 64 << 10;
-
-    /// <summary>Per-thread prepared activation for rows wider than <see cref="StackBytes"/>: grown once, then reused.</summary>
-    [ThreadStatic] private static byte[]? prepared;
-
-    [SkipLocalsInit]   // the scratch is written before it is read
+    /// <summary>The prepared activation is <see cref="DecodeScratch"/> (on the stack up to n ≈ 52,000).</summary>
     public static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
-        int groups = n / 32 / 8, bytes = groups * GroupBytes + 32;
-        if (bytes <= StackBytes)
-        {
-            byte* scratch = stackalloc byte[bytes];
-            MatVec(weights, n, rowStart, rowEnd, activation, output, scratch);
-            return;
-        }
-        var buffer = prepared;
-        if (buffer == null || buffer.Length < bytes) prepared = buffer = new byte[bytes];
-        fixed (byte* scratch = buffer) MatVec(weights, n, rowStart, rowEnd, activation, output, scratch);
+        DecodeScratch.Run(n / 32 / 8 * GroupBytes + 32, &MatVec, weights, n, rowStart, rowEnd, activation, output);
     }
 
     private static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, byte* scratch)
