@@ -29,6 +29,22 @@ internal static unsafe class Block32Rows
     /// at least one tile of four rows, so that a row's prefetch never lands inside the rows being read now (0: off).</summary>
     internal static long TileAhead(long rowBytes) => PrefetchAhead <= 0 ? 0 : Math.Max(4 * rowBytes, PrefetchAhead);
 
+    /// <summary>Prefetches the lines of one weight block (or group of blocks) of <paramref name="bytes"/> bytes (at
+    /// most 320), <paramref name="ahead"/> bytes past w: one line per 64 bytes from there, nothing when ahead is 0
+    /// (off). The per-block prefetch of every decode and small-batch kernel; where bytes is a constant of the
+    /// instantiation the conditions fold away.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PrefetchBlock(byte* w, long ahead, int bytes)
+    {
+        if (ahead <= 0) return;
+        byte* p = w + ahead;
+        Sse.Prefetch0(p);
+        if (bytes > 64) Sse.Prefetch0(p + 64);
+        if (bytes > 128) Sse.Prefetch0(p + 128);
+        if (bytes > 192) Sse.Prefetch0(p + 192);
+        if (bytes > 256) Sse.Prefetch0(p + 256);
+    }
+
     private const int BlockBytes = 34;   // Q8_0 weights and activations alike
 
     public static void MatVec(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)

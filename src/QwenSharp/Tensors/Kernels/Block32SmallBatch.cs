@@ -153,14 +153,7 @@ internal static unsafe class Block32SmallBatch
         byte* ai = laid;
         for (int g = 0; g < groups; g++, w += groupBytes)
         {
-            if (ahead > 0)
-            {
-                // every line of the group's bytes, ahead (unrolled: a group is 144..272 bytes)
-                byte* next = w + ahead;
-                Sse.Prefetch0(next); Sse.Prefetch0(next + 64); Sse.Prefetch0(next + 128);
-                if (groupBytes > 192) Sse.Prefetch0(next + 192);
-                if (groupBytes > 256) Sse.Prefetch0(next + 256);
-            }
+            Block32Rows.PrefetchBlock(w, ahead, groupBytes);   // a group is 144..272 bytes
             THalves.Load(w, w + 4 * wb, out var l0, out var h0);
             THalves.Load(w + wb, w + 5 * wb, out var l1, out var h1);
             THalves.Load(w + 2 * wb, w + 6 * wb, out var l2, out var h2);

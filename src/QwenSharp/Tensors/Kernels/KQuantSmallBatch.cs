@@ -38,10 +38,7 @@ internal static unsafe class KQuantSmallBatch
                 for (int b = 0; b < count; b++) acc[b] = Vector256<float>.Zero;
                 for (int k = 0; k < blocks; k++, w += Block)
                 {
-                    if (ahead > 0)
-                    {
-                        Sse.Prefetch0(w + ahead); Sse.Prefetch0(w + ahead + 64); Sse.Prefetch0(w + ahead + 128);
-                    }
+                    Block32Rows.PrefetchBlock(w, ahead, Block);
                     // scalars first: Fp16.ToSingle's rare path is a call, and vectors live across it would spill
                     float d = Fp16.ToSingle(w), dmin = Fp16.ToSingle(w + 2);
                     var (scales, mins) = KQuantScales.UnpackScaleMin(w + 4);
@@ -98,11 +95,7 @@ internal static unsafe class KQuantSmallBatch
                 for (int b = 0; b < count; b++) acc[b] = Vector256<float>.Zero;
                 for (int k = 0; k < blocks; k++, w += Block)
                 {
-                    if (ahead > 0)
-                    {
-                        Sse.Prefetch0(w + ahead); Sse.Prefetch0(w + ahead + 64);
-                        Sse.Prefetch0(w + ahead + 128); Sse.Prefetch0(w + ahead + 192);
-                    }
+                    Block32Rows.PrefetchBlock(w, ahead, Block);
                     // the scalar first: Fp16.ToSingle's rare path is a call, and vectors live across it would spill
                     float d = Fp16.ToSingle(w + 208);
                     Q6_KGroups(w, 0, out var u0, out var u1, out var u2, out var u3);

@@ -104,20 +104,9 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
         TBlocks.Reduce(TBlocks.Pair<TDot>(w, 0, l0, h0), TBlocks.Pair<TDot>(w, 1, l1, h1), TBlocks.Pair<TDot>(w, 2, l2, h2), TBlocks.Pair<TDot>(w, 3, l3, h3)) - bias;
 
     /// <summary>Prefetches the lines of a row's group of eight blocks, ahead bytes on (Q4_0: 144 bytes, three lines
-    /// from w; Q8_0: 272 bytes, five); the conditions fold away per instantiation.</summary>
+    /// from w; Q8_0: 272 bytes, five).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchGroup(byte* w, long ahead)
-    {
-        if (ahead <= 0) return;
-        Sse.Prefetch0(w + ahead);
-        Sse.Prefetch0(w + ahead + 64);
-        Sse.Prefetch0(w + ahead + 128);
-        if (8 * WeightBlock > 192)
-        {
-            Sse.Prefetch0(w + ahead + 192);
-            Sse.Prefetch0(w + ahead + 256);
-        }
-    }
+    private static void PrefetchGroup(byte* w, long ahead) => Block32Rows.PrefetchBlock(w, ahead, 8 * WeightBlock);
 
     /// <summary>d_w·d_a of a row's eight blocks. The fp16 d_w comes out of the gather as w·2^-112 in three
     /// instructions (in the high half of a lane the half's sign is bit 31; an arithmetic shift by 3 puts exponent and

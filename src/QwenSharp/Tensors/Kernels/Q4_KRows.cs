@@ -59,7 +59,8 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
         int* scales = (int*)(products + 8);
         for (int b = 0; b < blocks; b++, a += BlockBytes, w0 += Block, w1 += Block, w2 += Block, w3 += Block)
         {
-            Prefetch(w0, ahead); Prefetch(w1, ahead); Prefetch(w2, ahead); Prefetch(w3, ahead);
+            Block32Rows.PrefetchBlock(w0, ahead, Block); Block32Rows.PrefetchBlock(w1, ahead, Block);
+            Block32Rows.PrefetchBlock(w2, ahead, Block); Block32Rows.PrefetchBlock(w3, ahead, Block);
             float da = *(float*)a;
             var halves = Vector128.Create(*(int*)w0, *(int*)w1, *(int*)w2, *(int*)w3);
             guard |= (halves & Vector128.Create(0x7C00_7C00)) + Vector128.Create(0x0400_0400);
@@ -90,16 +91,6 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
         var both = Vector256.Create(halves, halves).AsUInt32();
         var split = Avx2.ShiftRightLogicalVariable(both, Vector256.Create(0u, 0, 0, 0, 16, 16, 16, 16)) & Vector256.Create(0xFFFFu);
         return Fp16.ToSingle(split) * Vector256.Create(Vector128.Create(da), Vector128.Create(-da));
-    }
-
-    /// <summary>The three lines of the next 144-byte block, ahead bytes on (0: off).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(byte* w, long ahead)
-    {
-        if (ahead <= 0) return;
-        Sse.Prefetch0(w + ahead);
-        Sse.Prefetch0(w + ahead + 64);
-        Sse.Prefetch0(w + ahead + 128);
     }
 
     /// <summary>Dot256's end (lanes summed), or the whole row by Dot256 when a d or dmin was an infinity or NaN
