@@ -145,10 +145,10 @@ internal sealed unsafe class AttentionJob : ComputeJob
             // a head's positions are contiguous in the cache: one conversion per call
             var keyHalves = (Half*)cache.KeyHead(_layer, first.Sequence, kvHead);
             var valueHalves = (Half*)cache.ValueHead(_layer, first.Sequence, kvHead);
-            int count = (Math.Max(from, keyCount) - from) * d;
+            int count = (keyCount - from) * d;   // from ≤ keyCount
             TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(keyHalves + (long)from * d, count), s.Keys.AsSpan(from * d, count));
             TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(valueHalves + (long)from * d, count), s.Values.AsSpan(from * d, count));
-            s.Call = _call; s.Run = run; s.KvHead = kvHead; s.Converted = Math.Max(from, keyCount);
+            s.Call = _call; s.Run = run; s.KvHead = kvHead; s.Converted = keyCount;
             stride = d;
         }
         else

@@ -19,7 +19,6 @@ public sealed unsafe class KvCache : IDisposable
     private readonly byte*[] _values;
     private readonly int[] _lengths;
     private readonly long _headBytes;   // one head's slice of a position
-    private readonly long _elementBytes;
 
     public KvCacheType Type { get; }
     public int LayerCount { get; }
@@ -37,8 +36,7 @@ public sealed unsafe class KvCache : IDisposable
         ContextLength = contextLength;
         KvHeadCount = kvHeads;
         HeadDim = headDim;
-        _elementBytes = type == KvCacheType.F32 ? 4 : 2;
-        _headBytes = headDim * _elementBytes;
+        _headBytes = (long)headDim * (type == KvCacheType.F32 ? 4 : 2);
         _lengths = new int[sequences];
         _keys = new byte*[layers];
         _values = new byte*[layers];
