@@ -150,12 +150,14 @@ public class BatchSchedulerTests
         var handle = scheduler.Submit(new GenerationRequest(model.Tokenizer.Encode("hello"), endless), cts.Token);
         await handle.Pieces.ReadAsync();
         cts.Cancel();
-        long stepsAtCancel = scheduler.Metrics.StepsTotal;
+        long stepsAtCancel = scheduler.Metrics.StepsTotal, generatedAtCancel = scheduler.Metrics.GeneratedTokensTotal;
         var result = await handle.WaitAsync();
         Assert.Equal(FinishReason.Cancelled, result.Reason);
-        // the step in flight when Cancel ran may finish; the next one is never started for this request
+        // the step in flight when Cancel ran may finish; the next one is never started for this request. (How many
+        // tokens came before Cancel depends on how long this thread waited after the first piece: a fixed bound on
+        // them failed once in a loaded CI run, 207 tokens; an ignored cancel runs on to the 256-token context.)
         Assert.InRange(scheduler.Metrics.StepsTotal - stepsAtCancel, 0, 1);
-        Assert.True(result.GeneratedTokens < 200, $"generated {result.GeneratedTokens} tokens after cancelling");
+        Assert.InRange(result.GeneratedTokens, 1, generatedAtCancel + 1);
         Assert.Equal(0, scheduler.Metrics.ActiveSequences);
         // the slot is free again: the next request runs to completion
         var next = await scheduler.Submit(new GenerationRequest(model.Tokenizer.Encode("hi"), endless with { MaxTokens = 3 })).WaitAsync();
