@@ -58,8 +58,9 @@ public static unsafe class VecDot
 
     /// <summary>output[b·outputStride + r] = dot(weight row r, activation b) for r in [rowStart, rowEnd), b in
     /// [0, batch). Weight rows are contiguous, GgmlTypeInfo.RowBytes(weightType, n) bytes each; activations are
-    /// contiguous, ActivationRowBytes(weightType, n) bytes each. Batches 2..16 (several sequences decoded together)
-    /// go to a type's small-batch kernel where it has one (each weight block read from the row once and used for up
+    /// contiguous, ActivationRowBytes(weightType, n) bytes each. Batches 2..16 (several sequences decoded together;
+    /// 2..8 for the K-quants, <see cref="Kernels.SmallBatchKernels.MaxBatchFor"/>) go to a type's small-batch kernel
+    /// where it has one (each weight block read from the row once and used for up
     /// to eight activations); larger batches, and types without one, to the tile kernel, which unpacks four weight
     /// rows once and runs every activation of the batch over them (multi-row × multi-activation register blocks).
     /// Each output is bit-identical to <see cref="Dot(GgmlType, byte*, byte*, int)"/> of that pair.
@@ -77,7 +78,7 @@ public static unsafe class VecDot
         var kernels = path == KernelTable.DotPath(weightType) ? KernelTable.Best(weightType) : KernelTable.For(weightType, path);
         long rowBytes = GgmlTypeInfo.RowBytes(weightType, n);
         long activationBytes = GgmlTypeInfo.RowBytes(ActivationType(weightType), n);
-        if (batch >= 2 && batch <= SmallBatchKernels.MaxBatch && !TilesOnly)
+        if (batch >= 2 && batch <= SmallBatchKernels.MaxBatchFor(weightType) && !TilesOnly)
         {
             var small = path == KernelTable.DotPath(weightType) ? SmallBatchKernels.Best(weightType) : SmallBatchKernels.For(weightType, path);
             if (small != null)

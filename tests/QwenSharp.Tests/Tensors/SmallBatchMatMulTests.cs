@@ -60,7 +60,7 @@ public unsafe class SmallBatchMatMulTests
                     {
                         Array.Fill(output, float.NaN);
                         // through MatMulRows where it picks the small-batch kernel, directly beyond that
-                        if (batch <= SmallBatchKernels.MaxBatch) VecDot.MatMulRows(weightType, pw, n, start, end, pa, batch, po, Stride, kernelPath);
+                        if (batch <= SmallBatchKernels.MaxBatchFor(weightType)) VecDot.MatMulRows(weightType, pw, n, start, end, pa, batch, po, Stride, kernelPath);
                         else kernel(pw, n, start, end, pa, batch, po, Stride);
                         for (int b = 0; b < MaxBatch; b++)
                             for (int r = 0; r < Stride; r++)

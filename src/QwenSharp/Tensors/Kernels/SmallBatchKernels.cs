@@ -9,10 +9,17 @@ namespace QwenSharp.Tensors.Kernels;
 /// or rung has none (MatMulRows then goes on to the tile kernel or the per-pair loop).</summary>
 internal static unsafe class SmallBatchKernels
 {
-    /// <summary>Largest batch MatMulRows gives these kernels (they take eight activations per pass over the rows).
-    /// Measured on the 0.5B shapes (one thread, thread CPU time; see README) they beat the tile kernels of main
-    /// at every batch from 2 to 16 for Q8_0, Q4_0, Q4_K and Q6_K, by 1.03-1.37× at 12-16, and are about even at 24.</summary>
+    /// <summary>Largest batch MatMulRows gives any of these kernels (they take eight activations per pass over the
+    /// rows); <see cref="MaxBatchFor"/> is each type's own limit.</summary>
     public const int MaxBatch = 16;
+
+    /// <summary>Largest batch MatMulRows gives the type's kernel: past eight activations the kernel passes over the
+    /// rows again, and a K-quant block's unpacking, done again on that pass, then costs more than the tile kernel's
+    /// one re-layout per row tile. `bench micro smallbatch` (one thread, thread CPU time, 2816 × 1024 and
+    /// 151936 × 1024, tile / small-batch time): at 12 and 16 Q4_K 0.86-0.91, Q5_K 0.76-0.85, Q6_K 0.82-0.97, while
+    /// Q8_0 1.15-1.22 and Q4_0 1.00-1.05; at 8 the K-quants 1.00-1.31.</summary>
+    public static int MaxBatchFor(GgmlType type) =>
+        type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K ? KQuantSmallBatch.MaxChunk : MaxBatch;
 
     private static readonly nint[] BestKernels = BuildBest();
 
@@ -35,14 +42,20 @@ internal static unsafe class SmallBatchKernels
         },
         GgmlType.Q4_K => path switch
         {
-            KernelPath.Vector256AvxVnni => &KQuantSmallBatch.MatMulQ4_K<VnniScaledDotAdd>,
-            KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMulQ4_K<Avx2ScaledDotAdd>,
+            KernelPath.Vector256AvxVnni => &KQuantSmallBatch.MatMul<Q4_KSmallBatchBlock, VnniScaledDotAdd>,
+            KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMul<Q4_KSmallBatchBlock, Avx2ScaledDotAdd>,
+            _ => null,
+        },
+        GgmlType.Q5_K => path switch
+        {
+            KernelPath.Vector256AvxVnni => &KQuantSmallBatch.MatMul<Q5_KSmallBatchBlock, VnniScaledDotAdd>,
+            KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMul<Q5_KSmallBatchBlock, Avx2ScaledDotAdd>,
             _ => null,
         },
         GgmlType.Q6_K => path switch
         {
-            KernelPath.Vector256AvxVnni => &KQuantSmallBatch.MatMulQ6_K<VnniScaledDotAdd>,
-            KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMulQ6_K<Avx2ScaledDotAdd>,
+            KernelPath.Vector256AvxVnni => &KQuantSmallBatch.MatMul<Q6_KSmallBatchBlock, VnniScaledDotAdd>,
+            KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMul<Q6_KSmallBatchBlock, Avx2ScaledDotAdd>,
             _ => null,
         },
         _ => null,
