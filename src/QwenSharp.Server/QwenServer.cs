@@ -80,6 +80,11 @@ public sealed class QwenServer : IAsyncDisposable
 
     public Task StartAsync(CancellationToken cancel = default) => _app.StartAsync(cancel);
 
+    /// <summary>Fires when the host begins to stop on its own: ASP.NET Core's console lifetime catches SIGTERM (and
+    /// SIGQUIT) and stops the host instead of letting the process end, so a caller that waits for its own signal
+    /// must also stop here.</summary>
+    public CancellationToken Stopping => _app.Lifetime.ApplicationStopping;
+
     /// <summary>Runs until <paramref name="cancel"/> fires (Ctrl+C in the CLI).</summary>
     public async Task RunAsync(CancellationToken cancel)
     {

@@ -46,6 +46,9 @@ internal static class ServeCommand
             try
             {
                 server.StartAsync(stop.Token).GetAwaiter().GetResult();
+                // SIGTERM (docker stop, systemd, kill) reaches the host, not CancelKeyPress: without this the host
+                // stopped and the process waited here for ever
+                using var hostStopping = server.Stopping.Register(stop.Cancel);
                 io.Out.WriteLine($"qwen serve: listening on {server.Address}, models from {Path.GetFullPath(options.ModelsDirectory)}" +
                     $" ({server.Registry.List().Count} found), parallel {options.Parallel}, queue {options.MaxQueue}" +
                     (options.ApiKey is null ? "" : ", API key required"));
