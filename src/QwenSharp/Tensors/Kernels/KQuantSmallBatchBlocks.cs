@@ -101,28 +101,13 @@ internal readonly unsafe struct Q6_KSmallBatchBlock : ISmallBatchBlock
         dmin = 0;
         Groups(w, 0, out u0, out u1, out u2, out u3);
         Groups(w, 1, out u4, out u5, out u6, out u7);
-        // the sixteen int8 scales as Dot256 pairs them (scales 2c, 2c + 1 for 32-element piece c)
-        var scales = Vector128.Load((sbyte*)(w + 192));
-        var two = Vector128.Create((byte)2);
-        var mask = Simd256.FirstPairMask;
-        c0 = Simd256.PairScalesSigned(scales, mask); mask += two;
-        c1 = Simd256.PairScalesSigned(scales, mask); mask += two;
-        c2 = Simd256.PairScalesSigned(scales, mask); mask += two;
-        c3 = Simd256.PairScalesSigned(scales, mask); mask += two;
-        c4 = Simd256.PairScalesSigned(scales, mask); mask += two;
-        c5 = Simd256.PairScalesSigned(scales, mask); mask += two;
-        c6 = Simd256.PairScalesSigned(scales, mask); mask += two;
-        c7 = Simd256.PairScalesSigned(scales, mask);
-        correction = Avx2.ConvertToVector256Int16(scales);
+        KQuantSmallBatchBlocks.PairScales(Vector128.Load((sbyte*)(w + 192)), out c0, out c1, out c2, out c3, out c4, out c5, out c6, out c7, out correction);
     }
 
     /// <summary>Dot256's end: minus the -32 offset terms (32·Σ sc_k·bsum_k, its OffsetTerms), then + sumi·(d_a·d).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Finish(Vector256<int> sumi, byte* a, Vector256<short> correction, float d, float dmin, Vector256<float> acc)
-    {
-        var offsets = Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(a + SumsOffset)), correction) << 5;
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi - offsets), Vector256.Create(*(float*)a * d), acc);
-    }
+    public static Vector256<float> Finish(Vector256<int> sumi, byte* a, Vector256<short> correction, float d, float dmin, Vector256<float> acc) =>
+        KQuantSmallBatchBlocks.FinishWithOffsets(sumi, a, correction, 5, d, acc);
 
     /// <summary>The four unsigned 32-element groups (q in 0..63) of half h, element 32g + l with its low 4 bits in
     /// the low (g &lt; 2) or high (g ≥ 2) nibble of ql[64h + l + 32·(g &amp; 1)] and its top 2 bits at bits 2g of
@@ -139,6 +124,39 @@ internal readonly unsafe struct Q6_KSmallBatchBlock : ISmallBatchBlock
         g2 = Simd256.Bits(qlA, 4, 0x0F) | Simd256.ShiftLeftInBytes(Simd256.Bits(qh, 4, 3), 4);
         g3 = Simd256.Bits(qlB, 4, 0x0F) | Simd256.ShiftLeftInBytes(Simd256.Bits(qh, 6, 3), 4);
     }
+}
+
+/// <summary>Q3_K (hmask[32], qs[64], 12 bytes of 6-bit scales, fp16 d): unsigned q in 0..7 (two bits of qs, the
+/// third from hmask), value = d·sc·(q - 4); the -4 comes back as 4·Σ sc·bsum per block, as in Q6_K.</summary>
+internal readonly unsafe struct Q3_KSmallBatchBlock : ISmallBatchBlock
+{
+    public static int Bytes => 110;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unpack(byte* w,
+        out Vector256<byte> u0, out Vector256<byte> u1, out Vector256<byte> u2, out Vector256<byte> u3,
+        out Vector256<byte> u4, out Vector256<byte> u5, out Vector256<byte> u6, out Vector256<byte> u7,
+        out Vector256<short> c0, out Vector256<short> c1, out Vector256<short> c2, out Vector256<short> c3,
+        out Vector256<short> c4, out Vector256<short> c5, out Vector256<short> c6, out Vector256<short> c7,
+        out Vector256<short> correction, out float d, out float dmin)
+    {
+        d = Fp16.ToSingle(w + 108);
+        dmin = 0;
+        // piece 4h + j: bits 2j of qs[32h..32h+31], the third bit from bit 4h + j of hmask (Dot256's order)
+        var hmask = Vector256.Load(w);
+        var q0 = Vector256.Load(w + 32);
+        var q1 = Vector256.Load(w + 64);
+        u0 = Q3_KKernels.Unsigned(q0, hmask, 0, 0); u1 = Q3_KKernels.Unsigned(q0, hmask, 1, 1);
+        u2 = Q3_KKernels.Unsigned(q0, hmask, 2, 2); u3 = Q3_KKernels.Unsigned(q0, hmask, 3, 3);
+        u4 = Q3_KKernels.Unsigned(q1, hmask, 0, 4); u5 = Q3_KKernels.Unsigned(q1, hmask, 1, 5);
+        u6 = Q3_KKernels.Unsigned(q1, hmask, 2, 6); u7 = Q3_KKernels.Unsigned(q1, hmask, 3, 7);
+        KQuantSmallBatchBlocks.PairScales(KQuantScales.UnpackQ3Vector(w + 96), out c0, out c1, out c2, out c3, out c4, out c5, out c6, out c7, out correction);
+    }
+
+    /// <summary>Dot256's end: minus the -4 offset terms (4·Σ sc_k·bsum_k), then + sumi·(d_a·d).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Finish(Vector256<int> sumi, byte* a, Vector256<short> correction, float d, float dmin, Vector256<float> acc) =>
+        KQuantSmallBatchBlocks.FinishWithOffsets(sumi, a, correction, 2, d, acc);
 }
 
 /// <summary>The pieces Q4_K and Q5_K share (same 12-byte scale/min packing, same nibble order, same min terms).</summary>
@@ -183,5 +201,34 @@ internal static unsafe class KQuantSmallBatchBlocks
         var sum = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * d), acc);
         var minTerms = Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(a + SumsOffset)), minPairs);
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(minTerms), Vector256.Create(-(da * dmin)), sum);
+    }
+
+    /// <summary>Sixteen int8 scales (one per 16 elements) as Dot256 pairs them: piece c's vector holds scales 2c and
+    /// 2c + 1 on its two halves; and all sixteen as int16, the multipliers of the offset correction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PairScales(Vector128<sbyte> scales,
+        out Vector256<short> c0, out Vector256<short> c1, out Vector256<short> c2, out Vector256<short> c3,
+        out Vector256<short> c4, out Vector256<short> c5, out Vector256<short> c6, out Vector256<short> c7, out Vector256<short> wide)
+    {
+        var two = Vector128.Create((byte)2);
+        var mask = Simd256.FirstPairMask;
+        c0 = Simd256.PairScalesSigned(scales, mask); mask += two;
+        c1 = Simd256.PairScalesSigned(scales, mask); mask += two;
+        c2 = Simd256.PairScalesSigned(scales, mask); mask += two;
+        c3 = Simd256.PairScalesSigned(scales, mask); mask += two;
+        c4 = Simd256.PairScalesSigned(scales, mask); mask += two;
+        c5 = Simd256.PairScalesSigned(scales, mask); mask += two;
+        c6 = Simd256.PairScalesSigned(scales, mask); mask += two;
+        c7 = Simd256.PairScalesSigned(scales, mask);
+        wide = Avx2.ConvertToVector256Int16(scales);
+    }
+
+    /// <summary>The end of a block for the types with a constant offset (Q6_K: -32, shift 5; Q3_K: -4, shift 2):
+    /// sumi - (Σ sc_k·bsum_k) &lt;&lt; shift, then + ·(d_a·d).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FinishWithOffsets(Vector256<int> sumi, byte* a, Vector256<short> wideScales, byte shift, float d, Vector256<float> acc)
+    {
+        var offsets = Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(a + SumsOffset)), wideScales) << shift;
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi - offsets), Vector256.Create(*(float*)a * d), acc);
     }
 }

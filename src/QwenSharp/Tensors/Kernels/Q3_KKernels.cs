@@ -56,7 +56,7 @@ internal static unsafe class Q3_KKernels
     private static Vector128<byte> Unsigned(Vector128<byte> qs, Vector128<byte> hmask, int j, int k) =>
         Simd128.Bits(qs, 2 * j, 3) | Simd128.ShiftLeftInBytes(Simd128.Bits(hmask, k, 1), 2);
 
-    private static Vector256<byte> Unsigned(Vector256<byte> qs, Vector256<byte> hmask, int j, int k) =>
+    internal static Vector256<byte> Unsigned(Vector256<byte> qs, Vector256<byte> hmask, int j, int k) =>
         Simd256.Bits(qs, 2 * j, 3) | Simd256.ShiftLeftInBytes(Simd256.Bits(hmask, k, 1), 2);
 
     public static void Dequantize<TStore>(byte* src, float* dst, int n) where TStore : IFloatStore16
