@@ -14,7 +14,7 @@ namespace QwenSharp.Tensors.Kernels;
 /// then the scale products by vpmaddwd or, on the AVX-VNNI rung, vpdpwssd, which adds the same products), the same
 /// per-block corrections through the Q8_K block sums, the same fp32 products, fused steps and final reduction, so
 /// every output is bit-identical to it. The type's part (unpacking a block, its end of block) is an
-/// <see cref="ISmallBatchBlock"/>: Q3_K, Q4_K, Q5_K and Q6_K (KQuantSmallBatchBlocks.cs).</summary>
+/// <see cref="ISmallBatchBlock"/>: Q2_K, Q3_K, Q4_K, Q5_K and Q6_K (KQuantSmallBatchBlocks.cs).</summary>
 internal static unsafe class KQuantSmallBatch
 {
     /// <summary>Activations taken at a time; larger batches go in chunks of this many.</summary>

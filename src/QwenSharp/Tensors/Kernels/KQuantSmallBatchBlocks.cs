@@ -126,6 +126,48 @@ internal readonly unsafe struct Q6_KSmallBatchBlock : ISmallBatchBlock
     }
 }
 
+/// <summary>Q2_K (16 bytes of 4-bit scale / min pairs, qs[64], fp16 d, fp16 dmin): q in 0..3, value =
+/// d·sc·q - dmin·m per 16 elements; the mins come back through the block sums as in Q4_K.</summary>
+internal readonly unsafe struct Q2_KSmallBatchBlock : ISmallBatchBlock
+{
+    public static int Bytes => 84;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unpack(byte* w,
+        out Vector256<byte> u0, out Vector256<byte> u1, out Vector256<byte> u2, out Vector256<byte> u3,
+        out Vector256<byte> u4, out Vector256<byte> u5, out Vector256<byte> u6, out Vector256<byte> u7,
+        out Vector256<short> c0, out Vector256<short> c1, out Vector256<short> c2, out Vector256<short> c3,
+        out Vector256<short> c4, out Vector256<short> c5, out Vector256<short> c6, out Vector256<short> c7,
+        out Vector256<short> correction, out float d, out float dmin)
+    {
+        d = Fp16.ToSingle(w + 80);
+        dmin = Fp16.ToSingle(w + 82);
+        // piece 4h + j: bits 2j of qs[32h..32h+31] (Dot256's order)
+        var q0 = Vector256.Load(w + 16);
+        var q1 = Vector256.Load(w + 48);
+        u0 = Simd256.Bits(q0, 0, 3); u1 = Simd256.Bits(q0, 2, 3); u2 = Simd256.Bits(q0, 4, 3); u3 = Simd256.Bits(q0, 6, 3);
+        u4 = Simd256.Bits(q1, 0, 3); u5 = Simd256.Bits(q1, 2, 3); u6 = Simd256.Bits(q1, 4, 3); u7 = Simd256.Bits(q1, 6, 3);
+        // low nibbles: the sixteen scales, paired per piece as Dot256 pairs them; high nibbles: the mins
+        var scaleBytes = Vector128.Load(w);
+        var scales = Simd128.Low(scaleBytes);
+        var two = Vector128.Create((byte)2);
+        var mask = Simd256.FirstPairMask;
+        c0 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
+        c1 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
+        c2 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
+        c3 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
+        c4 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
+        c5 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
+        c6 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
+        c7 = Simd256.PairScalesUnsigned(scales, mask);
+        correction = Avx2.ConvertToVector256Int16(Simd128.High(scaleBytes));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Finish(Vector256<int> sumi, byte* a, Vector256<short> correction, float d, float dmin, Vector256<float> acc) =>
+        KQuantSmallBatchBlocks.FinishWithMins(sumi, a, correction, d, dmin, acc);
+}
+
 /// <summary>Q3_K (hmask[32], qs[64], 12 bytes of 6-bit scales, fp16 d): unsigned q in 0..7 (two bits of qs, the
 /// third from hmask), value = d·sc·(q - 4); the -4 comes back as 4·Σ sc·bsum per block, as in Q6_K.</summary>
 internal readonly unsafe struct Q3_KSmallBatchBlock : ISmallBatchBlock

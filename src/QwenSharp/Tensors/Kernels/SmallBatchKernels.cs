@@ -17,9 +17,9 @@ internal static unsafe class SmallBatchKernels
     /// rows again, and a K-quant block's unpacking, done again on that pass, then costs more than the tile kernel's
     /// one re-layout per row tile. `bench micro smallbatch` (one thread, thread CPU time, 2816 × 1024 and
     /// 151936 × 1024, tile / small-batch time): at 12 and 16 Q4_K 0.86-0.91, Q5_K 0.76-0.85, Q6_K 0.82-0.97, Q3_K
-    /// 0.98 (16), while Q8_0 1.15-1.22 and Q4_0 1.00-1.05; at 8 the K-quants 1.00-1.31.</summary>
+    /// 0.98 and Q2_K 0.88-1.00 (16), while Q8_0 1.15-1.22 and Q4_0 1.00-1.05; at 8 the K-quants 1.00-1.31.</summary>
     public static int MaxBatchFor(GgmlType type) =>
-        type is GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K ? KQuantSmallBatch.MaxChunk : MaxBatch;
+        type is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K ? KQuantSmallBatch.MaxChunk : MaxBatch;
 
     private static readonly nint[] BestKernels = BuildBest();
 
@@ -38,6 +38,12 @@ internal static unsafe class SmallBatchKernels
             KernelPath.Vector512 => &Block32SmallBatch.MatMul<Q4_0Kernels.Blocks, Q4_0Halves, Avx2Int8Dot>,
             KernelPath.Vector256AvxVnni => &Block32SmallBatch.MatMul<Q4_0Kernels.Blocks, Q4_0Halves, AvxVnniInt8Dot>,
             KernelPath.Vector256Avx2 => &Block32SmallBatch.MatMul<Q4_0Kernels.Blocks, Q4_0Halves, Avx2Int8Dot>,
+            _ => null,
+        },
+        GgmlType.Q2_K => path switch
+        {
+            KernelPath.Vector256AvxVnni => &KQuantSmallBatch.MatMul<Q2_KSmallBatchBlock, VnniScaledDotAdd>,
+            KernelPath.Vector256Avx2 => &KQuantSmallBatch.MatMul<Q2_KSmallBatchBlock, Avx2ScaledDotAdd>,
             _ => null,
         },
         GgmlType.Q3_K => path switch
