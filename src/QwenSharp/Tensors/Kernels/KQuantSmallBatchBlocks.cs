@@ -147,19 +147,10 @@ internal readonly unsafe struct Q2_KSmallBatchBlock : ISmallBatchBlock
         var q1 = Vector256.Load(w + 48);
         u0 = Simd256.Bits(q0, 0, 3); u1 = Simd256.Bits(q0, 2, 3); u2 = Simd256.Bits(q0, 4, 3); u3 = Simd256.Bits(q0, 6, 3);
         u4 = Simd256.Bits(q1, 0, 3); u5 = Simd256.Bits(q1, 2, 3); u6 = Simd256.Bits(q1, 4, 3); u7 = Simd256.Bits(q1, 6, 3);
-        // low nibbles: the sixteen scales, paired per piece as Dot256 pairs them; high nibbles: the mins
+        // low nibbles: the sixteen scales, paired per piece as Dot256 pairs them (0..15, so widening them as signed
+        // bytes gives Dot256's unsigned widening); high nibbles: the mins
         var scaleBytes = Vector128.Load(w);
-        var scales = Simd128.Low(scaleBytes);
-        var two = Vector128.Create((byte)2);
-        var mask = Simd256.FirstPairMask;
-        c0 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
-        c1 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
-        c2 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
-        c3 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
-        c4 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
-        c5 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
-        c6 = Simd256.PairScalesUnsigned(scales, mask); mask += two;
-        c7 = Simd256.PairScalesUnsigned(scales, mask);
+        KQuantSmallBatchBlocks.PairScales(Simd128.Low(scaleBytes).AsSByte(), out c0, out c1, out c2, out c3, out c4, out c5, out c6, out c7, out _);
         correction = Avx2.ConvertToVector256Int16(Simd128.High(scaleBytes));
     }
 
