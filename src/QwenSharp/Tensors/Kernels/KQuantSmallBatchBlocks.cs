@@ -99,8 +99,8 @@ internal readonly unsafe struct Q6_KSmallBatchBlock : ISmallBatchBlock
     {
         d = Fp16.ToSingle(w + 208);
         dmin = 0;
-        Groups(w, 0, out u0, out u1, out u2, out u3);
-        Groups(w, 1, out u4, out u5, out u6, out u7);
+        (u0, u1, u2, u3) = Q6_KKernels.Groups(w, 0);
+        (u4, u5, u6, u7) = Q6_KKernels.Groups(w, 1);
         KQuantSmallBatchBlocks.PairScales(Vector128.Load((sbyte*)(w + 192)), out c0, out c1, out c2, out c3, out c4, out c5, out c6, out c7, out correction);
     }
 
@@ -108,22 +108,6 @@ internal readonly unsafe struct Q6_KSmallBatchBlock : ISmallBatchBlock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Finish(Vector256<int> sumi, byte* a, Vector256<short> correction, float d, float dmin, Vector256<float> acc) =>
         KQuantSmallBatchBlocks.FinishWithOffsets(sumi, a, correction, 5, d, acc);
-
-    /// <summary>The four unsigned 32-element groups (q in 0..63) of half h, element 32g + l with its low 4 bits in
-    /// the low (g &lt; 2) or high (g ≥ 2) nibble of ql[64h + l + 32·(g &amp; 1)] and its top 2 bits at bits 2g of
-    /// qh[32h + l].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Groups(byte* block, int h, out Vector256<byte> g0, out Vector256<byte> g1, out Vector256<byte> g2, out Vector256<byte> g3)
-    {
-        var qlA = Vector256.Load(block + 64 * h);
-        var qlB = Vector256.Load(block + 64 * h + 32);
-        var qh = Vector256.Load(block + 128 + 32 * h);
-        var nibble = Vector256.Create((byte)0x0F);
-        g0 = (qlA & nibble) | Simd256.ShiftLeftInBytes(Simd256.Bits(qh, 0, 3), 4);
-        g1 = (qlB & nibble) | Simd256.ShiftLeftInBytes(Simd256.Bits(qh, 2, 3), 4);
-        g2 = Simd256.Bits(qlA, 4, 0x0F) | Simd256.ShiftLeftInBytes(Simd256.Bits(qh, 4, 3), 4);
-        g3 = Simd256.Bits(qlB, 4, 0x0F) | Simd256.ShiftLeftInBytes(Simd256.Bits(qh, 6, 3), 4);
-    }
 }
 
 /// <summary>Q2_K (16 bytes of 4-bit scale / min pairs, qs[64], fp16 d, fp16 dmin): q in 0..3, value =
@@ -192,7 +176,8 @@ internal readonly unsafe struct Q3_KSmallBatchBlock : ISmallBatchBlock
         KQuantSmallBatchBlocks.FinishWithOffsets(sumi, a, correction, 2, d, acc);
 }
 
-/// <summary>The pieces Q4_K and Q5_K share (same 12-byte scale/min packing, same nibble order, same min terms).</summary>
+/// <summary>What the block types share: Q4_K's and Q5_K's 6-bit scales and mins and nibble order, the min terms of
+/// Q2_K, Q4_K and Q5_K, and the paired int8 scales and constant-offset end of block of Q3_K and Q6_K.</summary>
 internal static unsafe class KQuantSmallBatchBlocks
 {
     /// <summary>The eight 6-bit scales as int16 vectors, and each min repeated for the two 16-element block sums of

@@ -132,9 +132,11 @@ internal static unsafe class Q6_KKernels
         return Vector128.Sum(acc);
     }
 
-    /// <summary>The four unsigned 32-element groups (q in 0..63) of half h.</summary>
+    /// <summary>The four unsigned 32-element groups (q in 0..63) of half h, element 32g + l with its low 4 bits in
+    /// the low (g &lt; 2) or high (g ≥ 2) nibble of ql[64h + l + 32·(g &amp; 1)] and its top 2 bits at bits 2g of
+    /// qh[32h + l].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) Groups(byte* block, int h)
+    internal static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) Groups(byte* block, int h)
     {
         var qlA = Vector256.Load(block + 64 * h);
         var qlB = Vector256.Load(block + 64 * h + 32);

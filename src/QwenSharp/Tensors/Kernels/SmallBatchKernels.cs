@@ -19,7 +19,7 @@ internal static unsafe class SmallBatchKernels
     /// 151936 × 1024, tile / small-batch time): at 12 and 16 Q4_K 0.86-0.91, Q5_K 0.76-0.85, Q6_K 0.82-0.97, Q3_K
     /// 0.98 and Q2_K 0.88-1.00 (16), while Q8_0 1.15-1.22 and Q4_0 1.00-1.05; at 8 the K-quants 1.00-1.31.</summary>
     public static int MaxBatchFor(GgmlType type) =>
-        type is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K ? KQuantSmallBatch.MaxChunk : MaxBatch;
+        GgmlTypeInfo.Block(type).BlockSize == 256 ? KQuantSmallBatch.MaxChunk : MaxBatch;   // the K-quants' super-blocks
 
     private static readonly nint[] BestKernels = BuildBest();
 
