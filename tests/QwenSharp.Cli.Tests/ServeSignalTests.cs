@@ -3,17 +3,18 @@ using System.Runtime.InteropServices;
 
 namespace QwenSharp.Cli.Tests;
 
-/// <summary>`qwen serve` as its own process ends on SIGTERM (what docker stop, systemd and kill send) as it does on
-/// Ctrl+C: it stops listening and exits with code 0, instead of waiting for a Ctrl+C that never comes.</summary>
+/// <summary>`qwen serve` as its own process ends on SIGTERM (what docker stop, systemd and kill send) and on SIGINT
+/// (Ctrl+C): it stops listening and exits with code 0. Before, SIGTERM stopped the host but the command went on
+/// waiting for a Ctrl+C.</summary>
 public class ServeSignalTests
 {
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
 
-    private const int SigTerm = 15;
-
-    [Fact]
-    public async Task SigTermStopsTheServerAndTheProcessExits()
+    [Theory]
+    [InlineData(15)]   // SIGTERM
+    [InlineData(2)]    // SIGINT
+    public async Task ASignalStopsTheServerAndTheProcessExits(int signal)
     {
         if (!OperatingSystem.IsLinux()) return;   // the signal is sent through libc
         string models = Path.Combine(Path.GetTempPath(), "qwen-serve-signal-" + Guid.NewGuid().ToString("N"));
@@ -29,7 +30,7 @@ public class ServeSignalTests
             string? line = await process.StandardOutput.ReadLineAsync(startup.Token);
             Assert.Contains("listening on http://", line);
 
-            Assert.Equal(0, kill(process.Id, SigTerm));
+            Assert.Equal(0, kill(process.Id, signal));
             using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             try
             {
@@ -37,7 +38,7 @@ public class ServeSignalTests
             }
             catch (OperationCanceledException)
             {
-                Assert.Fail("qwen serve was still running 30 s after SIGTERM");
+                Assert.Fail($"qwen serve was still running 30 s after signal {signal}");
             }
             Assert.Equal(0, process.ExitCode);
         }

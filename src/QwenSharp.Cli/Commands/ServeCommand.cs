@@ -41,13 +41,12 @@ internal static class ServeCommand
             if (!Directory.Exists(options.ModelsDirectory)) throw new QwenSharpException($"{options.ModelsDirectory}: models folder not found");
 
             using var stop = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
             var server = QwenServer.Create(options);
             try
             {
                 server.StartAsync(stop.Token).GetAwaiter().GetResult();
-                // SIGTERM (docker stop, systemd, kill) reaches the host, not CancelKeyPress: without this the host
-                // stopped and the process waited here for ever
+                // Ctrl+C (SIGINT), SIGTERM (docker stop, systemd, kill) and SIGQUIT reach ASP.NET Core's console
+                // lifetime, which stops the host instead of ending the process; the command ends when the host stops
                 using var hostStopping = server.Stopping.Register(stop.Cancel);
                 io.Out.WriteLine($"qwen serve: listening on {server.Address}, models from {Path.GetFullPath(options.ModelsDirectory)}" +
                     $" ({server.Registry.List().Count} found), parallel {options.Parallel}, queue {options.MaxQueue}" +
