@@ -40,11 +40,11 @@ internal static unsafe class KQuantPackedTile
     private const int MinBatch = 2;
 
     /// <summary>Activations per pass over the row tiles: each pass prepares and packs every row tile again, so a longer
-    /// pass spends less on that. 128 packed activations are 176 KB at n = 1024 and 496 KB at 2816, in L2 (2 MiB
+    /// pass spends less on that. 128 packed activations are 176 KiB at n = 1024 and 484 KiB at 2816, in L2 (2 MiB
     /// here). Measured against 64 (one thread, batch 512, the six alternating rounds' best; same outputs):
     /// Q4_K 2816 × 1024 +1.0 % / +0.7 %, 1024 × 2816 +4.7 % / +4.0 %; Q6_K +2.6 % / +1.5 % and +4.8 % / +4.7 % in two
-    /// runs. 256 was no better, and the AVX2 <see cref="KQuantTile"/>, Block32Tile and FloatTile kept 64: at 128 the
-    /// Q8_0 tile lost 17 % at n = 2816.</summary>
+    /// runs. 256 was no better. Block32Tile and FloatTile keep 64 (at 128 the Q8_0 tile lost 17 % at n = 2816); the
+    /// AVX2 rung's <see cref="KQuantTile"/> keeps 64 unmeasured (this machine runs the AVX-VNNI rung).</summary>
     private const int Chunk = 128;
 
     [ThreadStatic] private static byte[]? scratch;

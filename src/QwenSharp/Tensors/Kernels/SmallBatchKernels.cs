@@ -17,7 +17,8 @@ internal static unsafe class SmallBatchKernels
     /// rows again, and a K-quant block's unpacking, done again on that pass, then costs more than the tile kernel's
     /// one re-layout per row tile. `bench micro smallbatch` (one thread, thread CPU time, 2816 × 1024 and
     /// 151936 × 1024, tile / small-batch time): at 12 and 16 Q4_K 0.86-0.91, Q5_K 0.76-0.85, Q6_K 0.82-0.97, Q3_K
-    /// 0.98 and Q2_K 0.88-1.00 (16), while Q8_0 1.15-1.22 and Q4_0 1.00-1.05; at 8 the K-quants 1.00-1.31.</summary>
+    /// 0.98 and Q2_K 0.88-1.00 (16), while Q8_0 1.15-1.22 and Q4_0 1.00-1.05; at 8 the K-quants 1.00-1.31 (one
+    /// earlier run: Q5_K 0.91 from cache).</summary>
     public static int MaxBatchFor(GgmlType type) =>
         GgmlTypeInfo.Block(type).BlockSize == 256 ? KQuantSmallBatch.MaxChunk : MaxBatch;   // the K-quants' super-blocks
 
