@@ -19,9 +19,10 @@ internal static class BenchCommand
         var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f16 or f32 (default f16)", DefaultValueFactory = _ => "f16" };
         var bandwidthMiB = new Option<int>("--bandwidth-mib") { Description = "Buffer of the memory-bandwidth probe in MiB; far larger than the L3 cache (default 1024)", DefaultValueFactory = _ => 1024 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var noRepack = RuntimeOptions.NoRepackOption();
         var cmd = new Command("bench", "Measure prompt-processing and generation speed (llama-bench style), peak memory and memory-bandwidth use")
         {
-            model, threads, prompt, gen, reps, kvType, bandwidthMiB, json,
+            model, threads, prompt, gen, reps, kvType, bandwidthMiB, json, noRepack,
         };
         cmd.SetAction(r =>
         {
@@ -37,7 +38,7 @@ internal static class BenchCommand
                     var other => throw new QwenSharpException($"--kv-type must be f16 or f32, got '{other}'"),
                 },
                 BandwidthBytes: (long)Positive(r.GetValue(bandwidthMiB), "--bandwidth-mib") << 20);
-            using var m = ModelLocator.Load(r.GetValue(model)!, io);
+            using var m = ModelLocator.Load(r.GetValue(model)!, io, new ModelLoadOptions { RepackWeights = !r.GetValue(noRepack) });
             var report = Measure(m, settings);
             if (r.GetValue(json)) WriteJson(report, io.Out);
             else WriteTable(report, io.Out);

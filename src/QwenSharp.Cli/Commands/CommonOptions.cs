@@ -11,6 +11,13 @@ internal sealed class RuntimeOptions
     public readonly Option<int> Ctx = new("--ctx", "-c") { Description = "Context length in tokens (default: min(model's, 4096))" };
     public readonly Option<string> KvType;
     public readonly Option<string?> Quantize = new("--quantize") { Description = "Quantize F32/F16/BF16 weights at load: q8_0, q4_0 or q4_k" };
+    public readonly Option<bool> NoRepack = NoRepackOption();
+
+    /// <summary>--no-repack: keep every weight in the file's layout (ModelLoadOptions.RepackWeights = false).</summary>
+    public static Option<bool> NoRepackOption() => new("--no-repack")
+    {
+        Description = "Keep Q4_0 weights in the file's layout instead of repacking them at load for faster decoding (loads faster; the file's pages stay shared)",
+    };
 
     public RuntimeOptions(string defaultKvType = "f16")
     {
@@ -23,10 +30,14 @@ internal sealed class RuntimeOptions
         c.Options.Add(Ctx);
         c.Options.Add(KvType);
         c.Options.Add(Quantize);
+        c.Options.Add(NoRepack);
     }
 
-    public ModelLoadOptions LoadOptions(ParseResult r) =>
-        r.GetValue(Quantize) is { } q ? new ModelLoadOptions { Quantize = ModelLoadOptions.ParseQuantizeType(q) } : ModelLoadOptions.Default;
+    public ModelLoadOptions LoadOptions(ParseResult r) => new()
+    {
+        Quantize = r.GetValue(Quantize) is { } q ? ModelLoadOptions.ParseQuantizeType(q) : null,
+        RepackWeights = !r.GetValue(NoRepack),
+    };
 
     public ContextOptions Read(ParseResult r, int maxSequences = 1)
     {

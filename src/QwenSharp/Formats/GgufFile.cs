@@ -1,7 +1,8 @@
 namespace QwenSharp.Formats;
 
-/// <summary>A GGUF file (version 2 or 3), memory-mapped read-only. Opening validates the header, all metadata and
-/// every tensor's placement; tensor bytes are then read in place through the mapping and never copied.</summary>
+/// <summary>A GGUF file (version 2 or 3), memory-mapped read-only (or copy-on-write for a model load that repacks
+/// weights in place; the file is never written). Opening validates the header, all metadata and every tensor's
+/// placement; tensor bytes are then read in place through the mapping and never copied.</summary>
 public sealed unsafe partial class GgufFile : IDisposable
 {
     private readonly ReadOnlyFileMapping _map;
@@ -33,7 +34,11 @@ public sealed unsafe partial class GgufFile : IDisposable
         _layout = layout;
     }
 
-    public static GgufFile Open(string path)
+    public static GgufFile Open(string path) => Open(path, copyOnWrite: false);
+
+    /// <summary>Opens the file mapped copy-on-write when <paramref name="copyOnWrite"/>: a model load may then repack
+    /// tensors in place (<see cref="GetWritableTensorData"/>); pages it never writes stay shared with the page cache.</summary>
+    internal static GgufFile Open(string path, bool copyOnWrite)
     {
         FileStream stream = ReadOnlyFileMapping.OpenStream(path);
         long length;
@@ -57,7 +62,7 @@ public sealed unsafe partial class GgufFile : IDisposable
             throw;
         }
 
-        var map = ReadOnlyFileMapping.Map(path, stream);
+        var map = ReadOnlyFileMapping.Map(path, stream, copyOnWrite);
         try
         {
             return new GgufFile(path, length, map, GgufParser.Parse(path, map.Base, length));
@@ -81,6 +86,14 @@ public sealed unsafe partial class GgufFile : IDisposable
         if ((uint)tensor.Index >= (uint)Tensors.Count || !ReferenceEquals(Tensors[tensor.Index], tensor))
             throw new ArgumentException($"tensor {tensor.Name} does not belong to {FilePath}", nameof(tensor));
         return _base + DataOffset + tensor.Offset;
+    }
+
+    /// <summary>The tensor's first byte when the file was opened copy-on-write (writes make private copies of the
+    /// pages, never reach the file), else null.</summary>
+    public byte* GetWritableTensorData(GgufTensorInfo tensor)
+    {
+        byte* data = GetTensorData(tensor);
+        return _map.CopyOnWrite ? data : null;
     }
 
     /// <summary>The tensor's bytes inside the mapping; valid until this file is disposed.</summary>

@@ -22,4 +22,8 @@ public unsafe interface ITensorSource : IDisposable
     byte* GetTensorData(GgufTensorInfo tensor);
 
     ReadOnlySpan<byte> GetTensorSpan(GgufTensorInfo tensor);
+
+    /// <summary>The tensor's bytes where the caller may rewrite them in place (memory the source owns, or a GGUF
+    /// mapped copy-on-write), or null where they are the file's own shared pages. A load repacks weights through it.</summary>
+    byte* GetWritableTensorData(GgufTensorInfo tensor) => null;
 }

@@ -100,6 +100,13 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource
         return _inner.GetTensorData(_inner.Tensors[tensor.Index]);
     }
 
+    /// <summary>The quantized buffers are this source's own; other tensors are writable where the inner source's are.</summary>
+    public byte* GetWritableTensorData(GgufTensorInfo tensor)
+    {
+        byte* data = GetTensorData(tensor);
+        return _quantized.ContainsKey(tensor.Index) ? data : _inner.GetWritableTensorData(_inner.Tensors[tensor.Index]);
+    }
+
     public ReadOnlySpan<byte> GetTensorSpan(GgufTensorInfo tensor)
     {
         byte* data = GetTensorData(tensor);

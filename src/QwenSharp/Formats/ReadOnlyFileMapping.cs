@@ -2,8 +2,10 @@ using System.IO.MemoryMappedFiles;
 
 namespace QwenSharp.Formats;
 
-/// <summary>A whole file mapped read-only with its base pointer acquired: what GGUF and safetensors files read their
-/// tensors through. Opening and mapping failures become <see cref="ModelFileException"/>s naming the file.</summary>
+/// <summary>A whole file mapped with its base pointer acquired: what GGUF and safetensors files read their tensors
+/// through. Read-only, or copy-on-write (<see cref="CopyOnWrite"/>): pages stay the file's shared, cached pages until
+/// written, and a written page becomes this process's private copy; the file itself is never written. Opening and
+/// mapping failures become <see cref="ModelFileException"/>s naming the file.</summary>
 internal sealed unsafe class ReadOnlyFileMapping : IDisposable
 {
     private readonly MemoryMappedFile _mapping;
@@ -12,8 +14,12 @@ internal sealed unsafe class ReadOnlyFileMapping : IDisposable
     /// <summary>The file's first byte; null once disposed.</summary>
     public byte* Base { get; private set; }
 
-    private ReadOnlyFileMapping(MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* basePtr)
+    /// <summary>Whether pages may be written (each written page becomes a private copy).</summary>
+    public bool CopyOnWrite { get; }
+
+    private ReadOnlyFileMapping(MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* basePtr, bool copyOnWrite)
     {
+        CopyOnWrite = copyOnWrite;
         _mapping = mapping;
         _view = view;
         Base = basePtr;
@@ -34,18 +40,19 @@ internal sealed unsafe class ReadOnlyFileMapping : IDisposable
 
     /// <summary>Maps the whole (non-empty) file. Takes ownership of <paramref name="stream"/>: it is disposed with the
     /// mapping, or here when mapping fails.</summary>
-    public static ReadOnlyFileMapping Map(string path, FileStream stream)
+    public static ReadOnlyFileMapping Map(string path, FileStream stream, bool copyOnWrite = false)
     {
+        var access = copyOnWrite ? MemoryMappedFileAccess.CopyOnWrite : MemoryMappedFileAccess.Read;
         MemoryMappedFile? mapping = null;
         MemoryMappedViewAccessor? view = null;
         try
         {
-            mapping = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
+            mapping = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, access,
                 HandleInheritability.None, leaveOpen: false);
-            view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            view = mapping.CreateViewAccessor(0, 0, access);
             byte* basePtr = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-            return new ReadOnlyFileMapping(mapping, view, basePtr + view.PointerOffset);
+            return new ReadOnlyFileMapping(mapping, view, basePtr + view.PointerOffset, copyOnWrite);
         }
         catch (Exception e)
         {

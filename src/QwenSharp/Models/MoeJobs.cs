@@ -55,7 +55,7 @@ internal sealed unsafe class SegmentedMatMulJob : ComputeJob
             int lo = Math.Max(first, _rowStart[s]), hi = Math.Min(last, _rowStart[s + 1]);
             if (lo >= hi) continue;
             ref readonly var w = ref _weights[s];
-            VecDot.MatMulRows(w.Type, w.Data, w.Cols, lo - _rowStart[s], hi - _rowStart[s], (byte*)_act[s], _batch[s], (float*)_output[s], w.Rows);
+            VecDot.MatMulRows(w.Type, w.Layout, w.Data, w.Cols, lo - _rowStart[s], hi - _rowStart[s], (byte*)_act[s], _batch[s], (float*)_output[s], w.Rows);
         }
     }
 

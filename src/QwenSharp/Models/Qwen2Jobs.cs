@@ -54,6 +54,6 @@ internal sealed unsafe class MatMulJob : ComputeJob
     {
         int chunk = ChunkSize(_w.Rows, threadCount, MatMulGroupJob.ChunksPerThread(_batch), granule: 16);
         while (Claim(_w.Rows, chunk, out int start, out int end))
-            VecDot.MatMulRows(_w.Type, _w.Data, _w.Cols, start, end, _act, _batch, _output, _w.Rows);
+            VecDot.MatMulRows(_w.Type, _w.Layout, _w.Data, _w.Cols, start, end, _act, _batch, _output, _w.Rows);
     }
 }

@@ -16,13 +16,13 @@ public sealed partial class Qwen2Model
     /// <summary>The model's default sampling when the user sets none: its generation config's, or null.</summary>
     public SamplingOptions? DefaultSampling => GenerationDefaults?.ToSamplingOptions();
 
-    private Qwen2Model(HuggingFaceFolder folder, ITensorSource source)
+    private Qwen2Model(HuggingFaceFolder folder, ITensorSource source, bool repack)
     {
         File = null;
         Source = source;
         Config = folder.Config.Config;
         CheckTensorSet(source, Config);
-        Weights = Qwen2Weights.Bind(source, Config);
+        Weights = Qwen2Weights.Bind(source, Config, repack);
         Tokenizer = folder.Tokenizer;
         if (Tokenizer.VocabSize > Config.VocabSize)
             throw new ModelFileException(folder.DirectoryPath,
@@ -59,7 +59,7 @@ public sealed partial class Qwen2Model
             AvailableMemory.Require(weightBytes, $"the weights of {folder.Name}",
                 "Use --quantize (q8_0, q4_k), a quantized GGUF or a smaller model, or free memory.", options.AvailableMemoryBytes);
             if (options.Quantize is { } type) source = new QuantizingTensorSource(source, type);
-            return new Qwen2Model(folder, source);
+            return new Qwen2Model(folder, source, options.RepackWeights);
         }
         catch
         {

@@ -21,7 +21,7 @@ public sealed partial class Qwen2Model : IDisposable
     /// <summary>general.name, or the file name.</summary>
     public string Name { get; }
 
-    private Qwen2Model(GgufFile file, ITensorSource source, long? availableMemoryBytes)
+    private Qwen2Model(GgufFile file, ITensorSource source, long? availableMemoryBytes, bool repack)
     {
         File = file;
         Source = source;
@@ -29,7 +29,7 @@ public sealed partial class Qwen2Model : IDisposable
         long weightBytes = MemoryPlan.ForFile(file, Config, 1, KvCacheType.F16).WeightBytes;
         AvailableMemory.Require(weightBytes, $"the weights of {Path.GetFileName(file.FilePath)}",
             "Use a smaller quantization (e.g. Q4_K_M) or a smaller model, or free memory.", availableMemoryBytes);
-        Weights = Qwen2Weights.Bind(source, Config);
+        Weights = Qwen2Weights.Bind(source, Config, repack);
         Tokenizer = GgufTokenizer.Load(file);
         if (Tokenizer.VocabSize > Config.VocabSize)
             throw new ModelFileException(file.FilePath,
@@ -48,12 +48,12 @@ public sealed partial class Qwen2Model : IDisposable
         options ??= ModelLoadOptions.Default;
         if (Directory.Exists(path)) return LoadFolder(path, options);
         if (!System.IO.File.Exists(path)) throw new QwenSharpException($"{path}: model file not found");
-        var file = GgufFile.Open(path);
+        var file = GgufFile.Open(path, copyOnWrite: options.RepackWeights);
         ITensorSource source = file;
         try
         {
             if (options.Quantize is { } type) source = new QuantizingTensorSource(file, type);
-            return new Qwen2Model(file, source, options.AvailableMemoryBytes);
+            return new Qwen2Model(file, source, options.AvailableMemoryBytes, options.RepackWeights);
         }
         catch
         {

@@ -1,5 +1,6 @@
 using QwenSharp.Formats;
 using QwenSharp.Tensors;
+using QwenSharp.Tensors.Kernels;
 
 namespace QwenSharp.Models;
 
@@ -23,8 +24,10 @@ public sealed class Qwen2LayerWeights
 }
 
 /// <summary>All weights of a Qwen2 dense model, bound to the memory-mapped GGUF (matrices are never copied).
-/// Every tensor's presence, type and shape is checked against the config here, at load.</summary>
-public sealed class Qwen2Weights
+/// Every tensor's presence, type and shape is checked against the config here, at load. With repack, the Q4_0
+/// matrices that only matmuls read (the layers' and an untied output; not the embedding, whose rows are looked up)
+/// are rewritten in place into <see cref="WeightLayout.Interleaved8"/> where the source lets them be written.</summary>
+public sealed unsafe class Qwen2Weights
 {
     public required WeightMatrix TokenEmbedding { get; init; }  // [V, H]
     public required Qwen2LayerWeights[] Layers { get; init; }
@@ -32,10 +35,23 @@ public sealed class Qwen2Weights
     public required WeightMatrix Output { get; init; }          // [V, H]; the embedding itself when tied
     public required bool TiedOutput { get; init; }
 
-    public static Qwen2Weights Bind(ITensorSource file, Qwen2Config c)
+    public static Qwen2Weights Bind(ITensorSource file, Qwen2Config c) => Bind(file, c, repack: false);
+
+    public static Qwen2Weights Bind(ITensorSource file, Qwen2Config c, bool repack)
     {
         int h = c.HiddenSize, kv = c.KvDim, f = c.FeedForwardSize, v = c.VocabSize;
         var layers = new Qwen2LayerWeights[c.LayerCount];
+        var repacks = new List<WeightMatrix>();
+        WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols)
+        {
+            var m = Qwen2Weights.Matrix(file, name, rows, cols);
+            if (!repack || !Q4_0Interleaved8.Eligible(m.Type, rows, cols)) return m;
+            byte* writable = file.GetWritableTensorData(file.GetTensor(name));
+            if (writable == null) return m;
+            m = new WeightMatrix(name, m.Type, writable, rows, cols, WeightLayout.Interleaved8);
+            repacks.Add(m);
+            return m;
+        }
         for (int i = 0; i < layers.Length; i++)
         {
             string p = $"blk.{i}.";
@@ -56,9 +72,9 @@ public sealed class Qwen2Weights
                 Moe = c.Moe != null ? Qwen2MoeLayerWeights.Bind(file, c, i) : null,
             };
         }
-        var embedding = Matrix(file, "token_embd.weight", v, h);
+        var embedding = Qwen2Weights.Matrix(file, "token_embd.weight", v, h);
         bool tied = file.FindTensor("output.weight") == null;
-        return new Qwen2Weights
+        var weights = new Qwen2Weights
         {
             TokenEmbedding = embedding,
             Layers = layers,
@@ -66,9 +82,12 @@ public sealed class Qwen2Weights
             Output = tied ? embedding : Matrix(file, "output.weight", v, h),
             TiedOutput = tied,
         };
+        // every check has passed: only now rewrite pages (a matrix per worker; the file is never written)
+        Parallel.ForEach(repacks, m => Q4_0Interleaved8.Interleave(m.Data, m.Rows, m.Cols));
+        return weights;
     }
 
-    private static unsafe WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols)
+    private static WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols)
     {
         var t = file.GetTensor(name);
         CheckShape(file, t, [cols, rows]);

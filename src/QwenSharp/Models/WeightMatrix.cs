@@ -3,7 +3,9 @@ using QwenSharp.Tensors;
 namespace QwenSharp.Models;
 
 /// <summary>A 2-D weight in the memory-mapped file: <see cref="Rows"/> output features, each a row of
-/// <see cref="Cols"/> input features stored as <see cref="Type"/> blocks. GGUF ne = {Cols, Rows}.</summary>
+/// <see cref="Cols"/> input features stored as <see cref="Type"/> blocks. GGUF ne = {Cols, Rows}. A matrix whose
+/// <see cref="Layout"/> is not <see cref="WeightLayout.Rows"/> was repacked at load and is read only through
+/// <see cref="VecDot.MatMulRows(GgmlType, WeightLayout, byte*, int, int, int, byte*, int, float*, int)"/>.</summary>
 public readonly unsafe struct WeightMatrix
 {
     public readonly string Name;
@@ -12,9 +14,11 @@ public readonly unsafe struct WeightMatrix
     public readonly int Rows;
     public readonly int Cols;
     public readonly long RowBytes;
+    public readonly WeightLayout Layout;
 
-    public WeightMatrix(string name, GgmlType type, byte* data, int rows, int cols)
+    public WeightMatrix(string name, GgmlType type, byte* data, int rows, int cols, WeightLayout layout = WeightLayout.Rows)
     {
+        Layout = layout;
         Name = name;
         Type = type;
         Data = data;
@@ -23,5 +27,7 @@ public readonly unsafe struct WeightMatrix
         RowBytes = GgmlTypeInfo.RowBytes(type, cols);
     }
 
-    public byte* Row(int r) => Data + r * RowBytes;
+    /// <summary>Row r's blocks (standard layout only: an interleaved matrix has no contiguous rows).</summary>
+    public byte* Row(int r) => Layout == WeightLayout.Rows ? Data + r * RowBytes
+        : throw new InvalidOperationException($"{Name} is stored {Layout}: its rows are not contiguous");
 }

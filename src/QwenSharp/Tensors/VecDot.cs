@@ -69,6 +69,28 @@ public static unsafe class VecDot
                                   byte* activations, int batch, float* output, int outputStride) =>
         MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelTable.DotPath(weightType));
 
+    /// <summary><see cref="MatMulRows(GgmlType, byte*, int, int, int, byte*, int, float*, int)"/> for weights stored in
+    /// <paramref name="layout"/> (<see cref="WeightLayout.Interleaved8"/>: Q4_0 repacked at load, see
+    /// <see cref="Q4_0Interleaved8"/>); the same outputs, bit for bit, as the standard layout gives.</summary>
+    public static void MatMulRows(GgmlType weightType, WeightLayout layout, byte* weights, int n, int rowStart, int rowEnd,
+                                  byte* activations, int batch, float* output, int outputStride) =>
+        MatMulRows(weightType, layout, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelTable.DotPath(weightType));
+
+    internal static void MatMulRows(GgmlType weightType, WeightLayout layout, byte* weights, int n, int rowStart, int rowEnd,
+                                    byte* activations, int batch, float* output, int outputStride, KernelPath path)
+    {
+        if (layout == WeightLayout.Rows)
+        {
+            MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+            return;
+        }
+        if (layout != WeightLayout.Interleaved8 || weightType != GgmlType.Q4_0 || n <= 0 || n % 256 != 0)
+            throw new QwenSharpException($"no {layout} layout for {GgmlTypeInfo.Name(weightType)} rows of {n}");
+        if (rowStart < 0 || rowEnd < rowStart || batch < 0)
+            throw new QwenSharpException($"bad matmul range: rows [{rowStart}, {rowEnd}), batch {batch}");
+        Q4_0Interleaved8.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+    }
+
     internal static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,
                                     byte* activations, int batch, float* output, int outputStride, KernelPath path)
     {

@@ -1,0 +1,244 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tensors.Kernels;
+
+/// <summary>Q4_0 weights repacked at load so that a decode matvec needs no gather and no horizontal reduction:
+/// eight rows interleaved block by block. A group of eight rows keeps its 8 · rowBytes bytes; inside it, block b of
+/// the eight rows is one 144-byte record at b · 144:
+/// <code>
+///   bytes   0..15   d of rows 0..7 (fp16)
+///   bytes  16..143  four 32-byte vectors j = 0..3: int32 lane r = row r's qs bytes 4j..4j+3
+/// </code>
+/// so the low nibbles of vector j are row r's elements 4j..4j+3 in lane r, the high nibbles its elements 16+4j..,
+/// and a vpdpbusd against the activation's four bytes broadcast to every lane leaves each row's partial sum in its
+/// own lane. Rows stay whole groups (rows % 8 == 0) and rows whole groups of eight blocks (n % 256 == 0): see
+/// <see cref="Eligible"/>.
+///
+/// Every output is bit-identical to <see cref="Block32Dot.Dot256{TKernel,TDot}"/> of the original row (and so to
+/// PairedRows, the tile and the small-batch kernels): the single-row dot accumulates block b's exact integer sum
+/// times d_w·d_a (one rounding) into lane b mod 8 of its accumulator by a fused multiply-add, then sums the lanes;
+/// here accumulator k (lanes = rows) takes every block b ≡ k (mod 8) the same way, and each row's eight lanes are
+/// gathered from the eight accumulators before the same final sum. Batches above one (prompts, several sequences)
+/// un-interleave the rows they need into per-thread scratch and run the standard kernels on it.</summary>
+internal static unsafe class Q4_0Interleaved8
+{
+    private const int Block = 18, ActBlock = 34, Record = 144, Rows = 8;
+
+    /// <summary>2^112, carried by the prepared activation scales to cancel the weight scales' 2^-112 (as in
+    /// PairedRows: the product is exactly d_w·d_a, rounded once).</summary>
+    private const float ScaleUp = 5.192296858534828E+33f;
+
+    /// <summary>Whether a rows × n Q4_0 matrix can be interleaved: whole groups of eight rows and of eight blocks, and
+    /// a machine whose decode kernel here is faster than the standard one (AVX2 + FMA; measured on AVX-VNNI).</summary>
+    public static bool Eligible(GgmlType type, int rows, int n) =>
+        type == GgmlType.Q4_0 && rows > 0 && rows % Rows == 0 && n > 0 && n % 256 == 0 && Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>Rewrites a rows × n Q4_0 matrix in place into the interleaved layout (same size).</summary>
+    public static void Interleave(byte* data, int rows, int n)
+    {
+        long rowBytes = (long)(n / 32) * Block, groupBytes = Rows * rowBytes;
+        var copy = new byte[groupBytes];
+        fixed (byte* original = copy)
+            for (int g = 0; g < rows / Rows; g++)
+            {
+                byte* group = data + g * groupBytes;
+                Buffer.MemoryCopy(group, original, groupBytes, groupBytes);
+                InterleaveGroup(original, group, n);
+            }
+    }
+
+    /// <summary>Eight standard rows at src into one interleaved group at dst (distinct buffers).</summary>
+    internal static void InterleaveGroup(byte* src, byte* dst, int n)
+    {
+        int blocks = n / 32;
+        long rowBytes = (long)blocks * Block;
+        for (int b = 0; b < blocks; b++, dst += Record)
+            for (int r = 0; r < Rows; r++)
+            {
+                byte* block = src + r * rowBytes + b * Block;
+                *(ushort*)(dst + 2 * r) = *(ushort*)block;
+                for (int j = 0; j < 4; j++) *(uint*)(dst + 16 + 32 * j + 4 * r) = *(uint*)(block + 2 + 4 * j);
+            }
+    }
+
+    /// <summary>The inverse: <paramref name="groups"/> interleaved groups at src back to 8 · groups standard rows at dst.</summary>
+    internal static void Deinterleave(byte* src, byte* dst, int groups, int n)
+    {
+        int blocks = n / 32;
+        long rowBytes = (long)blocks * Block;
+        for (int g = 0; g < groups; g++, dst += Rows * rowBytes)
+            for (int b = 0; b < blocks; b++, src += Record)
+                for (int r = 0; r < Rows; r++)
+                {
+                    byte* block = dst + r * rowBytes + b * Block;
+                    *(ushort*)block = *(ushort*)(src + 2 * r);
+                    for (int j = 0; j < 4; j++) *(uint*)(block + 2 + 4 * j) = *(uint*)(src + 16 + 32 * j + 4 * r);
+                }
+    }
+
+    /// <summary>VecDot.MatMulRows for an interleaved matrix: batch 1 here, other batches through the standard kernels on
+    /// un-interleaved rows.</summary>
+    public static void MatMulRows(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
+                                  float* output, int outputStride, KernelPath path)
+    {
+        if (rowEnd <= rowStart || batch == 0) return;
+        if (batch == 1 && path is KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 or KernelPath.Vector512)
+        {
+            if (path == KernelPath.Vector256AvxVnni) MatVec<AvxVnniInt8Dot>(weights, n, rowStart, rowEnd, activations, output);
+            else MatVec<Avx2Int8Dot>(weights, n, rowStart, rowEnd, activations, output);
+            return;
+        }
+        Standard(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+    }
+
+    /// <summary>Per-thread scratch for un-interleaved rows: grown once, then reused.</summary>
+    [ThreadStatic] private static byte[]? rowScratch;
+
+    /// <summary>Rows un-interleaved per pass: about 1 MiB of weights (L2-sized), at least one group. Each pass is
+    /// one call of the standard kernel, which re-lays out its activations per call, so passes are kept large.</summary>
+    private const long PassBytes = 1 << 20;
+
+    /// <summary>Rows [rowStart, rowEnd) through the standard MatMulRows of <paramref name="path"/>: the groups that hold
+    /// them are un-interleaved a pass at a time into scratch, whose base is offset so that row indices stay the
+    /// matrix's own.</summary>
+    private static void Standard(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
+                                 float* output, int outputStride, KernelPath path)
+    {
+        long rowBytes = (long)(n / 32) * Block, groupBytes = Rows * rowBytes;
+        int groupsPerPass = (int)Math.Max(1, PassBytes / groupBytes);
+        int firstGroup = rowStart / Rows, endGroup = (rowEnd + Rows - 1) / Rows;
+        int passGroups = Math.Min(groupsPerPass, endGroup - firstGroup);
+        var buffer = rowScratch;
+        if (buffer == null || buffer.Length < passGroups * groupBytes) rowScratch = buffer = new byte[passGroups * groupBytes];
+        fixed (byte* scratch = buffer)
+            for (int g = firstGroup; g < endGroup; g += groupsPerPass)
+            {
+                int count = Math.Min(groupsPerPass, endGroup - g);
+                Deinterleave(weights + g * groupBytes, scratch, count, n);
+                int from = Math.Max(rowStart, g * Rows), to = Math.Min(rowEnd, (g + count) * Rows);
+                // the scratch holds rows g·8 .. (g + count)·8; index it as if it were the whole matrix
+                VecDot.MatMulRows(GgmlType.Q4_0, scratch - g * groupBytes, n, from, to, activations, batch, output, outputStride, path);
+            }
+    }
+
+    /// <summary>Batch-1 rows [rowStart, rowEnd): whole groups by the interleaved kernel; a group cut by the range
+    /// is computed whole into a small buffer and the rows in range copied out.</summary>
+    [SkipLocalsInit]   // every prepared value is written before it is read
+    private static void MatVec<TDot>(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
+        where TDot : IInt8Dot256
+    {
+        int blocks = n / 32;
+        long groupBytes = Rows * (long)blocks * Block;
+        // per activation block: -8·Σ q_a (the nibbles go in unsigned, q = value + 8) and d_a·2^112
+        int* bias = stackalloc int[blocks];
+        float* scales = stackalloc float[blocks];
+        Prepare(activation, blocks, bias, scales);
+        float* lanes = stackalloc float[Rows * Rows];
+        float* partial = stackalloc float[Rows];
+        for (int g = rowStart / Rows; g * Rows < rowEnd; g++)
+        {
+            int first = g * Rows;
+            bool whole = first >= rowStart && first + Rows <= rowEnd;
+            float* o = whole ? output + first : partial;
+            Group<TDot>(weights + g * groupBytes, blocks, activation, bias, scales, o, lanes);
+            if (!whole)
+                for (int r = Math.Max(first, rowStart); r < Math.Min(first + Rows, rowEnd); r++) output[r] = partial[r - first];
+        }
+    }
+
+    private static void Prepare(byte* activation, int blocks, int* bias, float* scales)
+    {
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* a = activation + b * ActBlock;
+            var q = Vector256.Load((sbyte*)(a + 2));
+            var wide = Avx2.ConvertToVector256Int16(q.GetLower()) + Avx2.ConvertToVector256Int16(q.GetUpper());
+            bias[b] = -8 * Sum(Avx2.MultiplyAddAdjacent(wide, Vector256<short>.One));
+            scales[b] = Fp16.ToSingle(a) * ScaleUp;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Sum(Vector256<int> v)
+    {
+        var x = v.GetLower() + v.GetUpper();
+        x += Sse2.Shuffle(x, 0b_01_00_11_10);
+        x += Sse2.Shuffle(x, 0b_10_11_00_01);
+        return x.ToScalar();
+    }
+
+    /// <summary>Block b of the eight rows: the eight integer sums (lane = row) times d_w·d_a, fused into acc.
+    /// guard keeps the largest d_w shifted to the top: an infinity or NaN scale sends the group to the single-row dot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Step<TDot>(byte* p, sbyte* y, int bias, float scale, Vector256<float> acc,
+                                               ref Vector256<uint> guard, long ahead) where TDot : IInt8Dot256
+    {
+        Block32Rows.PrefetchBlock(p, ahead, Record);
+        var nibble = Vector256.Create((byte)0x0F);
+        var v0 = Vector256.Load(p + 16);
+        var v1 = Vector256.Load(p + 48);
+        var v2 = Vector256.Load(p + 80);
+        var v3 = Vector256.Load(p + 112);
+        // two chains of four: a vpdpbusd takes five cycles; the low chain starts from -8·Σ q_a
+        var low = TDot.MultiplyAdd(Vector256.Create(bias), v0 & nibble, Vector256.Create(*(int*)y).AsSByte());
+        var high = TDot.MultiplyAdd(Vector256<int>.Zero, Simd256.Bits(v0, 4, 0x0F), Vector256.Create(*(int*)(y + 16)).AsSByte());
+        low = TDot.MultiplyAdd(low, v1 & nibble, Vector256.Create(*(int*)(y + 4)).AsSByte());
+        high = TDot.MultiplyAdd(high, Simd256.Bits(v1, 4, 0x0F), Vector256.Create(*(int*)(y + 20)).AsSByte());
+        low = TDot.MultiplyAdd(low, v2 & nibble, Vector256.Create(*(int*)(y + 8)).AsSByte());
+        high = TDot.MultiplyAdd(high, Simd256.Bits(v2, 4, 0x0F), Vector256.Create(*(int*)(y + 24)).AsSByte());
+        low = TDot.MultiplyAdd(low, v3 & nibble, Vector256.Create(*(int*)(y + 12)).AsSByte());
+        high = TDot.MultiplyAdd(high, Simd256.Bits(v3, 4, 0x0F), Vector256.Create(*(int*)(y + 28)).AsSByte());
+        // the eight fp16 d as w·2^-112 (PairedRows' three-instruction conversion, exact for every finite half)
+        var raw = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)p)).AsInt32();
+        guard = Vector256.Max(guard, raw.AsUInt32() << 17);
+        var dw = (((raw << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(low + high), dw * Vector256.Create(scale), acc);
+    }
+
+    /// <summary>One group of eight rows into o[0..7].</summary>
+    private static void Group<TDot>(byte* w, int blocks, byte* a, int* bias, float* scales, float* o, float* lanes)
+        where TDot : IInt8Dot256
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        var guard = Vector256<uint>.Zero;
+        long ahead = Block32Rows.PrefetchAhead;
+        byte* start = w;
+        for (int b = 0; b < blocks; b += 8, w += 8 * Record, a += 8 * ActBlock)
+        {
+            a0 = Step<TDot>(w, (sbyte*)(a + 2), bias[b], scales[b], a0, ref guard, ahead);
+            a1 = Step<TDot>(w + Record, (sbyte*)(a + ActBlock + 2), bias[b + 1], scales[b + 1], a1, ref guard, ahead);
+            a2 = Step<TDot>(w + 2 * Record, (sbyte*)(a + 2 * ActBlock + 2), bias[b + 2], scales[b + 2], a2, ref guard, ahead);
+            a3 = Step<TDot>(w + 3 * Record, (sbyte*)(a + 3 * ActBlock + 2), bias[b + 3], scales[b + 3], a3, ref guard, ahead);
+            a4 = Step<TDot>(w + 4 * Record, (sbyte*)(a + 4 * ActBlock + 2), bias[b + 4], scales[b + 4], a4, ref guard, ahead);
+            a5 = Step<TDot>(w + 5 * Record, (sbyte*)(a + 5 * ActBlock + 2), bias[b + 5], scales[b + 5], a5, ref guard, ahead);
+            a6 = Step<TDot>(w + 6 * Record, (sbyte*)(a + 6 * ActBlock + 2), bias[b + 6], scales[b + 6], a6, ref guard, ahead);
+            a7 = Step<TDot>(w + 7 * Record, (sbyte*)(a + 7 * ActBlock + 2), bias[b + 7], scales[b + 7], a7, ref guard, ahead);
+        }
+        if (Vector256.GreaterThanOrEqualAny(guard, Vector256.Create(0xF800_0000u)))
+        {
+            SingleRowDots(start, blocks, a - (long)blocks * ActBlock, o);
+            return;
+        }
+        a0.Store(lanes); a1.Store(lanes + 8); a2.Store(lanes + 16); a3.Store(lanes + 24);
+        a4.Store(lanes + 32); a5.Store(lanes + 40); a6.Store(lanes + 48); a7.Store(lanes + 56);
+        // row r's accumulator of the single-row dot is (a0[r], ..., a7[r]); its end: lanes summed, + 0 (no offsets), + 0 (no tail)
+        for (int r = 0; r < Rows; r++)
+            o[r] = Simd256.Sum(Vector256.Create(lanes[r], lanes[8 + r], lanes[16 + r], lanes[24 + r],
+                                                lanes[32 + r], lanes[40 + r], lanes[48 + r], lanes[56 + r])) + 0f + 0f;
+    }
+
+    /// <summary>A group with an infinity or NaN scale: its rows un-interleaved and dotted one by one.</summary>
+    private static void SingleRowDots(byte* group, int blocks, byte* a, float* o)
+    {
+        long rowBytes = (long)blocks * Block;
+        var rows = new byte[Rows * rowBytes];   // only for corrupt or hostile weights, never in a normal decode
+        fixed (byte* p = rows)
+        {
+            Deinterleave(group, p, 1, blocks * 32);
+            for (int r = 0; r < Rows; r++) o[r] = Block32Dot.Dot256<Q4_0Kernels.Blocks, Avx2Int8Dot>(p + r * rowBytes, a, blocks * 32);
+        }
+    }
+}

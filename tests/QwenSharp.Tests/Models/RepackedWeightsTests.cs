@@ -1,0 +1,69 @@
+using System.Security.Cryptography;
+using QwenSharp.Models;
+using QwenSharp.Tensors;
+
+namespace QwenSharp.Tests.Models;
+
+/// <summary>Q4_0 weights repacked at load (ModelLoadOptions.RepackWeights, on by default): the layers' matrices and an
+/// untied output are interleaved in place, in private copy-on-write pages, and the model computes the same logits,
+/// bit for bit, as with the file's layout; the file is never written, and two loads of one file do not see each
+/// other's pages.</summary>
+public class RepackedWeightsTests
+{
+    private static readonly int[] Prompt = [72, 101, 108, 108, 111, 44, 32, 119];
+
+    /// <summary>Logits of a prompt (one batch, every position) and then four single-token steps.</summary>
+    private static float[] Logits(Qwen2Model model)
+    {
+        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2 });
+        var all = new List<float>();
+        var batch = Prompt.Select((t, i) => new BatchEntry(t, i, 0, true)).ToArray();
+        int outputs = ctx.Decode(batch);
+        for (int i = 0; i < outputs; i++) all.AddRange(ctx.Logits(i).ToArray());
+        for (int step = 0; step < 4; step++)
+        {
+            ctx.Decode([new BatchEntry(97 + step, Prompt.Length + step, 0, true)]);
+            all.AddRange(ctx.Logits(0).ToArray());
+        }
+        return all.ToArray();
+    }
+
+    [Fact]
+    public void RepackedQ4_0GivesTheFileLayoutsLogitsBitForBit()
+    {
+        using var repacked = Qwen2Model.Load(SyntheticModels.SmallQ4_0);
+        using var plain = Qwen2Model.Load(SyntheticModels.SmallQ4_0, new ModelLoadOptions { RepackWeights = false });
+        var layer = repacked.Weights.Layers[1];
+        foreach (var m in new[] { layer.Wq, layer.Wk, layer.Wv, layer.Wo, layer.WGate, layer.WUp, layer.WDown })
+        {
+            Assert.Equal(GgmlType.Q4_0, m.Type);
+            Assert.Equal(WeightLayout.Interleaved8, m.Layout);
+        }
+        Assert.Equal(WeightLayout.Rows, repacked.Weights.TokenEmbedding.Layout);   // rows are looked up one at a time
+        Assert.Equal(repacked.Weights.Output.Rows % 8 == 0 ? WeightLayout.Interleaved8 : WeightLayout.Rows, repacked.Weights.Output.Layout);
+        Assert.All(plain.Weights.Layers, l => Assert.Equal(WeightLayout.Rows, l.Wq.Layout));
+
+        var expected = Logits(plain);
+        var got = Logits(repacked);
+        Assert.Equal(expected.Length, got.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
+                        $"logit {i}: repacked {got[i]:R}, file layout {expected[i]:R}");
+    }
+
+    [Fact]
+    public void TheFileIsNeverWrittenAndTwoLoadsKeepTheirOwnPages()
+    {
+        string path = SyntheticModels.SmallQ4_0;
+        byte[] before = SHA256.HashData(File.ReadAllBytes(path));
+        using var first = Qwen2Model.Load(path);
+        using var second = Qwen2Model.Load(path);   // interleaving the first's pages again would scramble them
+        Assert.Equal(WeightLayout.Interleaved8, second.Weights.Layers[0].WGate.Layout);
+        var a = Logits(first);
+        var b = Logits(second);
+        Assert.Equal(a, b);
+        using (var plain = Qwen2Model.Load(path, new ModelLoadOptions { RepackWeights = false }))
+            Assert.Equal(Logits(plain), a);
+        Assert.Equal(before, SHA256.HashData(File.ReadAllBytes(path)));
+    }
+}

@@ -1,0 +1,160 @@
+using QwenSharp.Tensors;
+using QwenSharp.Tensors.Kernels;
+using QwenSharp.Tensors.Simd;
+
+namespace QwenSharp.Tests.Tensors;
+
+/// <summary>Q4_0 repacked into groups of eight interleaved rows (<see cref="Q4_0Interleaved8"/>): the repack is
+/// lossless, and MatMulRows over the repacked matrix gives, bit for bit, what the standard layout gives on the same
+/// rung (the batch-1 kernel of its own; other batches through the standard kernels on un-interleaved rows), for
+/// row ranges that cut groups, extreme bytes and infinite or NaN scales.</summary>
+public unsafe class Q4_0Interleaved8Tests
+{
+    private const int Rows = 40;
+    private static readonly int[] Lengths = [256, 1024, 2816];
+    private static readonly (int Start, int End)[] RowRanges = [(0, 40), (0, 8), (8, 16), (3, 21), (5, 6), (9, 9), (33, 40)];
+
+    public static TheoryData<string> Paths()
+    {
+        var data = new TheoryData<string>();
+        foreach (var path in TensorTestData.SupportedPaths) data.Add(path);
+        return data;
+    }
+
+    private static byte[] RandomMatrix(int rows, int n, Random rng)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(GgmlType.Q4_0, n);
+        var weights = new byte[rows * rowBytes];
+        for (int r = 0; r < rows; r++) TensorTestData.RandomRow(GgmlType.Q4_0, n, rng).CopyTo(weights, r * rowBytes);
+        return weights;
+    }
+
+    private static byte[] Interleaved(byte[] standard, int rows, int n)
+    {
+        var copy = (byte[])standard.Clone();
+        fixed (byte* p = copy) Q4_0Interleaved8.Interleave(p, rows, n);
+        return copy;
+    }
+
+    [Fact]
+    public void InterleavingIsLosslessAndMovesEveryByte()
+    {
+        var rng = new Random(7100);
+        foreach (int n in Lengths)
+        {
+            var standard = RandomMatrix(16, n, rng);
+            var packed = Interleaved(standard, 16, n);
+            Assert.NotEqual(standard, packed);
+            // record b of group 0: row r's d at 2r, its qs bytes 4j..4j+3 at 16 + 32j + 4r
+            Assert.Equal(standard[GgmlTypeInfo.RowBytes(GgmlType.Q4_0, n) * 3 + 18], packed[144 + 6]);
+            var back = new byte[standard.Length];
+            fixed (byte* src = packed, dst = back) Q4_0Interleaved8.Deinterleave(src, dst, 2, n);
+            Assert.Equal(standard, back);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void BatchOneEqualsTheStandardLayoutExactly(string path)
+    {
+        var rng = new Random(7200);
+        foreach (int n in Lengths)
+            Check(TensorTestData.Path(path), n, RandomMatrix(Rows, n, rng), TensorTestData.RandomActivations(n, rng), batch: 1);
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void LargerBatchesEqualTheStandardLayoutExactly(string path)
+    {
+        var rng = new Random(7300);
+        foreach (int batch in new[] { 2, 3, 8, 16, 17, 64 })
+        {
+            const int n = 512;
+            var x = new float[batch * n];
+            for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
+            Check(TensorTestData.Path(path), n, RandomMatrix(Rows, n, rng), x, batch);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void ExtremeBytesEqualTheStandardLayoutExactly(string path)
+    {
+        // every nibble 0 or 15 (q = -8 or +7), activations ±1 (quantized to ±127), scales kept sane
+        var rng = new Random(7400);
+        const int n = 1024;
+        var weights = RandomMatrix(Rows, n, rng);
+        for (int i = 0; i < weights.Length; i++)
+            if (i % 18 >= 2) weights[i] = (i / 18) % 3 == 0 ? (byte)0x00 : (byte)0xFF;
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = i % 3 == 0 ? -1f : 1f;
+        Check(TensorTestData.Path(path), n, weights, x, batch: 1);
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void InfiniteAndNaNScalesGiveWhatTheStandardLayoutGives(string path)
+    {
+        var rng = new Random(7500);
+        const int n = 512;
+        var weights = RandomMatrix(Rows, n, rng);
+        long rowBytes = GgmlTypeInfo.RowBytes(GgmlType.Q4_0, n);
+        // row 3 block 5: +inf; row 17 block 0: NaN; row 30 block 15 (the last): -inf
+        weights[3 * rowBytes + 5 * 18] = 0x00; weights[3 * rowBytes + 5 * 18 + 1] = 0x7C;
+        weights[17 * rowBytes] = 0x01; weights[17 * rowBytes + 1] = 0x7E;
+        weights[30 * rowBytes + 15 * 18] = 0x00; weights[30 * rowBytes + 15 * 18 + 1] = 0xFC;
+        Check(TensorTestData.Path(path), n, weights, TensorTestData.RandomActivations(n, rng), batch: 1);
+    }
+
+    [Fact]
+    public void LayoutsOtherThanQ4_0RowsOfWholeSuperBlocksAreRefused()
+    {
+        var weights = new byte[64 * 34];
+        var activation = new byte[8 * 34];
+        var output = new float[8];
+        fixed (byte* w = weights, a = activation)
+        fixed (float* o = output)
+        {
+            byte* pw = w, pa = a;
+            float* po = o;
+            Assert.Throws<QwenSharpException>(() => VecDot.MatMulRows(GgmlType.Q8_0, WeightLayout.Interleaved8, pw, 256, 0, 8, pa, 1, po, 8));
+            Assert.Throws<QwenSharpException>(() => VecDot.MatMulRows(GgmlType.Q4_0, WeightLayout.Interleaved8, pw, 96, 0, 8, pa, 1, po, 8));
+        }
+        Assert.False(Q4_0Interleaved8.Eligible(GgmlType.Q4_0, 12, 256));
+        Assert.False(Q4_0Interleaved8.Eligible(GgmlType.Q4_0, 16, 288));
+        Assert.False(Q4_0Interleaved8.Eligible(GgmlType.Q8_0, 16, 256));
+    }
+
+    /// <summary>MatMulRows over the interleaved copy against the standard layout on the same rung, range by range:
+    /// rows outside the range untouched, rows inside bit-identical (NaN where the standard gives NaN).</summary>
+    private static void Check(KernelPath path, int n, byte[] standard, float[] x, int batch)
+    {
+        var packed = Interleaved(standard, Rows, n);
+        long actBytes = VecDot.ActivationRowBytes(GgmlType.Q4_0, n);
+        var activations = new byte[batch * actBytes];
+        for (int b = 0; b < batch; b++)
+            VecDot.QuantizeActivation(GgmlType.Q4_0, x.AsSpan(b * n, n), activations.AsSpan((int)(b * actBytes), (int)actBytes), path);
+        int stride = Rows + 1;
+        var expected = new float[batch * stride];
+        var got = new float[batch * stride];
+        fixed (byte* ps = standard, pp = packed, pa = activations)
+        fixed (float* pe = expected, pg = got)
+            foreach (var (start, end) in RowRanges)
+            {
+                Array.Fill(expected, float.NaN);
+                Array.Fill(got, float.NaN);
+                VecDot.MatMulRows(GgmlType.Q4_0, ps, n, start, end, pa, batch, pe, stride, path);
+                VecDot.MatMulRows(GgmlType.Q4_0, WeightLayout.Interleaved8, pp, n, start, end, pa, batch, pg, stride, path);
+                for (int b = 0; b < batch; b++)
+                    for (int r = 0; r < stride; r++)
+                    {
+                        float e = expected[b * stride + r], g = got[b * stride + r];
+                        string where = $"{path} n {n} batch {batch} rows [{start}, {end}): activation {b} row {r}";
+                        if (r < start || r >= end) { Assert.True(float.IsNaN(g), $"{where} outside the call was written"); continue; }
+                        if (float.IsNaN(e)) { Assert.True(float.IsNaN(g), $"{where} = {g:R}, standard NaN"); continue; }
+                        Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(g),
+                                    $"{where} = {g:R} ({BitConverter.SingleToInt32Bits(g):X8}), standard {e:R} ({BitConverter.SingleToInt32Bits(e):X8})");
+                    }
+            }
+    }
+}
