@@ -6,7 +6,7 @@ namespace QwenSharp.Tests.Tensors;
 
 /// <summary>Q4_0 repacked into groups of eight interleaved rows (<see cref="Q4_0Interleaved8"/>): the repack is
 /// lossless, and MatMulRows over the repacked matrix gives, bit for bit, what the standard layout gives on the same
-/// rung (the batch-1 kernel of its own; other batches through the standard kernels on un-interleaved rows), for
+/// rung (its own batch-1 and small-batch kernels; larger batches through the standard kernels on un-interleaved rows), for
 /// row ranges that cut groups, extreme bytes and infinite or NaN scales.</summary>
 public unsafe class Q4_0Interleaved8Tests
 {
@@ -86,9 +86,12 @@ public unsafe class Q4_0Interleaved8Tests
         var weights = RandomMatrix(Rows, n, rng);
         for (int i = 0; i < weights.Length; i++)
             if (i % 18 >= 2) weights[i] = (i / 18) % 3 == 0 ? (byte)0x00 : (byte)0xFF;
-        var x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = i % 3 == 0 ? -1f : 1f;
-        Check(TensorTestData.Path(path), n, weights, x, batch: 1);
+        foreach (int batch in new[] { 1, 5 })
+        {
+            var x = new float[batch * n];
+            for (int i = 0; i < x.Length; i++) x[i] = i % 3 == 0 ? -1f : 1f;
+            Check(TensorTestData.Path(path), n, weights, x, batch);
+        }
     }
 
     [Theory]
@@ -103,7 +106,12 @@ public unsafe class Q4_0Interleaved8Tests
         weights[3 * rowBytes + 5 * 18] = 0x00; weights[3 * rowBytes + 5 * 18 + 1] = 0x7C;
         weights[17 * rowBytes] = 0x01; weights[17 * rowBytes + 1] = 0x7E;
         weights[30 * rowBytes + 15 * 18] = 0x00; weights[30 * rowBytes + 15 * 18 + 1] = 0xFC;
-        Check(TensorTestData.Path(path), n, weights, TensorTestData.RandomActivations(n, rng), batch: 1);
+        foreach (int batch in new[] { 1, 4 })
+        {
+            var x = new float[batch * n];
+            for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
+            Check(TensorTestData.Path(path), n, weights, x, batch);
+        }
     }
 
     [Fact]

@@ -85,11 +85,21 @@ internal static unsafe class Q4_0Interleaved8
                                   float* output, int outputStride, KernelPath path)
     {
         if (rowEnd <= rowStart || batch == 0) return;
-        if (batch == 1 && path is KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 or KernelPath.Vector512)
+        if (path is KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 or KernelPath.Vector512)
         {
-            if (path == KernelPath.Vector256AvxVnni) MatVec<AvxVnniInt8Dot>(weights, n, rowStart, rowEnd, activations, output);
-            else MatVec<Avx2Int8Dot>(weights, n, rowStart, rowEnd, activations, output);
-            return;
+            bool vnni = path == KernelPath.Vector256AvxVnni;
+            if (batch == 1)
+            {
+                if (vnni) MatVec<AvxVnniInt8Dot>(weights, n, rowStart, rowEnd, activations, output);
+                else MatVec<Avx2Int8Dot>(weights, n, rowStart, rowEnd, activations, output);
+                return;
+            }
+            if (batch <= SmallBatchKernels.MaxBatchFor(GgmlType.Q4_0) && !VecDot.TilesOnly)
+            {
+                if (vnni) SmallBatch<AvxVnniInt8Dot>(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+                else SmallBatch<Avx2Int8Dot>(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+                return;
+            }
         }
         Standard(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
     }
@@ -170,6 +180,102 @@ internal static unsafe class Q4_0Interleaved8
         return x.ToScalar();
     }
 
+    /// <summary>Batches of 2..16 (several sequences decoded together): each block of the eight rows is loaded and
+    /// unpacked once and dotted with every activation. The accumulators (eight per activation, block mod 8, as in the
+    /// batch-1 kernel) live in a small stack array: too many for registers, and one L1 load + store per block and
+    /// activation is cheap next to its eight byte dots. A group with an infinite or NaN scale goes through the
+    /// standard kernels.</summary>
+    [SkipLocalsInit]   // every prepared value and accumulator is written before it is read
+    private static void SmallBatch<TDot>(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
+                                         float* output, int outputStride, KernelPath path) where TDot : IInt8Dot256
+    {
+        int blocks = n / 32;
+        long groupBytes = Rows * (long)blocks * Block, actBytes = (long)blocks * ActBlock;
+        // per activation and block: -8·Σ q_a and d_a·2^112 (on the stack up to 32 KiB, else a per-thread buffer)
+        int prepared = batch * blocks;
+        byte[]? heap = null;
+        if (prepared * 8 > 32 << 10)
+        {
+            heap = preparedScratch;
+            if (heap == null || heap.Length < prepared * 8) preparedScratch = heap = new byte[prepared * 8];
+        }
+        byte* stack = stackalloc byte[heap == null ? prepared * 8 : 0];
+        fixed (byte* pinned = heap)
+        {
+            byte* prep = heap == null ? stack : pinned;
+            int* bias = (int*)prep;
+            float* scales = (float*)(prep + prepared * 4);
+            for (int a = 0; a < batch; a++) Prepare(activations + a * actBytes, blocks, bias + a * blocks, scales + a * blocks);
+            var acc = stackalloc Vector256<float>[batch * Rows];
+            float* lanes = stackalloc float[Rows * Rows];
+            float* partial = stackalloc float[Rows];
+            long ahead = Block32Rows.PrefetchAhead;
+            var nibble = Vector256.Create((byte)0x0F);
+            for (int g = rowStart / Rows; g * Rows < rowEnd; g++)
+            {
+                int first = g * Rows;
+                for (int i = 0; i < batch * Rows; i++) acc[i] = default;
+                var guard = Vector256<uint>.Zero;
+                byte* p = weights + g * groupBytes;
+                for (int b = 0; b < blocks; b++, p += Record)
+                {
+                    Block32Rows.PrefetchBlock(p, ahead, Record);
+                    var v0 = Vector256.Load(p + 16);
+                    var v1 = Vector256.Load(p + 48);
+                    var v2 = Vector256.Load(p + 80);
+                    var v3 = Vector256.Load(p + 112);
+                    var l0 = v0 & nibble; var h0 = Simd256.Bits(v0, 4, 0x0F);
+                    var l1 = v1 & nibble; var h1 = Simd256.Bits(v1, 4, 0x0F);
+                    var l2 = v2 & nibble; var h2 = Simd256.Bits(v2, 4, 0x0F);
+                    var l3 = v3 & nibble; var h3 = Simd256.Bits(v3, 4, 0x0F);
+                    var raw = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)p)).AsInt32();
+                    guard = Vector256.Max(guard, raw.AsUInt32() << 17);
+                    var dw = (((raw << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
+                    byte* y0 = activations + b * ActBlock + 2;
+                    for (int a = 0; a < batch; a++)
+                    {
+                        sbyte* y = (sbyte*)(y0 + a * actBytes);
+                        var low = TDot.MultiplyAdd(Vector256.Create(bias[a * blocks + b]), l0, Vector256.Create(*(int*)y).AsSByte());
+                        var high = TDot.MultiplyAdd(Vector256<int>.Zero, h0, Vector256.Create(*(int*)(y + 16)).AsSByte());
+                        low = TDot.MultiplyAdd(low, l1, Vector256.Create(*(int*)(y + 4)).AsSByte());
+                        high = TDot.MultiplyAdd(high, h1, Vector256.Create(*(int*)(y + 20)).AsSByte());
+                        low = TDot.MultiplyAdd(low, l2, Vector256.Create(*(int*)(y + 8)).AsSByte());
+                        high = TDot.MultiplyAdd(high, h2, Vector256.Create(*(int*)(y + 24)).AsSByte());
+                        low = TDot.MultiplyAdd(low, l3, Vector256.Create(*(int*)(y + 12)).AsSByte());
+                        high = TDot.MultiplyAdd(high, h3, Vector256.Create(*(int*)(y + 28)).AsSByte());
+                        ref var slot = ref acc[a * Rows + (b & 7)];
+                        slot = Fma.MultiplyAdd(Avx.ConvertToVector256Single(low + high), dw * Vector256.Create(scales[a * blocks + b]), slot);
+                    }
+                }
+                if (Vector256.GreaterThanOrEqualAny(guard, Vector256.Create(0xF800_0000u)))
+                {
+                    Standard(weights, n, Math.Max(first, rowStart), Math.Min(first + Rows, rowEnd), activations, batch, output, outputStride, path);
+                    continue;
+                }
+                bool whole = first >= rowStart && first + Rows <= rowEnd;
+                for (int a = 0; a < batch; a++)
+                {
+                    float* o = whole ? output + (long)a * outputStride + first : partial;
+                    for (int k = 0; k < Rows; k++) acc[a * Rows + k].Store(lanes + 8 * k);
+                    Finish(lanes, o);
+                    if (!whole)
+                        for (int r = Math.Max(first, rowStart); r < Math.Min(first + Rows, rowEnd); r++) output[(long)a * outputStride + r] = partial[r - first];
+                }
+            }
+        }
+    }
+
+    [ThreadStatic] private static byte[]? preparedScratch;
+
+    /// <summary>The eight accumulators (stored at lanes, lanes = rows) to the eight rows' results: row r's
+    /// single-row accumulator is (acc[0][r], ..., acc[7][r]); its end: lanes summed, + 0 (no offsets), + 0 (no tail).</summary>
+    private static void Finish(float* lanes, float* o)
+    {
+        for (int r = 0; r < Rows; r++)
+            o[r] = Simd256.Sum(Vector256.Create(lanes[r], lanes[8 + r], lanes[16 + r], lanes[24 + r],
+                                                lanes[32 + r], lanes[40 + r], lanes[48 + r], lanes[56 + r])) + 0f + 0f;
+    }
+
     /// <summary>Block b of the eight rows: the eight integer sums (lane = row) times d_w·d_a, fused into acc.
     /// guard keeps the largest d_w shifted to the top: an infinity or NaN scale sends the group to the single-row dot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -224,10 +330,7 @@ internal static unsafe class Q4_0Interleaved8
         }
         a0.Store(lanes); a1.Store(lanes + 8); a2.Store(lanes + 16); a3.Store(lanes + 24);
         a4.Store(lanes + 32); a5.Store(lanes + 40); a6.Store(lanes + 48); a7.Store(lanes + 56);
-        // row r's accumulator of the single-row dot is (a0[r], ..., a7[r]); its end: lanes summed, + 0 (no offsets), + 0 (no tail)
-        for (int r = 0; r < Rows; r++)
-            o[r] = Simd256.Sum(Vector256.Create(lanes[r], lanes[8 + r], lanes[16 + r], lanes[24 + r],
-                                                lanes[32 + r], lanes[40 + r], lanes[48 + r], lanes[56 + r])) + 0f + 0f;
+        Finish(lanes, o);
     }
 
     /// <summary>A group with an infinity or NaN scale: its rows un-interleaved and dotted one by one.</summary>
