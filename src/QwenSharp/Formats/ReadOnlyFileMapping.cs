@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 
 namespace QwenSharp.Formats;
 
@@ -63,6 +64,29 @@ internal sealed unsafe class ReadOnlyFileMapping : IDisposable
             throw;
         }
     }
+
+    /// <summary>Makes the pages of [p, p + bytes) in a copy-on-write mapping private copies now, in one call
+    /// (Linux 5.14+: madvise MADV_POPULATE_WRITE), instead of one write fault per 4 KiB page as a repack touches them:
+    /// measured 79 ms instead of 160-193 for 173 MB on this project's VM. Elsewhere, or when the kernel refuses,
+    /// nothing happens and the writes fault as before.</summary>
+    public static void PopulatePrivate(byte* p, long bytes)
+    {
+        if (!OperatingSystem.IsLinux() || bytes <= 0) return;
+        const long Page = 4096;
+        long start = (long)p & ~(Page - 1), end = ((long)p + bytes + Page - 1) & ~(Page - 1);
+        try
+        {
+            _ = Madvise((void*)start, (nuint)(end - start), MadvPopulateWrite);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    private const int MadvPopulateWrite = 23;
+
+    [DllImport("libc", EntryPoint = "madvise")]
+    private static extern int Madvise(void* address, nuint length, int advice);
 
     public void Dispose()
     {

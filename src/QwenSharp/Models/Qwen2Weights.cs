@@ -83,6 +83,7 @@ public sealed unsafe class Qwen2Weights
             TiedOutput = tied,
         };
         // every check has passed: only now rewrite pages (a matrix per worker; the file is never written)
+        foreach (var m in repacks) ReadOnlyFileMapping.PopulatePrivate(m.Data, m.Rows * m.RowBytes);
         Parallel.ForEach(repacks, m => Q4_0Interleaved8.Interleave(m.Data, m.Rows, m.Cols));
         return weights;
     }

@@ -1,0 +1,62 @@
+using QwenSharp.Formats;
+
+namespace QwenSharp.Tests.Formats;
+
+/// <summary>The copy-on-write mapping a repacking load uses: writes stay in this process (the file is unchanged,
+/// and a second mapping of it still sees the file's bytes), and PopulatePrivate makes a range private in advance
+/// on Linux (its pages then count as private dirty memory of the mapping before anything is written).</summary>
+public unsafe class CopyOnWriteMappingTests
+{
+    private static string TempFile(int bytes)
+    {
+        string path = Path.Combine(TestPaths.NewTempDir("cow"), "data.bin");
+        var data = new byte[bytes];
+        new Random(5).NextBytes(data);
+        File.WriteAllBytes(path, data);
+        return path;
+    }
+
+    [Fact]
+    public void WritesStayPrivateToTheMapping()
+    {
+        string path = TempFile(1 << 20);
+        byte[] original = File.ReadAllBytes(path);
+        using var writable = ReadOnlyFileMapping.Map(path, ReadOnlyFileMapping.OpenStream(path), copyOnWrite: true);
+        using var shared = ReadOnlyFileMapping.Map(path, ReadOnlyFileMapping.OpenStream(path));
+        Assert.True(writable.CopyOnWrite);
+        Assert.False(shared.CopyOnWrite);
+        for (int i = 0; i < 1 << 20; i += 4096) writable.Base[i] = (byte)~original[i];
+        Assert.Equal((byte)~original[8192], writable.Base[8192]);
+        Assert.Equal(original[8192], shared.Base[8192]);
+        Assert.Equal(original, File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void PopulatePrivateMakesTheRangePrivateBeforeAnyWrite()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.OSVersion.Version < new Version(5, 14)) return;   // madvise(MADV_POPULATE_WRITE) is Linux 5.14+
+        const int Bytes = 8 << 20;
+        string path = TempFile(Bytes);
+        using var map = ReadOnlyFileMapping.Map(path, ReadOnlyFileMapping.OpenStream(path), copyOnWrite: true);
+        long before = PrivateDirtyKiB(path);
+        ReadOnlyFileMapping.PopulatePrivate(map.Base + 4096, Bytes - 8192);
+        long after = PrivateDirtyKiB(path);
+        Assert.True(after - before >= (Bytes - 8192) / 1024, $"private dirty {before} kB before, {after} kB after populating {(Bytes - 8192) / 1024} kB");
+        Assert.Equal(File.ReadAllBytes(path)[5000], map.Base[5000]);   // populated pages are copies of the file's
+    }
+
+    /// <summary>Private_Dirty of this process's mappings of the file, from /proc/self/smaps.</summary>
+    private static long PrivateDirtyKiB(string path)
+    {
+        long total = 0;
+        bool inFile = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-'))
+                inFile = line.EndsWith(path, StringComparison.Ordinal);
+            else if (inFile && line.StartsWith("Private_Dirty:", StringComparison.Ordinal))
+                total += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        }
+        return total;
+    }
+}
