@@ -24,8 +24,8 @@ public sealed class Qwen2LayerWeights
 }
 
 /// <summary>All weights of a Qwen2 dense model, bound to the memory-mapped GGUF (matrices are never copied).
-/// Every tensor's presence, type and shape is checked against the config here, at load. With repack, the Q4_0
-/// matrices that only matmuls read (the layers' and an untied output; not the embedding, whose rows are looked up)
+/// Every tensor's presence, type and shape is checked against the config here, at load. With repack, the Q4_0 and
+/// Q8_0 matrices that only matmuls read (the layers' and an untied output; not the embedding, whose rows are looked up)
 /// are rewritten in place into <see cref="WeightLayout.Interleaved8"/> where the source lets them be written.</summary>
 public sealed unsafe class Qwen2Weights
 {
@@ -45,7 +45,7 @@ public sealed unsafe class Qwen2Weights
         WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols)
         {
             var m = Qwen2Weights.Matrix(file, name, rows, cols);
-            if (!repack || !Q4_0Interleaved8.Eligible(m.Type, rows, cols)) return m;
+            if (!repack || !Interleaved8.Eligible(m.Type, rows, cols)) return m;
             byte* writable = file.GetWritableTensorData(file.GetTensor(name));
             if (writable == null) return m;
             m = new WeightMatrix(name, m.Type, writable, rows, cols, WeightLayout.Interleaved8);
@@ -84,7 +84,7 @@ public sealed unsafe class Qwen2Weights
         };
         // every check has passed: only now rewrite pages (a matrix per worker; the file is never written)
         foreach (var m in repacks) ReadOnlyFileMapping.PopulatePrivate(m.Data, m.Rows * m.RowBytes);
-        Parallel.ForEach(repacks, m => Q4_0Interleaved8.Interleave(m.Data, m.Rows, m.Cols));
+        Parallel.ForEach(repacks, m => Interleaved8.Interleave(m.Type, m.Data, m.Rows, m.Cols));
         return weights;
     }
 

@@ -70,8 +70,8 @@ public static unsafe class VecDot
         MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelTable.DotPath(weightType));
 
     /// <summary><see cref="MatMulRows(GgmlType, byte*, int, int, int, byte*, int, float*, int)"/> for weights stored in
-    /// <paramref name="layout"/> (<see cref="WeightLayout.Interleaved8"/>: Q4_0 repacked at load, see
-    /// <see cref="Q4_0Interleaved8"/>); the same outputs, bit for bit, as the standard layout gives.</summary>
+    /// <paramref name="layout"/> (<see cref="WeightLayout.Interleaved8"/>: Q4_0 or Q8_0 repacked at load, see
+    /// <see cref="Interleaved8{TBlock}"/>); the same outputs, bit for bit, as the standard layout gives.</summary>
     public static void MatMulRows(GgmlType weightType, WeightLayout layout, byte* weights, int n, int rowStart, int rowEnd,
                                   byte* activations, int batch, float* output, int outputStride) =>
         MatMulRows(weightType, layout, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelTable.DotPath(weightType));
@@ -84,11 +84,11 @@ public static unsafe class VecDot
             MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
             return;
         }
-        if (layout != WeightLayout.Interleaved8 || weightType != GgmlType.Q4_0 || n <= 0 || n % 256 != 0)
+        if (layout != WeightLayout.Interleaved8 || weightType is not (GgmlType.Q4_0 or GgmlType.Q8_0) || n <= 0 || n % 256 != 0)
             throw new QwenSharpException($"no {layout} layout for {GgmlTypeInfo.Name(weightType)} rows of {n}");
         if (rowStart < 0 || rowEnd < rowStart || batch < 0)
             throw new QwenSharpException($"bad matmul range: rows [{rowStart}, {rowEnd}), batch {batch}");
-        Q4_0Interleaved8.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+        Interleaved8.MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
     }
 
     internal static void MatMulRows(GgmlType weightType, byte* weights, int n, int rowStart, int rowEnd,

@@ -38,7 +38,7 @@ internal static class SyntheticModels
         Moe = new SyntheticMoeSpec { ExpertCount = 6, ExpertUsedCount = 2, ExpertFeedForwardSize = 64, SharedFeedForwardSize = 96 },
     });
     /// <summary>Q4_0 with widths of whole 256-element rows and row counts of whole eights, untied: every matmul
-    /// weight can be repacked at load (Q4_0Interleaved8).</summary>
+    /// weight can be repacked at load (Interleaved8).</summary>
     public static string SmallQ4_0 => Get("small-q4_0", Tiny with
     {
         WeightType = GgmlType.Q4_0, HiddenSize = 256, FeedForwardSize = 768, HeadCount = 4, KvHeadCount = 2,

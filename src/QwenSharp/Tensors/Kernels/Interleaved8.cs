@@ -5,38 +5,156 @@ using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Kernels;
 
-/// <summary>Q4_0 weights repacked at load so that a decode matvec needs no gather and no horizontal reduction:
-/// eight rows interleaved block by block. A group of eight rows keeps its 8 · rowBytes bytes; inside it, block b of
-/// the eight rows is one 144-byte record at b · 144:
+/// <summary>A 32-element block type (an fp16 d, then its quants) that <see cref="Interleaved8{TBlock}"/> can repack:
+/// its quant bytes as int32 words, stored so that they feed vpdpbusd unsigned (value = stored - Bias).</summary>
+internal unsafe interface IInterleavedBlock
+{
+    static abstract GgmlType Type { get; }
+    /// <summary>Bytes of one block in the file (d + quants).</summary>
+    static abstract int BlockBytes { get; }
+    /// <summary>Quant bytes per block: 16 (Q4_0's 32 nibbles) or 32 (Q8_0).</summary>
+    static abstract int QuantBytes { get; }
+    /// <summary>What the stored unsigned values carry: value = stored - Bias (Q4_0's nibbles: 8; Q8_0's bytes,
+    /// stored with the sign bit flipped: 128).</summary>
+    static abstract int Bias { get; }
+    /// <summary>XORed into every quant word when interleaving (and again when un-interleaving).</summary>
+    static abstract uint StoredXor { get; }
+    /// <summary>Whether AVX2's vpmaddubsw may take the stored bytes (pair sums below 32768): Q4_0's nibbles yes,
+    /// Q8_0's q + 128 no, so Q8_0 is only interleaved, and computed so, with AVX-VNNI.</summary>
+    static abstract bool FitsMaddubs { get; }
+
+    /// <summary>The eight rows' integer sums of one interleaved block record against one activation block's quants
+    /// y, starting from init (which carries -Bias·Σ q_a): lane r = row r.</summary>
+    static abstract Vector256<int> Sums<TDot>(byte* record, sbyte* y, Vector256<int> init) where TDot : IInt8Dot256;
+}
+
+/// <summary>Q4_0: four 32-byte vectors j; the low nibbles of vector j are row r's elements 4j..4j+3 in lane r, the
+/// high nibbles its elements 16+4j..16+4j+3.</summary>
+internal readonly unsafe struct Q4_0Interleaved : IInterleavedBlock
+{
+    public static GgmlType Type => GgmlType.Q4_0;
+    public static int BlockBytes => 18;
+    public static int QuantBytes => 16;
+    public static int Bias => 8;
+    public static uint StoredXor => 0;
+    public static bool FitsMaddubs => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Sums<TDot>(byte* p, sbyte* y, Vector256<int> init) where TDot : IInt8Dot256
+    {
+        var nibble = Vector256.Create((byte)0x0F);
+        var v0 = Vector256.Load(p + 16);
+        var v1 = Vector256.Load(p + 48);
+        var v2 = Vector256.Load(p + 80);
+        var v3 = Vector256.Load(p + 112);
+        // two chains of four: a vpdpbusd takes five cycles
+        var low = TDot.MultiplyAdd(init, v0 & nibble, Vector256.Create(*(int*)y).AsSByte());
+        var high = TDot.MultiplyAdd(Vector256<int>.Zero, Simd256.Bits(v0, 4, 0x0F), Vector256.Create(*(int*)(y + 16)).AsSByte());
+        low = TDot.MultiplyAdd(low, v1 & nibble, Vector256.Create(*(int*)(y + 4)).AsSByte());
+        high = TDot.MultiplyAdd(high, Simd256.Bits(v1, 4, 0x0F), Vector256.Create(*(int*)(y + 20)).AsSByte());
+        low = TDot.MultiplyAdd(low, v2 & nibble, Vector256.Create(*(int*)(y + 8)).AsSByte());
+        high = TDot.MultiplyAdd(high, Simd256.Bits(v2, 4, 0x0F), Vector256.Create(*(int*)(y + 24)).AsSByte());
+        low = TDot.MultiplyAdd(low, v3 & nibble, Vector256.Create(*(int*)(y + 12)).AsSByte());
+        high = TDot.MultiplyAdd(high, Simd256.Bits(v3, 4, 0x0F), Vector256.Create(*(int*)(y + 28)).AsSByte());
+        return low + high;
+    }
+}
+
+/// <summary>Q8_0: eight 32-byte vectors j; lane r of vector j is row r's bytes 4j..4j+3 with the sign bit flipped
+/// (q + 128).</summary>
+internal readonly unsafe struct Q8_0Interleaved : IInterleavedBlock
+{
+    public static GgmlType Type => GgmlType.Q8_0;
+    public static int BlockBytes => 34;
+    public static int QuantBytes => 32;
+    public static int Bias => 128;
+    public static uint StoredXor => 0x8080_8080;
+    public static bool FitsMaddubs => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Sums<TDot>(byte* p, sbyte* y, Vector256<int> init) where TDot : IInt8Dot256
+    {
+        var a = TDot.MultiplyAdd(init, Vector256.Load(p + 16), Vector256.Create(*(int*)y).AsSByte());
+        var b = TDot.MultiplyAdd(Vector256<int>.Zero, Vector256.Load(p + 48), Vector256.Create(*(int*)(y + 4)).AsSByte());
+        a = TDot.MultiplyAdd(a, Vector256.Load(p + 80), Vector256.Create(*(int*)(y + 8)).AsSByte());
+        b = TDot.MultiplyAdd(b, Vector256.Load(p + 112), Vector256.Create(*(int*)(y + 12)).AsSByte());
+        a = TDot.MultiplyAdd(a, Vector256.Load(p + 144), Vector256.Create(*(int*)(y + 16)).AsSByte());
+        b = TDot.MultiplyAdd(b, Vector256.Load(p + 176), Vector256.Create(*(int*)(y + 20)).AsSByte());
+        a = TDot.MultiplyAdd(a, Vector256.Load(p + 208), Vector256.Create(*(int*)(y + 24)).AsSByte());
+        b = TDot.MultiplyAdd(b, Vector256.Load(p + 240), Vector256.Create(*(int*)(y + 28)).AsSByte());
+        return a + b;
+    }
+}
+
+/// <summary>The interleaved layout's entry points by weight type.</summary>
+internal static unsafe class Interleaved8
+{
+    /// <summary>Whether a rows × n matrix of this type can be interleaved: Q4_0 (AVX2 + FMA) or Q8_0 (AVX-VNNI), whole
+    /// groups of eight rows and of eight blocks.</summary>
+    public static bool Eligible(GgmlType type, int rows, int n) => type switch
+    {
+        GgmlType.Q4_0 => Interleaved8<Q4_0Interleaved>.Eligible(rows, n),
+        GgmlType.Q8_0 => Interleaved8<Q8_0Interleaved>.Eligible(rows, n),
+        _ => false,
+    };
+
+    public static void Interleave(GgmlType type, byte* data, int rows, int n)
+    {
+        if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.Interleave(data, rows, n);
+        else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.Interleave(data, rows, n);
+        else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
+    }
+
+    public static void Deinterleave(GgmlType type, byte* src, byte* dst, int groups, int n)
+    {
+        if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.Deinterleave(src, dst, groups, n);
+        else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.Deinterleave(src, dst, groups, n);
+        else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
+    }
+
+    public static void MatMulRows(GgmlType type, byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
+                                  float* output, int outputStride, KernelPath path)
+    {
+        if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+        else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+        else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
+    }
+}
+
+/// <summary>Q4_0 / Q8_0 weights repacked at load so that a decode matvec needs no gather and no horizontal
+/// reduction: eight rows interleaved block by block. A group of eight rows keeps its 8 · rowBytes bytes; inside it,
+/// block b of the eight rows is one record (144 / 272 bytes) at b · record:
 /// <code>
 ///   bytes   0..15   d of rows 0..7 (fp16)
-///   bytes  16..143  four 32-byte vectors j = 0..3: int32 lane r = row r's qs bytes 4j..4j+3
+///   bytes  16..     QuantBytes / 4 vectors of 32 bytes j: int32 lane r = row r's quant bytes 4j..4j+3
 /// </code>
-/// so the low nibbles of vector j are row r's elements 4j..4j+3 in lane r, the high nibbles its elements 16+4j..,
-/// and a vpdpbusd against the activation's four bytes broadcast to every lane leaves each row's partial sum in its
-/// own lane. Rows stay whole groups (rows % 8 == 0) and rows whole groups of eight blocks (n % 256 == 0): see
-/// <see cref="Eligible"/>.
+/// (see <see cref="Q4_0Interleaved"/>, <see cref="Q8_0Interleaved"/>), and a vpdpbusd against the activation's four
+/// bytes broadcast to every lane leaves each row's partial sum in its own lane. Rows stay whole groups (rows % 8 ==
+/// 0) and rows whole groups of eight blocks (n % 256 == 0): see <see cref="Eligible"/>.
 ///
 /// Every output is bit-identical to <see cref="Block32Dot.Dot256{TKernel,TDot}"/> of the original row (and so to
 /// PairedRows, the tile and the small-batch kernels): the single-row dot accumulates block b's exact integer sum
 /// times d_w·d_a (one rounding) into lane b mod 8 of its accumulator by a fused multiply-add, then sums the lanes;
-/// here accumulator k (lanes = rows) takes every block b ≡ k (mod 8) the same way, and each row's eight lanes are
-/// gathered from the eight accumulators before the same final sum. Batches above one (prompts, several sequences)
-/// un-interleave the rows they need into per-thread scratch and run the standard kernels on it.</summary>
-internal static unsafe class Q4_0Interleaved8
+/// here accumulator k (lanes = rows) takes every block b ≡ k (mod 8) the same way, and the lanes' final sum is done
+/// across the eight accumulators with the same tree of additions, all rows at once. Batches of 2..16 (several
+/// sequences) have a kernel of their own; larger batches (prompts) un-interleave the rows they need into per-thread
+/// scratch and run the standard kernels on it.</summary>
+internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlock
 {
-    private const int Block = 18, ActBlock = 34, Record = 144, Rows = 8;
+    private const int ActBlock = 34, Rows = 8;
+    private static int Block => TBlock.BlockBytes;
+    private static int Record => 16 + 8 * TBlock.QuantBytes;
 
     /// <summary>2^112, carried by the prepared activation scales to cancel the weight scales' 2^-112 (as in
     /// PairedRows: the product is exactly d_w·d_a, rounded once).</summary>
     private const float ScaleUp = 5.192296858534828E+33f;
 
-    /// <summary>Whether a rows × n Q4_0 matrix can be interleaved: whole groups of eight rows and of eight blocks, and
-    /// a machine whose decode kernel here is faster than the standard one (AVX2 + FMA; measured on AVX-VNNI).</summary>
-    public static bool Eligible(GgmlType type, int rows, int n) =>
-        type == GgmlType.Q4_0 && rows > 0 && rows % Rows == 0 && n > 0 && n % 256 == 0 && Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>Whole groups of eight rows and of eight blocks, on a machine where the decode kernel here runs (AVX2 +
+    /// FMA, and AVX-VNNI for a type too wide for vpmaddubsw).</summary>
+    public static bool Eligible(int rows, int n) =>
+        rows > 0 && rows % Rows == 0 && n > 0 && n % 256 == 0 && Avx2.IsSupported && Fma.IsSupported && (TBlock.FitsMaddubs || AvxVnni.IsSupported);
 
-    /// <summary>Rewrites a rows × n Q4_0 matrix in place into the interleaved layout (same size).</summary>
+    /// <summary>Rewrites a rows × n matrix in place into the interleaved layout (same size).</summary>
     public static void Interleave(byte* data, int rows, int n)
     {
         long rowBytes = (long)(n / 32) * Block, groupBytes = Rows * rowBytes;
@@ -60,7 +178,7 @@ internal static unsafe class Q4_0Interleaved8
             {
                 byte* block = src + r * rowBytes + b * Block;
                 *(ushort*)(dst + 2 * r) = *(ushort*)block;
-                for (int j = 0; j < 4; j++) *(uint*)(dst + 16 + 32 * j + 4 * r) = *(uint*)(block + 2 + 4 * j);
+                for (int j = 0; j < TBlock.QuantBytes / 4; j++) *(uint*)(dst + 16 + 32 * j + 4 * r) = *(uint*)(block + 2 + 4 * j) ^ TBlock.StoredXor;
             }
     }
 
@@ -75,7 +193,7 @@ internal static unsafe class Q4_0Interleaved8
                 {
                     byte* block = dst + r * rowBytes + b * Block;
                     *(ushort*)block = *(ushort*)(src + 2 * r);
-                    for (int j = 0; j < 4; j++) *(uint*)(block + 2 + 4 * j) = *(uint*)(src + 16 + 32 * j + 4 * r);
+                    for (int j = 0; j < TBlock.QuantBytes / 4; j++) *(uint*)(block + 2 + 4 * j) = *(uint*)(src + 16 + 32 * j + 4 * r) ^ TBlock.StoredXor;
                 }
     }
 
@@ -85,16 +203,16 @@ internal static unsafe class Q4_0Interleaved8
                                   float* output, int outputStride, KernelPath path)
     {
         if (rowEnd <= rowStart || batch == 0) return;
-        if (path is KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 or KernelPath.Vector512)
+        bool vnni = path == KernelPath.Vector256AvxVnni;
+        if (vnni || (TBlock.FitsMaddubs && path is KernelPath.Vector256Avx2 or KernelPath.Vector512))
         {
-            bool vnni = path == KernelPath.Vector256AvxVnni;
             if (batch == 1)
             {
                 if (vnni) MatVec<AvxVnniInt8Dot>(weights, n, rowStart, rowEnd, activations, output);
                 else MatVec<Avx2Int8Dot>(weights, n, rowStart, rowEnd, activations, output);
                 return;
             }
-            if (batch <= SmallBatchKernels.MaxBatchFor(GgmlType.Q4_0) && !VecDot.TilesOnly)
+            if (batch <= SmallBatchKernels.MaxBatchFor(TBlock.Type) && !VecDot.TilesOnly)
             {
                 if (vnni) SmallBatch<AvxVnniInt8Dot>(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
                 else SmallBatch<Avx2Int8Dot>(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
@@ -130,7 +248,7 @@ internal static unsafe class Q4_0Interleaved8
                 Deinterleave(weights + g * groupBytes, scratch, count, n);
                 int from = Math.Max(rowStart, g * Rows), to = Math.Min(rowEnd, (g + count) * Rows);
                 // the scratch holds rows g·8 .. (g + count)·8; index it as if it were the whole matrix
-                VecDot.MatMulRows(GgmlType.Q4_0, scratch - g * groupBytes, n, from, to, activations, batch, output, outputStride, path);
+                VecDot.MatMulRows(TBlock.Type, scratch - g * groupBytes, n, from, to, activations, batch, output, outputStride, path);
             }
     }
 
@@ -142,18 +260,17 @@ internal static unsafe class Q4_0Interleaved8
     {
         int blocks = n / 32;
         long groupBytes = Rows * (long)blocks * Block;
-        // per activation block: -8·Σ q_a (the nibbles go in unsigned, q = value + 8) and d_a·2^112
+        // per activation block: -Bias·Σ q_a (the quants go in unsigned, stored = value + Bias) and d_a·2^112
         int* bias = stackalloc int[blocks];
         float* scales = stackalloc float[blocks];
         Prepare(activation, blocks, bias, scales);
-        float* lanes = stackalloc float[Rows * Rows];
         float* partial = stackalloc float[Rows];
         for (int g = rowStart / Rows; g * Rows < rowEnd; g++)
         {
             int first = g * Rows;
             bool whole = first >= rowStart && first + Rows <= rowEnd;
             float* o = whole ? output + first : partial;
-            Group<TDot>(weights + g * groupBytes, blocks, activation, bias, scales, o, lanes);
+            Group<TDot>(weights + g * groupBytes, blocks, activation, bias, scales, o);
             if (!whole)
                 for (int r = Math.Max(first, rowStart); r < Math.Min(first + Rows, rowEnd); r++) output[r] = partial[r - first];
         }
@@ -166,7 +283,7 @@ internal static unsafe class Q4_0Interleaved8
             byte* a = activation + b * ActBlock;
             var q = Vector256.Load((sbyte*)(a + 2));
             var wide = Avx2.ConvertToVector256Int16(q.GetLower()) + Avx2.ConvertToVector256Int16(q.GetUpper());
-            bias[b] = -8 * Sum(Avx2.MultiplyAddAdjacent(wide, Vector256<short>.One));
+            bias[b] = -TBlock.Bias * Sum(Avx2.MultiplyAddAdjacent(wide, Vector256<short>.One));
             scales[b] = Fp16.ToSingle(a) * ScaleUp;
         }
     }
@@ -207,10 +324,8 @@ internal static unsafe class Q4_0Interleaved8
             float* scales = (float*)(prep + prepared * 4);
             for (int a = 0; a < batch; a++) Prepare(activations + a * actBytes, blocks, bias + a * blocks, scales + a * blocks);
             var acc = stackalloc Vector256<float>[batch * Rows];
-            float* lanes = stackalloc float[Rows * Rows];
             float* partial = stackalloc float[Rows];
             long ahead = Block32Rows.PrefetchAhead;
-            var nibble = Vector256.Create((byte)0x0F);
             for (int g = rowStart / Rows; g * Rows < rowEnd; g++)
             {
                 int first = g * Rows;
@@ -220,14 +335,6 @@ internal static unsafe class Q4_0Interleaved8
                 for (int b = 0; b < blocks; b++, p += Record)
                 {
                     Block32Rows.PrefetchBlock(p, ahead, Record);
-                    var v0 = Vector256.Load(p + 16);
-                    var v1 = Vector256.Load(p + 48);
-                    var v2 = Vector256.Load(p + 80);
-                    var v3 = Vector256.Load(p + 112);
-                    var l0 = v0 & nibble; var h0 = Simd256.Bits(v0, 4, 0x0F);
-                    var l1 = v1 & nibble; var h1 = Simd256.Bits(v1, 4, 0x0F);
-                    var l2 = v2 & nibble; var h2 = Simd256.Bits(v2, 4, 0x0F);
-                    var l3 = v3 & nibble; var h3 = Simd256.Bits(v3, 4, 0x0F);
                     var raw = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)p)).AsInt32();
                     guard = Vector256.Max(guard, raw.AsUInt32() << 17);
                     var dw = (((raw << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
@@ -235,16 +342,9 @@ internal static unsafe class Q4_0Interleaved8
                     for (int a = 0; a < batch; a++)
                     {
                         sbyte* y = (sbyte*)(y0 + a * actBytes);
-                        var low = TDot.MultiplyAdd(Vector256.Create(bias[a * blocks + b]), l0, Vector256.Create(*(int*)y).AsSByte());
-                        var high = TDot.MultiplyAdd(Vector256<int>.Zero, h0, Vector256.Create(*(int*)(y + 16)).AsSByte());
-                        low = TDot.MultiplyAdd(low, l1, Vector256.Create(*(int*)(y + 4)).AsSByte());
-                        high = TDot.MultiplyAdd(high, h1, Vector256.Create(*(int*)(y + 20)).AsSByte());
-                        low = TDot.MultiplyAdd(low, l2, Vector256.Create(*(int*)(y + 8)).AsSByte());
-                        high = TDot.MultiplyAdd(high, h2, Vector256.Create(*(int*)(y + 24)).AsSByte());
-                        low = TDot.MultiplyAdd(low, l3, Vector256.Create(*(int*)(y + 12)).AsSByte());
-                        high = TDot.MultiplyAdd(high, h3, Vector256.Create(*(int*)(y + 28)).AsSByte());
+                        var sums = TBlock.Sums<TDot>(p, y, Vector256.Create(bias[a * blocks + b]));
                         ref var slot = ref acc[a * Rows + (b & 7)];
-                        slot = Fma.MultiplyAdd(Avx.ConvertToVector256Single(low + high), dw * Vector256.Create(scales[a * blocks + b]), slot);
+                        slot = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), dw * Vector256.Create(scales[a * blocks + b]), slot);
                     }
                 }
                 if (Vector256.GreaterThanOrEqualAny(guard, Vector256.Create(0xF800_0000u)))
@@ -256,8 +356,8 @@ internal static unsafe class Q4_0Interleaved8
                 for (int a = 0; a < batch; a++)
                 {
                     float* o = whole ? output + (long)a * outputStride + first : partial;
-                    for (int k = 0; k < Rows; k++) acc[a * Rows + k].Store(lanes + 8 * k);
-                    Finish(lanes, o);
+                    var x = acc + a * Rows;
+                    Finish(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]).Store(o);
                     if (!whole)
                         for (int r = Math.Max(first, rowStart); r < Math.Min(first + Rows, rowEnd); r++) output[(long)a * outputStride + r] = partial[r - first];
                 }
@@ -267,14 +367,13 @@ internal static unsafe class Q4_0Interleaved8
 
     [ThreadStatic] private static byte[]? preparedScratch;
 
-    /// <summary>The eight accumulators (stored at lanes, lanes = rows) to the eight rows' results: row r's
-    /// single-row accumulator is (acc[0][r], ..., acc[7][r]); its end: lanes summed, + 0 (no offsets), + 0 (no tail).</summary>
-    private static void Finish(float* lanes, float* o)
-    {
-        for (int r = 0; r < Rows; r++)
-            o[r] = Simd256.Sum(Vector256.Create(lanes[r], lanes[8 + r], lanes[16 + r], lanes[24 + r],
-                                                lanes[32 + r], lanes[40 + r], lanes[48 + r], lanes[56 + r])) + 0f + 0f;
-    }
+    /// <summary>The eight accumulators (lanes = rows) to the eight rows' results. Row r's single-row accumulator is
+    /// v = (a0[r], ..., a7[r]), and its end is Simd256.Sum(v) + 0 (no offsets) + 0 (no tail), which adds
+    /// ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)): the same tree, lane-wise, gives all eight rows at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Finish(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3,
+                                           Vector256<float> a4, Vector256<float> a5, Vector256<float> a6, Vector256<float> a7) =>
+        ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)) + Vector256<float>.Zero + Vector256<float>.Zero;
 
     /// <summary>Block b of the eight rows: the eight integer sums (lane = row) times d_w·d_a, fused into acc.
     /// guard keeps the largest d_w shifted to the top: an infinity or NaN scale sends the group to the single-row dot.</summary>
@@ -283,29 +382,16 @@ internal static unsafe class Q4_0Interleaved8
                                                ref Vector256<uint> guard, long ahead) where TDot : IInt8Dot256
     {
         Block32Rows.PrefetchBlock(p, ahead, Record);
-        var nibble = Vector256.Create((byte)0x0F);
-        var v0 = Vector256.Load(p + 16);
-        var v1 = Vector256.Load(p + 48);
-        var v2 = Vector256.Load(p + 80);
-        var v3 = Vector256.Load(p + 112);
-        // two chains of four: a vpdpbusd takes five cycles; the low chain starts from -8·Σ q_a
-        var low = TDot.MultiplyAdd(Vector256.Create(bias), v0 & nibble, Vector256.Create(*(int*)y).AsSByte());
-        var high = TDot.MultiplyAdd(Vector256<int>.Zero, Simd256.Bits(v0, 4, 0x0F), Vector256.Create(*(int*)(y + 16)).AsSByte());
-        low = TDot.MultiplyAdd(low, v1 & nibble, Vector256.Create(*(int*)(y + 4)).AsSByte());
-        high = TDot.MultiplyAdd(high, Simd256.Bits(v1, 4, 0x0F), Vector256.Create(*(int*)(y + 20)).AsSByte());
-        low = TDot.MultiplyAdd(low, v2 & nibble, Vector256.Create(*(int*)(y + 8)).AsSByte());
-        high = TDot.MultiplyAdd(high, Simd256.Bits(v2, 4, 0x0F), Vector256.Create(*(int*)(y + 24)).AsSByte());
-        low = TDot.MultiplyAdd(low, v3 & nibble, Vector256.Create(*(int*)(y + 12)).AsSByte());
-        high = TDot.MultiplyAdd(high, Simd256.Bits(v3, 4, 0x0F), Vector256.Create(*(int*)(y + 28)).AsSByte());
+        var sums = TBlock.Sums<TDot>(p, y, Vector256.Create(bias));
         // the eight fp16 d as w·2^-112 (PairedRows' three-instruction conversion, exact for every finite half)
         var raw = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)p)).AsInt32();
         guard = Vector256.Max(guard, raw.AsUInt32() << 17);
         var dw = (((raw << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(low + high), dw * Vector256.Create(scale), acc);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), dw * Vector256.Create(scale), acc);
     }
 
     /// <summary>One group of eight rows into o[0..7].</summary>
-    private static void Group<TDot>(byte* w, int blocks, byte* a, int* bias, float* scales, float* o, float* lanes)
+    private static void Group<TDot>(byte* w, int blocks, byte* a, int* bias, float* scales, float* o)
         where TDot : IInt8Dot256
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
@@ -328,9 +414,7 @@ internal static unsafe class Q4_0Interleaved8
             SingleRowDots(start, blocks, a - (long)blocks * ActBlock, o);
             return;
         }
-        a0.Store(lanes); a1.Store(lanes + 8); a2.Store(lanes + 16); a3.Store(lanes + 24);
-        a4.Store(lanes + 32); a5.Store(lanes + 40); a6.Store(lanes + 48); a7.Store(lanes + 56);
-        Finish(lanes, o);
+        Finish(a0, a1, a2, a3, a4, a5, a6, a7).Store(o);
     }
 
     /// <summary>A group with an infinity or NaN scale: its rows un-interleaved and dotted one by one.</summary>
@@ -341,7 +425,7 @@ internal static unsafe class Q4_0Interleaved8
         fixed (byte* p = rows)
         {
             Deinterleave(group, p, 1, blocks * 32);
-            for (int r = 0; r < Rows; r++) o[r] = Block32Dot.Dot256<Q4_0Kernels.Blocks, Avx2Int8Dot>(p + r * rowBytes, a, blocks * 32);
+            for (int r = 0; r < Rows; r++) o[r] = VecDot.Dot(TBlock.Type, p + r * rowBytes, a, blocks * 32);
         }
     }
 }
