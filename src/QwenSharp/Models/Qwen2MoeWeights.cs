@@ -31,42 +31,46 @@ public sealed class Qwen2MoeLayerWeights
     private static long Bytes(in WeightMatrix m) => m.RowBytes * m.Rows;
 
     /// <summary>Binds and checks (presence, shape, type) the MoE tensors of layer <paramref name="layer"/>.</summary>
-    public static Qwen2MoeLayerWeights Bind(ITensorSource file, Qwen2Config c, int layer)
+    public static Qwen2MoeLayerWeights Bind(ITensorSource file, Qwen2Config c, int layer) => Bind(file, c, layer, new WeightRepacker(file, enabled: false));
+
+    /// <summary>Bind, offering every expert slice and shared-expert matrix to <paramref name="repacker"/>.</summary>
+    internal static Qwen2MoeLayerWeights Bind(ITensorSource file, Qwen2Config c, int layer, WeightRepacker repacker)
     {
         var moe = c.Moe ?? throw new ArgumentException("not an MoE config", nameof(c));
         int h = c.HiddenSize, e = moe.ExpertCount, fe = moe.ExpertFeedForwardSize, fs = moe.SharedFeedForwardSize;
         string p = $"blk.{layer}.";
-        var gates = Experts(file, layer, "gate", e, fe, h);
-        var ups = Experts(file, layer, "up", e, fe, h);
-        var downs = Experts(file, layer, "down", e, h, fe);
+        var gates = Experts(file, layer, "gate", e, fe, h, repacker);
+        var ups = Experts(file, layer, "up", e, fe, h, repacker);
+        var downs = Experts(file, layer, "down", e, h, fe, repacker);
         return new Qwen2MoeLayerWeights
         {
-            Router = Matrix(file, p + "ffn_gate_inp.weight", e, h),
+            Router = Matrix(file, p + "ffn_gate_inp.weight", e, h, null),
             ExpertGate = gates,
             ExpertUp = ups,
             ExpertDown = downs,
             SharedGateInput = Vector(file, p + "ffn_gate_inp_shexp.weight", h),
-            SharedGate = Matrix(file, p + "ffn_gate_shexp.weight", fs, h),
-            SharedUp = Matrix(file, p + "ffn_up_shexp.weight", fs, h),
-            SharedDown = Matrix(file, p + "ffn_down_shexp.weight", h, fs),
+            SharedGate = Matrix(file, p + "ffn_gate_shexp.weight", fs, h, repacker),
+            SharedUp = Matrix(file, p + "ffn_up_shexp.weight", fs, h, repacker),
+            SharedDown = Matrix(file, p + "ffn_down_shexp.weight", h, fs, repacker),
             ExpertsPerToken = moe.ExpertUsedCount,
         };
     }
 
-    private static WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols) => Slices(file, name, [cols, rows], 1, rows, cols)[0];
+    private static WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols, WeightRepacker? repacker) =>
+        Slices(file, name, [cols, rows], 1, rows, cols, repacker)[0];
 
     /// <summary>The experts of one projection: slices of the stacked GGUF tensor blk.N.ffn_X_exps.weight, or, from a
     /// HuggingFace folder, each expert's own tensor (<see cref="HfTensorNames.ExpertGguf"/>) bound where it lies, so
     /// nothing is copied. The forward pass quantizes one activation row for all experts, so they must share a type.</summary>
-    private static WeightMatrix[] Experts(ITensorSource file, int layer, string projection, int experts, int rows, int cols)
+    private static WeightMatrix[] Experts(ITensorSource file, int layer, string projection, int experts, int rows, int cols, WeightRepacker repacker)
     {
         string stacked = $"blk.{layer}.ffn_{projection}_exps.weight";
         if (file.FindTensor(stacked) != null || file.FindTensor(HfTensorNames.ExpertGguf(layer, 0, projection)) == null)
-            return Slices(file, stacked, [cols, rows, experts], experts, rows, cols);
+            return Slices(file, stacked, [cols, rows, experts], experts, rows, cols, repacker);
         var matrices = new WeightMatrix[experts];
         for (int x = 0; x < experts; x++)
         {
-            matrices[x] = Matrix(file, HfTensorNames.ExpertGguf(layer, x, projection), rows, cols);
+            matrices[x] = Matrix(file, HfTensorNames.ExpertGguf(layer, x, projection), rows, cols, repacker);
             if (matrices[x].Type != matrices[0].Type)
                 throw new ModelFileException(file.FilePath,
                     $"expert {x} of layer {layer} ({HfTensorNames.ToHf(matrices[x].Name)}) is {GgmlTypeInfo.Name(matrices[x].Type)} but expert 0 is {GgmlTypeInfo.Name(matrices[0].Type)}: the experts of one projection must share a type");
@@ -74,7 +78,7 @@ public sealed class Qwen2MoeLayerWeights
         return matrices;
     }
 
-    private static unsafe WeightMatrix[] Slices(ITensorSource file, string name, long[] dims, int count, int rows, int cols)
+    private static unsafe WeightMatrix[] Slices(ITensorSource file, string name, long[] dims, int count, int rows, int cols, WeightRepacker? repacker)
     {
         var t = file.GetTensor(name);
         if (!t.Dims.AsSpan().SequenceEqual(dims))
@@ -87,7 +91,11 @@ public sealed class Qwen2MoeLayerWeights
         byte* data = file.GetTensorData(t);
         long sliceBytes = GgmlTypeInfo.RowBytes(t.Type, cols) * rows;
         var slices = new WeightMatrix[count];
-        for (int i = 0; i < count; i++) slices[i] = new WeightMatrix(count == 1 ? name : $"{name}[{i}]", t.Type, data + i * sliceBytes, rows, cols);
+        for (int i = 0; i < count; i++)
+        {
+            slices[i] = new WeightMatrix(count == 1 ? name : $"{name}[{i}]", t.Type, data + i * sliceBytes, rows, cols);
+            if (repacker != null) slices[i] = repacker.Offer(slices[i], t);
+        }
         return slices;
     }
 

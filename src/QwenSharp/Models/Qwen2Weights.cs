@@ -25,8 +25,9 @@ public sealed class Qwen2LayerWeights
 
 /// <summary>All weights of a Qwen2 dense model, bound to the memory-mapped GGUF (matrices are never copied).
 /// Every tensor's presence, type and shape is checked against the config here, at load. With repack, the Q4_0 and
-/// Q8_0 matrices that only matmuls read (the layers' and an untied output; not the embedding, whose rows are looked up)
-/// are rewritten in place into <see cref="WeightLayout.Interleaved8"/> where the source lets them be written.</summary>
+/// Q8_0 matrices that only matmuls read (the layers', the experts' and an untied output; not the embedding, whose
+/// rows are looked up) are rewritten in place into <see cref="WeightLayout.Interleaved8"/> where the source lets them
+/// be written (<see cref="WeightRepacker"/>).</summary>
 public sealed unsafe class Qwen2Weights
 {
     public required WeightMatrix TokenEmbedding { get; init; }  // [V, H]
@@ -41,17 +42,9 @@ public sealed unsafe class Qwen2Weights
     {
         int h = c.HiddenSize, kv = c.KvDim, f = c.FeedForwardSize, v = c.VocabSize;
         var layers = new Qwen2LayerWeights[c.LayerCount];
-        var repacks = new List<WeightMatrix>();
-        WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols)
-        {
-            var m = Qwen2Weights.Matrix(file, name, rows, cols);
-            if (!repack || !Interleaved8.Eligible(m.Type, rows, cols)) return m;
-            byte* writable = file.GetWritableTensorData(file.GetTensor(name));
-            if (writable == null) return m;
-            m = new WeightMatrix(name, m.Type, writable, rows, cols, WeightLayout.Interleaved8);
-            repacks.Add(m);
-            return m;
-        }
+        var repacker = new WeightRepacker(file, repack);
+        WeightMatrix Matrix(ITensorSource file, string name, int rows, int cols) =>
+            repacker.Offer(Qwen2Weights.Matrix(file, name, rows, cols), file.GetTensor(name));
         for (int i = 0; i < layers.Length; i++)
         {
             string p = $"blk.{i}.";
@@ -69,7 +62,7 @@ public sealed unsafe class Qwen2Weights
                 WGate = c.Moe != null ? default : Matrix(file, p + "ffn_gate.weight", f, h),
                 WUp = c.Moe != null ? default : Matrix(file, p + "ffn_up.weight", f, h),
                 WDown = c.Moe != null ? default : Matrix(file, p + "ffn_down.weight", h, f),
-                Moe = c.Moe != null ? Qwen2MoeLayerWeights.Bind(file, c, i) : null,
+                Moe = c.Moe != null ? Qwen2MoeLayerWeights.Bind(file, c, i, repacker) : null,
             };
         }
         var embedding = Qwen2Weights.Matrix(file, "token_embd.weight", v, h);
@@ -82,9 +75,7 @@ public sealed unsafe class Qwen2Weights
             Output = tied ? embedding : Matrix(file, "output.weight", v, h),
             TiedOutput = tied,
         };
-        // every check has passed: only now rewrite pages (a matrix per worker; the file is never written)
-        foreach (var m in repacks) ReadOnlyFileMapping.PopulatePrivate(m.Data, m.Rows * m.RowBytes);
-        Parallel.ForEach(repacks, m => Interleaved8.Interleave(m.Type, m.Data, m.Rows, m.Cols));
+        repacker.Run();   // every check has passed: only now rewrite pages
         return weights;
     }
 

@@ -4,8 +4,8 @@ using QwenSharp.Tensors;
 
 namespace QwenSharp.Tests.Models;
 
-/// <summary>Q4_0 weights repacked at load (ModelLoadOptions.RepackWeights, on by default): the layers' matrices and an
-/// untied output are interleaved in place, in private copy-on-write pages, and the model computes the same logits,
+/// <summary>Q4_0 and Q8_0 weights repacked at load (ModelLoadOptions.RepackWeights, on by default): the layers'
+/// matrices, the experts' and an untied output are interleaved in place, in private copy-on-write pages, and the model computes the same logits,
 /// bit for bit, as with the file's layout; the file is never written, and two loads of one file do not see each
 /// other's pages.</summary>
 public class RepackedWeightsTests
@@ -49,6 +49,32 @@ public class RepackedWeightsTests
         for (int i = 0; i < expected.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
                         $"logit {i}: repacked {got[i]:R}, file layout {expected[i]:R}");
+    }
+
+    [Theory]
+    [InlineData("q8_0")]
+    [InlineData("moe q4_0")]
+    public void OtherRepackedModelsGiveTheFileLayoutsLogitsBitForBit(string kind)
+    {
+        string path = kind == "q8_0" ? SyntheticModels.SmallQ8_0 : SyntheticModels.SmallMoeQ4_0;
+        using var repacked = Qwen2Model.Load(path);
+        using var plain = Qwen2Model.Load(path, new ModelLoadOptions { RepackWeights = false });
+        var layer = repacked.Weights.Layers[0];
+        bool expectRepack = kind != "q8_0" || System.Runtime.Intrinsics.X86.AvxVnni.IsSupported;
+        var expected = expectRepack ? WeightLayout.Interleaved8 : WeightLayout.Rows;
+        Assert.Equal(expected, layer.Wq.Layout);
+        if (layer.Moe is { } moe)
+        {
+            Assert.All(moe.ExpertGate, m => Assert.Equal(expected, m.Layout));
+            Assert.All(moe.ExpertDown, m => Assert.Equal(expected, m.Layout));
+            Assert.Equal(expected, moe.SharedDown.Layout);
+            Assert.Equal(WeightLayout.Rows, plain.Weights.Layers[0].Moe!.ExpertUp[1].Layout);
+        }
+        var want = Logits(plain);
+        var got = Logits(repacked);
+        for (int i = 0; i < want.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(want[i]) == BitConverter.SingleToInt32Bits(got[i]),
+                        $"{kind} logit {i}: repacked {got[i]:R}, file layout {want[i]:R}");
     }
 
     [Fact]

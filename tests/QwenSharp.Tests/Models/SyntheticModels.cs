@@ -44,5 +44,17 @@ internal static class SyntheticModels
         WeightType = GgmlType.Q4_0, HiddenSize = 256, FeedForwardSize = 768, HeadCount = 4, KvHeadCount = 2,
         TiedEmbeddings = false, InitStd = 0.1f, Seed = 11,
     });
+    /// <summary>The same shapes in Q8_0, and a qwen2moe of such widths in Q4_0 (4 experts, top-2, expert width 256,
+    /// shared width 512): the other matrices the load repacks.</summary>
+    public static string SmallQ8_0 => Get("small-q8_0", Tiny with
+    {
+        WeightType = GgmlType.Q8_0, HiddenSize = 256, FeedForwardSize = 768, HeadCount = 4, KvHeadCount = 2,
+        TiedEmbeddings = false, InitStd = 0.1f, Seed = 12,
+    });
+    public static string SmallMoeQ4_0 => Get("small-moe-q4_0", Tiny with
+    {
+        WeightType = GgmlType.Q4_0, HiddenSize = 256, HeadCount = 4, KvHeadCount = 2, InitStd = 0.1f, Seed = 13,
+        Moe = new SyntheticMoeSpec { ExpertCount = 4, ExpertUsedCount = 2, ExpertFeedForwardSize = 256, SharedFeedForwardSize = 512 },
+    });
     public static string TinyQ8 => Get("tiny-q8_0", Tiny with { WeightType = GgmlType.Q8_0, HiddenSize = 64, FeedForwardSize = 128 });
 }
