@@ -82,6 +82,21 @@ public unsafe class Interleaved8Tests
         }
     }
 
+    /// <summary>Prepared activation values past the 32 KiB stack budget go to a per-thread buffer: batch 1 past
+    /// n = 131,072, batch 9 past n = 14,563.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void RowsPastTheStackScratchEqualTheStandardLayoutExactly(GgmlType type, string path)
+    {
+        var rng = new Random(7600);
+        foreach (var (n, batch) in new[] { (256 * 520, 1), (256 * 60, 9) })
+        {
+            var x = new float[batch * n];
+            for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
+            Check(type, TensorTestData.Path(path), n, RandomMatrix(type, Rows, n, rng), x, batch);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void ExtremeBytesEqualTheStandardLayoutExactly(GgmlType type, string path)

@@ -197,8 +197,8 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
                 }
     }
 
-    /// <summary>VecDot.MatMulRows for an interleaved matrix: batch 1 here, other batches through the standard kernels on
-    /// un-interleaved rows.</summary>
+    /// <summary>VecDot.MatMulRows for an interleaved matrix: batches of 1 and 2..16 by the kernels here (on a rung
+    /// that runs them), other batches and rungs through the standard kernels on un-interleaved rows.</summary>
     public static void MatMulRows(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
                                   float* output, int outputStride, KernelPath path)
     {
@@ -261,19 +261,35 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
         int blocks = n / 32;
         long groupBytes = Rows * (long)blocks * Block;
         // per activation block: -Bias·Σ q_a (the quants go in unsigned, stored = value + Bias) and d_a·2^112
-        int* bias = stackalloc int[blocks];
-        float* scales = stackalloc float[blocks];
-        Prepare(activation, blocks, bias, scales);
-        float* partial = stackalloc float[Rows];
-        for (int g = rowStart / Rows; g * Rows < rowEnd; g++)
+        byte[]? heap = PreparedHeap(blocks);
+        byte* stack = stackalloc byte[heap == null ? blocks * 8 : 0];
+        fixed (byte* pinned = heap)
         {
-            int first = g * Rows;
-            bool whole = first >= rowStart && first + Rows <= rowEnd;
-            float* o = whole ? output + first : partial;
-            Group<TDot>(weights + g * groupBytes, blocks, activation, bias, scales, o);
-            if (!whole)
-                for (int r = Math.Max(first, rowStart); r < Math.Min(first + Rows, rowEnd); r++) output[r] = partial[r - first];
+            byte* prep = heap == null ? stack : pinned;
+            int* bias = (int*)prep;
+            float* scales = (float*)(prep + blocks * 4);
+            Prepare(activation, blocks, bias, scales);
+            float* partial = stackalloc float[Rows];
+            for (int g = rowStart / Rows; g * Rows < rowEnd; g++)
+            {
+                int first = g * Rows;
+                bool whole = first >= rowStart && first + Rows <= rowEnd;
+                float* o = whole ? output + first : partial;
+                Group<TDot>(weights + g * groupBytes, blocks, activation, bias, scales, o);
+                if (!whole)
+                    for (int r = Math.Max(first, rowStart); r < Math.Min(first + Rows, rowEnd); r++) output[r] = partial[r - first];
+            }
         }
+    }
+
+    /// <summary>The prepared activation values (8 bytes per activation block) live on the stack up to 32 KiB (every
+    /// Qwen1.5 width at batch 1, and at batch 16 up to n = 2048), else in a per-thread buffer grown once.</summary>
+    private static byte[]? PreparedHeap(int prepared)
+    {
+        if (prepared * 8L <= 32 << 10) return null;
+        var heap = preparedScratch;
+        if (heap == null || heap.Length < prepared * 8L) preparedScratch = heap = new byte[prepared * 8L];
+        return heap;
     }
 
     private static void Prepare(byte* activation, int blocks, int* bias, float* scales)
@@ -308,14 +324,9 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
     {
         int blocks = n / 32;
         long groupBytes = Rows * (long)blocks * Block, actBytes = (long)blocks * ActBlock;
-        // per activation and block: -8·Σ q_a and d_a·2^112 (on the stack up to 32 KiB, else a per-thread buffer)
+        // per activation and block: -Bias·Σ q_a and d_a·2^112
         int prepared = batch * blocks;
-        byte[]? heap = null;
-        if (prepared * 8 > 32 << 10)
-        {
-            heap = preparedScratch;
-            if (heap == null || heap.Length < prepared * 8) preparedScratch = heap = new byte[prepared * 8];
-        }
+        byte[]? heap = PreparedHeap(prepared);
         byte* stack = stackalloc byte[heap == null ? prepared * 8 : 0];
         fixed (byte* pinned = heap)
         {
