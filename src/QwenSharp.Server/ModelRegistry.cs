@@ -134,7 +134,7 @@ public sealed class ModelRegistry : IDisposable
     private LoadedModel Load(ModelEntry entry)
     {
         var clock = Stopwatch.StartNew();
-        var model = Qwen2Model.Load(entry.Path);
+        var model = Qwen2Model.Load(entry.Path, _options.LoadOptions);
         try
         {
             var scheduler = new BatchScheduler(model, new BatchSchedulerOptions

@@ -22,6 +22,8 @@ public sealed record ServerOptions
     public int MaxBatch { get; init; } = 512;
     public int Threads { get; init; }
     public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
+    /// <summary>How each model is loaded: quantization at load, repacking (`--quantize`, `--no-repack`).</summary>
+    public ModelLoadOptions LoadOptions { get; init; } = ModelLoadOptions.Default;
     public long MaxRequestBodyBytes { get; init; } = 16 * 1024 * 1024;
     /// <summary>How long a model stays loaded after its last request when the request does not say (Ollama: 5m).</summary>
     public TimeSpan DefaultKeepAlive { get; init; } = TimeSpan.FromMinutes(5);

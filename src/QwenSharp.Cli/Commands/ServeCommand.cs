@@ -34,6 +34,7 @@ internal static class ServeCommand
                 CorsOrigins = (r.GetValue(cors) ?? Env("QWEN_CORS_ORIGINS") ?? "")
                     .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 ContextLength = ctx.ContextLength, Threads = ctx.Threads, KvCacheType = ctx.KvCacheType,
+                LoadOptions = runtime.LoadOptions(r),
             };
             if (options.Parallel < 1) throw new QwenSharpException($"--parallel must be at least 1, got {options.Parallel}");
             if (options.MaxQueue < 0) throw new QwenSharpException($"--max-queue must be 0 or more, got {options.MaxQueue}");
