@@ -168,18 +168,26 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
             }
     }
 
-    /// <summary>Eight standard rows at src into one interleaved group at dst (distinct buffers).</summary>
+    /// <summary>Eight standard rows at src into one interleaved group at dst (distinct buffers): per block, each
+    /// 16-byte half of the eight rows' quants goes through two 4×4 dword transposes (rows 0..3 and 4..7).</summary>
     internal static void InterleaveGroup(byte* src, byte* dst, int n)
     {
         int blocks = n / 32;
         long rowBytes = (long)blocks * Block;
+        var flip = Vector128.Create(TBlock.StoredXor);
         for (int b = 0; b < blocks; b++, dst += Record)
-            for (int r = 0; r < Rows; r++)
-            {
-                byte* block = src + r * rowBytes + b * Block;
-                *(ushort*)(dst + 2 * r) = *(ushort*)block;
-                for (int j = 0; j < TBlock.QuantBytes / 4; j++) *(uint*)(dst + 16 + 32 * j + 4 * r) = *(uint*)(block + 2 + 4 * j) ^ TBlock.StoredXor;
-            }
+        {
+            byte* block = src + b * Block;
+            for (int r = 0; r < Rows; r++) *(ushort*)(dst + 2 * r) = *(ushort*)(block + r * rowBytes);
+            for (int half = 0; half < TBlock.QuantBytes / 16; half++)
+                for (int four = 0; four < 2; four++)
+                {
+                    byte* q = block + 4 * four * rowBytes + 2 + 16 * half;
+                    Transpose4(Vector128.Load((uint*)q) ^ flip, Vector128.Load((uint*)(q + rowBytes)) ^ flip,
+                               Vector128.Load((uint*)(q + 2 * rowBytes)) ^ flip, Vector128.Load((uint*)(q + 3 * rowBytes)) ^ flip,
+                               dst + 16 + 128 * half + 16 * four, 32);
+                }
+        }
     }
 
     /// <summary>The inverse: <paramref name="groups"/> interleaved groups at src back to 8 · groups standard rows at dst.</summary>
@@ -187,14 +195,36 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
     {
         int blocks = n / 32;
         long rowBytes = (long)blocks * Block;
+        var flip = Vector128.Create(TBlock.StoredXor);
         for (int g = 0; g < groups; g++, dst += Rows * rowBytes)
             for (int b = 0; b < blocks; b++, src += Record)
-                for (int r = 0; r < Rows; r++)
-                {
-                    byte* block = dst + r * rowBytes + b * Block;
-                    *(ushort*)block = *(ushort*)(src + 2 * r);
-                    for (int j = 0; j < TBlock.QuantBytes / 4; j++) *(uint*)(block + 2 + 4 * j) = *(uint*)(src + 16 + 32 * j + 4 * r) ^ TBlock.StoredXor;
-                }
+            {
+                byte* block = dst + b * Block;
+                for (int r = 0; r < Rows; r++) *(ushort*)(block + r * rowBytes) = *(ushort*)(src + 2 * r);
+                for (int half = 0; half < TBlock.QuantBytes / 16; half++)
+                    for (int four = 0; four < 2; four++)
+                    {
+                        byte* v = src + 16 + 128 * half + 16 * four;   // vector j's lanes of rows 4·four .. 4·four + 3
+                        Transpose4(Vector128.Load((uint*)v) ^ flip, Vector128.Load((uint*)(v + 32)) ^ flip,
+                                   Vector128.Load((uint*)(v + 64)) ^ flip, Vector128.Load((uint*)(v + 96)) ^ flip,
+                                   block + 4 * four * rowBytes + 2 + 16 * half, rowBytes);
+                    }
+            }
+    }
+
+    /// <summary>Stores the transpose of the 4×4 dword matrix whose rows are a..d: its row i (a[i], b[i], c[i], d[i])
+    /// at dst + i · stride (unaligned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4(Vector128<uint> a, Vector128<uint> b, Vector128<uint> c, Vector128<uint> d, byte* dst, long stride)
+    {
+        var ab0 = Sse2.UnpackLow(a, b);    // a0 b0 a1 b1
+        var ab1 = Sse2.UnpackHigh(a, b);   // a2 b2 a3 b3
+        var cd0 = Sse2.UnpackLow(c, d);
+        var cd1 = Sse2.UnpackHigh(c, d);
+        Sse2.UnpackLow(ab0.AsUInt64(), cd0.AsUInt64()).Store((ulong*)dst);
+        Sse2.UnpackHigh(ab0.AsUInt64(), cd0.AsUInt64()).Store((ulong*)(dst + stride));
+        Sse2.UnpackLow(ab1.AsUInt64(), cd1.AsUInt64()).Store((ulong*)(dst + 2 * stride));
+        Sse2.UnpackHigh(ab1.AsUInt64(), cd1.AsUInt64()).Store((ulong*)(dst + 3 * stride));
     }
 
     /// <summary>VecDot.MatMulRows for an interleaved matrix: batches of 1 and 2..16 by the kernels here (on a rung
