@@ -10,8 +10,9 @@ public sealed record ModelLoadOptions
     public GgmlType? Quantize { get; init; }
 
     /// <summary>Repack weights at load into the layout their decode kernel reads fastest, where one exists: Q4_0 and
-    /// (with AVX-VNNI) Q8_0 matrices of the decoder layers (and an untied output) into groups of eight interleaved rows
-    /// (Tensors/Kernels/Interleaved8.cs; same size, bit-identical logits). A GGUF file is then mapped
+    /// (with AVX-VNNI) Q8_0 matrices of the decoder layers, the experts and the output (a tied embedding too) into
+    /// groups of eight interleaved rows (Tensors/Kernels/Interleaved8.cs; same size, bit-identical logits). A GGUF
+    /// file is then mapped
     /// copy-on-write, and the repacked pages become private copies of the file's (the resident size does not
     /// grow: each such page replaces the file page it copies). False keeps every page the file's own.</summary>
     public bool RepackWeights { get; init; } = true;

@@ -33,7 +33,7 @@ public sealed unsafe partial class Qwen2Context
         long t = ForwardProfile.Start();
         ForwardProfile.CountCall(n);
         for (int b = 0; b < n; b++)
-            Dequantize.Row(w.TokenEmbedding.Type, new ReadOnlySpan<byte>(w.TokenEmbedding.Row(batch[b].Token), (int)w.TokenEmbedding.RowBytes), Row(_x, b, h));
+            EmbeddingRow(w.TokenEmbedding, batch[b].Token, Row(_x, b, h));
         ComputeRope(batch);
         t = ForwardProfile.Stop(ForwardProfile.Phase.Embed, t);
 
@@ -136,6 +136,19 @@ public sealed unsafe partial class Qwen2Context
         _matMulGroup.Set(_act, n, a, outA, b, outB, c, outC);
         Pool.Run(_matMulGroup);
         return ForwardProfile.Stop(phase, t);
+    }
+
+    /// <summary>x = the embedding's row for token: read in place, or (a tied embedding repacked for the output
+    /// matmul) copied out into the context's row buffer first.</summary>
+    private void EmbeddingRow(in WeightMatrix embedding, int token, Span<float> x)
+    {
+        var bytes = new Span<byte>(_embeddingRow, (int)embedding.RowBytes);
+        if (embedding.Layout == WeightLayout.Rows) Dequantize.Row(embedding.Type, new ReadOnlySpan<byte>(embedding.Row(token), bytes.Length), x);
+        else
+        {
+            embedding.CopyRow(token, bytes);
+            Dequantize.Row(embedding.Type, bytes, x);
+        }
     }
 
     /// <summary>A row-parallel element-wise job: on the pool for a batch, inline for a few rows (a decode step), where a

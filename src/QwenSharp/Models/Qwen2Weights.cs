@@ -25,8 +25,8 @@ public sealed class Qwen2LayerWeights
 
 /// <summary>All weights of a Qwen2 dense model, bound to the memory-mapped GGUF (matrices are never copied).
 /// Every tensor's presence, type and shape is checked against the config here, at load. With repack, the Q4_0 and
-/// Q8_0 matrices that only matmuls read (the layers', the experts' and an untied output; not the embedding, whose
-/// rows are looked up) are rewritten in place into <see cref="WeightLayout.Interleaved8"/> where the source lets them
+/// Q8_0 matrices that matmuls read (the layers', the experts', and the output, tied to the embedding or not; not an
+/// untied embedding, whose rows are only looked up) are rewritten in place into <see cref="WeightLayout.Interleaved8"/> where the source lets them
 /// be written (<see cref="WeightRepacker"/>).</summary>
 public sealed unsafe class Qwen2Weights
 {
@@ -65,8 +65,10 @@ public sealed unsafe class Qwen2Weights
                 Moe = c.Moe != null ? Qwen2MoeLayerWeights.Bind(file, c, i, repacker) : null,
             };
         }
-        var embedding = Qwen2Weights.Matrix(file, "token_embd.weight", v, h);
+        // a separate embedding is only looked up, row by row: it keeps the file's layout; a tied one is also the
+        // output matmul, the largest of all, so it is offered (lookups then copy their row out, WeightMatrix.CopyRow)
         bool tied = file.FindTensor("output.weight") == null;
+        var embedding = tied ? Matrix(file, "token_embd.weight", v, h) : Qwen2Weights.Matrix(file, "token_embd.weight", v, h);
         var weights = new Qwen2Weights
         {
             TokenEmbedding = embedding,

@@ -27,6 +27,16 @@ public readonly unsafe struct WeightMatrix
         RowBytes = GgmlTypeInfo.RowBytes(type, cols);
     }
 
+    /// <summary>Row r's blocks in the file's layout into dst (RowBytes bytes), whatever the layout here.</summary>
+    public void CopyRow(int r, Span<byte> dst)
+    {
+        if ((uint)r >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(r), $"{Name} has {Rows} rows, asked for row {r}");
+        if (dst.Length < RowBytes) throw new ArgumentException($"{Name}: a row is {RowBytes} bytes, the buffer {dst.Length}", nameof(dst));
+        fixed (byte* d = dst)
+            if (Layout == WeightLayout.Rows) Buffer.MemoryCopy(Data + r * RowBytes, d, RowBytes, RowBytes);
+            else Tensors.Kernels.Interleaved8.CopyRow(Type, Data, r, Cols, d);
+    }
+
     /// <summary>Row r's blocks (standard layout only: an interleaved matrix has no contiguous rows).</summary>
     public byte* Row(int r) => Layout == WeightLayout.Rows ? Data + r * RowBytes
         : throw new InvalidOperationException($"{Name} is stored {Layout}: its rows are not contiguous");

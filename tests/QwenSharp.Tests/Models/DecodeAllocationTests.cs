@@ -19,9 +19,14 @@ public class DecodeAllocationTests
     [InlineData("dense")]
     [InlineData("moe")]
     [InlineData("repacked q4_0")]
+    [InlineData("repacked tied q8_0")]
     public void DecodeStepsAllocateNothingAfterWarmUpOnAnyComputeThread(string kind)
     {
-        using var model = Qwen2Model.Load(kind switch { "moe" => SyntheticModels.TinyMoeQ8, "dense" => SyntheticModels.TinyQ8, _ => SyntheticModels.SmallQ4_0 });
+        using var model = Qwen2Model.Load(kind switch
+        {
+            "moe" => SyntheticModels.TinyMoeQ8, "dense" => SyntheticModels.TinyQ8,
+            "repacked q4_0" => SyntheticModels.SmallQ4_0, _ => SyntheticModels.SmallTiedQ8_0,
+        });
         using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 512, Threads = 2 });
         var one = new BatchEntry[1];
         int pos = 0;

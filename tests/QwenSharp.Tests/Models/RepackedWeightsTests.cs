@@ -52,17 +52,31 @@ public class RepackedWeightsTests
     }
 
     [Theory]
-    [InlineData("q8_0")]
+    [InlineData("tied q8_0")]
     [InlineData("moe q4_0")]
     public void OtherRepackedModelsGiveTheFileLayoutsLogitsBitForBit(string kind)
     {
-        string path = kind == "q8_0" ? SyntheticModels.SmallQ8_0 : SyntheticModels.SmallMoeQ4_0;
+        string path = kind == "tied q8_0" ? SyntheticModels.SmallTiedQ8_0 : SyntheticModels.SmallMoeQ4_0;
         using var repacked = Qwen2Model.Load(path);
         using var plain = Qwen2Model.Load(path, new ModelLoadOptions { RepackWeights = false });
         var layer = repacked.Weights.Layers[0];
-        bool expectRepack = kind != "q8_0" || System.Runtime.Intrinsics.X86.AvxVnni.IsSupported;
+        bool expectRepack = kind != "tied q8_0" || System.Runtime.Intrinsics.X86.AvxVnni.IsSupported;
         var expected = expectRepack ? WeightLayout.Interleaved8 : WeightLayout.Rows;
         Assert.Equal(expected, layer.Wq.Layout);
+        if (kind == "tied q8_0")
+        {
+            // the tied embedding is the output matmul's matrix: repacked, and looked up by copying its row out
+            Assert.True(repacked.Weights.TiedOutput);
+            Assert.Equal(expected, repacked.Weights.TokenEmbedding.Layout);
+            var row = new byte[repacked.Weights.TokenEmbedding.RowBytes];
+            var fileRow = new byte[row.Length];
+            for (int token = 0; token < repacked.Weights.TokenEmbedding.Rows; token += 37)
+            {
+                repacked.Weights.TokenEmbedding.CopyRow(token, row);
+                plain.Weights.TokenEmbedding.CopyRow(token, fileRow);
+                Assert.Equal(fileRow, row);
+            }
+        }
         if (layer.Moe is { } moe)
         {
             Assert.All(moe.ExpertGate, m => Assert.Equal(expected, m.Layout));

@@ -44,12 +44,13 @@ internal static class SyntheticModels
         WeightType = GgmlType.Q4_0, HiddenSize = 256, FeedForwardSize = 768, HeadCount = 4, KvHeadCount = 2,
         TiedEmbeddings = false, InitStd = 0.1f, Seed = 11,
     });
-    /// <summary>The same shapes in Q8_0, and a qwen2moe of such widths in Q4_0 (4 experts, top-2, expert width 256,
-    /// shared width 512): the other matrices the load repacks.</summary>
-    public static string SmallQ8_0 => Get("small-q8_0", Tiny with
+    /// <summary>The same shapes in Q8_0 with tied embeddings (vocabulary rows a multiple of eight, so the tied
+    /// embedding is repacked as the output matrix), and a qwen2moe of such widths in Q4_0 (4 experts, top-2, expert
+    /// width 256, shared width 512): the other matrices the load repacks.</summary>
+    public static string SmallTiedQ8_0 => Get("small-tied-q8_0", Tiny with
     {
         WeightType = GgmlType.Q8_0, HiddenSize = 256, FeedForwardSize = 768, HeadCount = 4, KvHeadCount = 2,
-        TiedEmbeddings = false, InitStd = 0.1f, Seed = 12,
+        TiedEmbeddings = true, VocabRows = (SyntheticVocabulary.ByteLevel().Tokens.Length + 7) / 8 * 8 + 8, InitStd = 0.1f, Seed = 12,
     });
     public static string SmallMoeQ4_0 => Get("small-moe-q4_0", Tiny with
     {

@@ -112,6 +112,15 @@ internal static unsafe class Interleaved8
         else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
     }
 
+    /// <summary>Row <paramref name="row"/> of an interleaved rows × n matrix, in the file's layout, into dst
+    /// (an embedding lookup).</summary>
+    public static void CopyRow(GgmlType type, byte* data, int row, int n, byte* dst)
+    {
+        if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.CopyRow(data, row, n, dst);
+        else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.CopyRow(data, row, n, dst);
+        else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
+    }
+
     public static void MatMulRows(GgmlType type, byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
                                   float* output, int outputStride, KernelPath path)
     {
@@ -210,6 +219,18 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
                                    block + 4 * four * rowBytes + 2 + 16 * half, rowBytes);
                     }
             }
+    }
+
+    /// <summary>One row back in the file's layout: its d and quant words picked out of each record of its group.</summary>
+    internal static void CopyRow(byte* data, int row, int n, byte* dst)
+    {
+        int blocks = n / 32, r = row % Rows;
+        byte* record = data + (long)(row / Rows) * Rows * blocks * Block;
+        for (int b = 0; b < blocks; b++, record += Record, dst += Block)
+        {
+            *(ushort*)dst = *(ushort*)(record + 2 * r);
+            for (int j = 0; j < TBlock.QuantBytes / 4; j++) *(uint*)(dst + 2 + 4 * j) = *(uint*)(record + 16 + 32 * j + 4 * r) ^ TBlock.StoredXor;
+        }
     }
 
     /// <summary>Stores the transpose of the 4×4 dword matrix whose rows are a..d: its row i (a[i], b[i], c[i], d[i])
