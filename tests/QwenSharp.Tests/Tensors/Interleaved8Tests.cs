@@ -32,6 +32,14 @@ public unsafe class Interleaved8Tests
         return weights;
     }
 
+    /// <summary>batch activation rows of n random values, one after another.</summary>
+    private static float[] RandomBatch(int batch, int n, Random rng)
+    {
+        var x = new float[batch * n];
+        for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
+        return x;
+    }
+
     private static byte[] Interleaved(GgmlType type, byte[] standard, int rows, int n)
     {
         var copy = (byte[])standard.Clone();
@@ -76,9 +84,7 @@ public unsafe class Interleaved8Tests
         foreach (int batch in new[] { 2, 3, 8, 16, 17, 64 })
         {
             const int n = 512;
-            var x = new float[batch * n];
-            for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
-            Check(type, TensorTestData.Path(path), n, RandomMatrix(type, Rows, n, rng), x, batch);
+            Check(type, TensorTestData.Path(path), n, RandomMatrix(type, Rows, n, rng), RandomBatch(batch, n, rng), batch);
         }
     }
 
@@ -91,9 +97,7 @@ public unsafe class Interleaved8Tests
         var rng = new Random(7600);
         foreach (var (n, batch) in new[] { (256 * 520, 1), (256 * 60, 9) })
         {
-            var x = new float[batch * n];
-            for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
-            Check(type, TensorTestData.Path(path), n, RandomMatrix(type, Rows, n, rng), x, batch);
+            Check(type, TensorTestData.Path(path), n, RandomMatrix(type, Rows, n, rng), RandomBatch(batch, n, rng), batch);
         }
     }
 
@@ -132,9 +136,7 @@ public unsafe class Interleaved8Tests
         weights[30 * rowBytes + 15 * block] = 0x00; weights[30 * rowBytes + 15 * block + 1] = 0xFC;
         foreach (int batch in new[] { 1, 4 })
         {
-            var x = new float[batch * n];
-            for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
-            Check(type, TensorTestData.Path(path), n, weights, x, batch);
+            Check(type, TensorTestData.Path(path), n, weights, RandomBatch(batch, n, rng), batch);
         }
     }
 
