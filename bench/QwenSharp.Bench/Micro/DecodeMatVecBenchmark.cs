@@ -6,13 +6,15 @@ using QwenSharp.Tests.Tensors;
 namespace QwenSharp.Bench.Micro;
 
 /// <summary>Microbenchmark (`bench micro matvec`): batch-1 MatMulRows GB/s of weight bytes for decode-sized Q8_0/Q4_0
-/// matrices, one and two threads, the multi-row kernel alternating with the single-row dot in the same run.</summary>
+/// matrices, one and two threads, the multi-row kernel alternating with the single-row dot in the same run, and for
+/// types the load repacks (Q4_0, Q8_0 with AVX-VNNI) the interleaved layout's kernel (Kernels/Interleaved8.cs) too.</summary>
 internal static unsafe class DecodeMatVecBenchmark
 {
     /// <summary>Batch-1 MatMulRows over a matrix, rows sliced evenly between the pool's threads.</summary>
     internal sealed class RowsJob : ComputeJob
     {
         public GgmlType Type;
+        public WeightLayout Layout;
         public byte* Weights, Activation;
         public int N, Rows;
         public float* Output;
@@ -20,7 +22,7 @@ internal static unsafe class DecodeMatVecBenchmark
         public override void Execute(int threadIndex, int threadCount)
         {
             var (start, end) = Slice(Rows, threadIndex, threadCount, 16);
-            VecDot.MatMulRows(Type, Weights, N, start, end, Activation, 1, Output, Rows);
+            VecDot.MatMulRows(Type, Layout, Weights, N, start, end, Activation, 1, Output, Rows);
         }
     }
 
@@ -32,22 +34,33 @@ internal static unsafe class DecodeMatVecBenchmark
             {
                 long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes;
                 var (weights, activation) = CheckpointLikeRows.MatVecOperands(type, rows, n, new Random(1));
+                bool interleavable = QwenSharp.Tensors.Kernels.Interleaved8.Eligible(type, rows, n);
+                var interleaved = weights;
+                if (interleavable)
+                {
+                    interleaved = GC.AllocateUninitializedArray<byte>(weights.Length, pinned: true);
+                    weights.CopyTo(interleaved, 0);
+                    fixed (byte* p = interleaved) QwenSharp.Tensors.Kernels.Interleaved8.Interleave(type, p, rows, n);
+                }
                 var result = new float[rows];
                 foreach (int threads in new[] { 1, 2 })
                 {
                     using var pool = new ComputePool(threads);
-                    fixed (byte* pw = weights, pa = activation)
+                    fixed (byte* pw = weights, pi = interleaved, pa = activation)
                     fixed (float* po = result)
                     {
                         var job = new RowsJob { Type = type, Weights = pw, Activation = pa, N = n, Rows = rows, Output = po };
                         int iterations = (int)Math.Max(3, 600_000_000 / bytes);
-                        var best = new double[4];
+                        int modes = interleavable ? 5 : 4;
+                        var best = new double[modes];
                         Array.Fill(best, double.MaxValue);
                         for (int round = 0; round < 6; round++)
-                            for (int mode = 0; mode < 4; mode++)
+                            for (int mode = 0; mode < modes; mode++)
                             {
                                 VecDot.SingleRowDecode = mode < 2;
-                                QwenSharp.Tensors.Kernels.Block32Rows.PrefetchAhead = mode % 2 == 1 ? 4096 : 0;
+                                QwenSharp.Tensors.Kernels.Block32Rows.PrefetchAhead = mode % 2 == 1 || mode == 4 ? 4096 : 0;
+                                job.Layout = mode == 4 ? WeightLayout.Interleaved8 : WeightLayout.Rows;
+                                job.Weights = mode == 4 ? pi : pw;
                                 pool.Run(job);
                                 var sw = Stopwatch.StartNew();
                                 for (int i = 0; i < iterations; i++) pool.Run(job);
@@ -56,7 +69,8 @@ internal static unsafe class DecodeMatVecBenchmark
                         VecDot.SingleRowDecode = false;
                         QwenSharp.Tensors.Kernels.Block32Rows.PrefetchAhead = 4096;
                         output.WriteLine($"{GgmlTypeInfo.Name(type)} {rows}x{n} threads {threads}: single-row {bytes / best[0] / 1e9:F1} GB/s, " +
-                                         $"single-row+prefetch {bytes / best[1] / 1e9:F1}, multi-row {bytes / best[2] / 1e9:F1}, multi-row+prefetch {bytes / best[3] / 1e9:F1}");
+                                         $"single-row+prefetch {bytes / best[1] / 1e9:F1}, multi-row {bytes / best[2] / 1e9:F1}, multi-row+prefetch {bytes / best[3] / 1e9:F1}" +
+                                         (interleavable ? $", interleaved {bytes / best[4] / 1e9:F1}" : ""));
                     }
                 }
             }
