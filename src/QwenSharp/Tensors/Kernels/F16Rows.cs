@@ -19,7 +19,7 @@ namespace QwenSharp.Tensors.Kernels;
 internal static unsafe class F16Rows
 {
     /// <summary>2^112: the activation scale that cancels the weights' 2^-112.</summary>
-    private const float ScaleUp = 5.192296858534828E+33f;
+    private const float ScaleUp = Fp16.ScaleUp;
 
     /// <summary>|half| &lt;&lt; 1 at or above this is an all-ones exponent (infinity or NaN).</summary>
     private const ushort SpecialShifted = 0xF800;

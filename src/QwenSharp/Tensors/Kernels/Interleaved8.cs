@@ -156,9 +156,6 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
     private static int Block { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TBlock.BlockBytes; }
     private static int Record { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => 16 + 8 * TBlock.QuantBytes; }
 
-    /// <summary>2^112, carried by the prepared activation scales to cancel the weight scales' 2^-112 (as in
-    /// PairedRows: the product is exactly d_w·d_a, rounded once).</summary>
-    private const float ScaleUp = 5.192296858534828E+33f;
 
     /// <summary>Whole groups of eight rows and of eight blocks, on a machine where the decode kernel here runs (AVX2 +
     /// FMA, and AVX-VNNI for a type too wide for vpmaddubsw).</summary>
@@ -353,7 +350,7 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
             var q = Vector256.Load((sbyte*)(a + 2));
             var wide = Avx2.ConvertToVector256Int16(q.GetLower()) + Avx2.ConvertToVector256Int16(q.GetUpper());
             bias[b] = -TBlock.Bias * Sum(Avx2.MultiplyAddAdjacent(wide, Vector256<short>.One));
-            scales[b] = Fp16.ToSingle(a) * ScaleUp;
+            scales[b] = Fp16.ToSingle(a) * Fp16.ScaleUp;   // the product with d·2^-112 is exactly d_w·d_a, rounded once
         }
     }
 
@@ -399,9 +396,7 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
                 for (int b = 0; b < blocks; b++, p += Record)
                 {
                     Block32Rows.PrefetchBlock(p, ahead, Record);
-                    var raw = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)p)).AsInt32();
-                    guard = Vector256.Max(guard, raw.AsUInt32() << 17);
-                    var dw = (((raw << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
+                    var dw = WeightScales(p, ref guard);
                     byte* y0 = activations + b * ActBlock + 2;
                     for (int a = 0; a < batch; a++)
                     {
@@ -447,11 +442,18 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
     {
         Block32Rows.PrefetchBlock(p, ahead, Record);
         var sums = TBlock.Sums<TDot>(p, y, Vector256.Create(bias));
-        // the eight fp16 d as w·2^-112 (PairedRows' three-instruction conversion, exact for every finite half)
-        var raw = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)p)).AsInt32();
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), WeightScales(p, ref guard) * Vector256.Create(scale), acc);
+    }
+
+    /// <summary>The record's eight fp16 d as d·2^-112 (<see cref="Fp16.ToSingleScaledDown"/>; the prepared activation
+    /// scales carry the 2^112). guard keeps the largest |d| shifted to the top: an infinity or NaN sends the group to
+    /// the standard kernels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WeightScales(byte* record, ref Vector256<uint> guard)
+    {
+        var raw = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)record)).AsInt32();
         guard = Vector256.Max(guard, raw.AsUInt32() << 17);
-        var dw = (((raw << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), dw * Vector256.Create(scale), acc);
+        return Fp16.ToSingleScaledDown(raw);
     }
 
     /// <summary>One group of eight rows into o[0..7].</summary>

@@ -41,9 +41,6 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
     private static int WeightBlock => TBlocks.WeightBlockBytes;
     private const int ActivationBlock = 34;
 
-    /// <summary>2^112, carried by the prepared activation scales to cancel the weight scales' 2^-112 (exact: an fp16
-    /// d_a is below 2^16, so d_a·2^112 stays below 2^128).</summary>
-    private const float ScaleUp = 5.192296858534828E+33f;
 
     /// <summary>Bytes of one group of eight blocks in the prepared activation: eight 32-byte vectors (low and high
     /// halves of the four block pairs), then the eight int32 biases Bias·Σq_a, then the eight fp32 scales d_a·2^112.</summary>
@@ -93,7 +90,7 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
                 TDot.MultiplyAdd(default, bias8, Vector256.Load((sbyte*)(a + 6 * ActivationBlock + 2))),
                 TDot.MultiplyAdd(default, bias8, Vector256.Load((sbyte*)(a + 7 * ActivationBlock + 2))));
             bias.Store((int*)(p + 256));
-            (Simd256.GatherHalves(a, ActivationBlock) * Vector256.Create(ScaleUp)).Store((float*)(p + 288));
+            (Simd256.GatherHalves(a, ActivationBlock) * Vector256.Create(Fp16.ScaleUp)).Store((float*)(p + 288));
         }
     }
 
@@ -108,10 +105,8 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchGroup(byte* w, long ahead) => Block32Rows.PrefetchBlock(w, ahead, 8 * WeightBlock);
 
-    /// <summary>d_w·d_a of a row's eight blocks. The fp16 d_w comes out of the gather as w·2^-112 in three
-    /// instructions (in the high half of a lane the half's sign is bit 31; an arithmetic shift by 3 puts exponent and
-    /// mantissa where an fp32's go, and the AND clears the sign copies and the neighbouring bytes), exact for every
-    /// finite half; the prepared d_a carries the 2^112, so the product is exactly d_w·d_a, rounded once as in the
+    /// <summary>d_w·d_a of a row's eight blocks. The fp16 d_w comes out of the gather as w·2^-112
+    /// (<see cref="Fp16.ToSingleScaledDown"/>), exact for every finite half; the prepared d_a carries the 2^112, so the product is exactly d_w·d_a, rounded once as in the
     /// single-row dot. guard keeps the largest |d_w| (shifted to the top): an infinity or NaN scale makes
     /// <see cref="Finish"/> recompute the row with the single-row dot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -119,7 +114,7 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
     {
         var raw = Avx2.GatherVector256((int*)w, Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * WeightBlock, 1);
         guard = Vector256.Max(guard, raw.AsUInt32() << 17);
-        return (((raw << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle() * activationScales;
+        return Fp16.ToSingleScaledDown(raw) * activationScales;
     }
 
     /// <summary>Dot256's end: lanes summed, + 0 (no offsets), + the tail blocks one at a time.</summary>

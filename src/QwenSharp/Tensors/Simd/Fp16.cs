@@ -50,6 +50,18 @@ internal static unsafe class Fp16
         return BitConverter.UInt32BitsToSingle((magnitude < 0x0400u ? small : normal) | sign);
     }
 
+    /// <summary>2^112: the factor a kernel folds into its activation scales to cancel <see cref="ToSingleScaledDown"/>'s
+    /// 2^-112 (exact: an fp16 value times 2^112 stays below 2^128).</summary>
+    public const float ScaleUp = 5.192296858534828E+33f;
+
+    /// <summary>The fp16 in the low 16 bits of each lane as h·2^-112, in three integer operations: shifted to the top,
+    /// an arithmetic shift by 3 puts exponent and mantissa where an fp32's go, and the AND clears the sign copies.
+    /// Exact for every finite half (times <see cref="ScaleUp"/> it is h again); a half subnormal becomes an fp32
+    /// subnormal, and infinities and NaNs come out finite, so callers track |h| to catch those.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ToSingleScaledDown(Vector256<int> lanes) =>
+        (((lanes << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
+
     /// <summary>Round to nearest even; overflow goes to infinity, NaN stays a quiet NaN.</summary>
     public static ushort FromSingle(float value)
     {
