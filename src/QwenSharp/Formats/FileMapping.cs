@@ -7,7 +7,7 @@ namespace QwenSharp.Formats;
 /// through. Read-only, or copy-on-write (<see cref="CopyOnWrite"/>): pages stay the file's shared, cached pages until
 /// written, and a written page becomes this process's private copy; the file itself is never written. Opening and
 /// mapping failures become <see cref="ModelFileException"/>s naming the file.</summary>
-internal sealed unsafe class ReadOnlyFileMapping : IDisposable
+internal sealed unsafe class FileMapping : IDisposable
 {
     private readonly MemoryMappedFile _mapping;
     private readonly MemoryMappedViewAccessor _view;
@@ -18,7 +18,7 @@ internal sealed unsafe class ReadOnlyFileMapping : IDisposable
     /// <summary>Whether pages may be written (each written page becomes a private copy).</summary>
     public bool CopyOnWrite { get; }
 
-    private ReadOnlyFileMapping(MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* basePtr, bool copyOnWrite)
+    private FileMapping(MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* basePtr, bool copyOnWrite)
     {
         CopyOnWrite = copyOnWrite;
         _mapping = mapping;
@@ -41,7 +41,7 @@ internal sealed unsafe class ReadOnlyFileMapping : IDisposable
 
     /// <summary>Maps the whole (non-empty) file. Takes ownership of <paramref name="stream"/>: it is disposed with the
     /// mapping, or here when mapping fails.</summary>
-    public static ReadOnlyFileMapping Map(string path, FileStream stream, bool copyOnWrite = false)
+    public static FileMapping Map(string path, FileStream stream, bool copyOnWrite = false)
     {
         var access = copyOnWrite ? MemoryMappedFileAccess.CopyOnWrite : MemoryMappedFileAccess.Read;
         MemoryMappedFile? mapping = null;
@@ -53,7 +53,7 @@ internal sealed unsafe class ReadOnlyFileMapping : IDisposable
             view = mapping.CreateViewAccessor(0, 0, access);
             byte* basePtr = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-            return new ReadOnlyFileMapping(mapping, view, basePtr + view.PointerOffset, copyOnWrite);
+            return new FileMapping(mapping, view, basePtr + view.PointerOffset, copyOnWrite);
         }
         catch (Exception e)
         {

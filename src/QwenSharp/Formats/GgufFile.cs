@@ -5,7 +5,7 @@ namespace QwenSharp.Formats;
 /// placement; tensor bytes are then read in place through the mapping and never copied.</summary>
 public sealed unsafe partial class GgufFile : IDisposable
 {
-    private readonly ReadOnlyFileMapping _map;
+    private readonly FileMapping _map;
     private readonly GgufLayout _layout;
     private byte* _base;
 
@@ -25,7 +25,7 @@ public sealed unsafe partial class GgufFile : IDisposable
 
     public IReadOnlyList<GgufTensorInfo> Tensors => _layout.Tensors;
 
-    private GgufFile(string path, long fileSize, ReadOnlyFileMapping map, GgufLayout layout)
+    private GgufFile(string path, long fileSize, FileMapping map, GgufLayout layout)
     {
         FilePath = path;
         FileSize = fileSize;
@@ -37,10 +37,10 @@ public sealed unsafe partial class GgufFile : IDisposable
     public static GgufFile Open(string path) => Open(path, copyOnWrite: false);
 
     /// <summary>Opens the file mapped copy-on-write when <paramref name="copyOnWrite"/>: a model load may then repack
-    /// tensors in place (<see cref="GetWritableTensorData"/>); pages it never writes stay shared with the page cache.</summary>
+    /// tensors in place (<see cref="CanRewrite"/>); pages it never writes stay shared with the page cache.</summary>
     internal static GgufFile Open(string path, bool copyOnWrite)
     {
-        FileStream stream = ReadOnlyFileMapping.OpenStream(path);
+        FileStream stream = FileMapping.OpenStream(path);
         long length;
         try
         {
@@ -62,7 +62,7 @@ public sealed unsafe partial class GgufFile : IDisposable
             throw;
         }
 
-        var map = ReadOnlyFileMapping.Map(path, stream, copyOnWrite);
+        var map = FileMapping.Map(path, stream, copyOnWrite);
         try
         {
             return new GgufFile(path, length, map, GgufParser.Parse(path, map.Base, length));
@@ -88,12 +88,12 @@ public sealed unsafe partial class GgufFile : IDisposable
         return _base + DataOffset + tensor.Offset;
     }
 
-    /// <summary>The tensor's first byte when the file was opened copy-on-write (writes make private copies of the
-    /// pages, never reach the file), else null.</summary>
-    public byte* GetWritableTensorData(GgufTensorInfo tensor)
+    /// <summary>Whether the file was opened copy-on-write: writes then make private copies of the pages and never
+    /// reach the file.</summary>
+    public bool CanRewrite(GgufTensorInfo tensor)
     {
-        byte* data = GetTensorData(tensor);
-        return _map.CopyOnWrite ? data : null;
+        GetTensorData(tensor);   // the same checks: this file's tensor, not disposed
+        return _map.CopyOnWrite;
     }
 
     /// <summary>The tensor's bytes inside the mapping; valid until this file is disposed.</summary>

@@ -23,7 +23,8 @@ public unsafe interface ITensorSource : IDisposable
 
     ReadOnlySpan<byte> GetTensorSpan(GgufTensorInfo tensor);
 
-    /// <summary>The tensor's bytes where the caller may rewrite them in place (memory the source owns, or a GGUF
-    /// mapped copy-on-write), or null where they are the file's own shared pages. A load repacks weights through it.</summary>
-    byte* GetWritableTensorData(GgufTensorInfo tensor) => null;
+    /// <summary>Whether the bytes <see cref="GetTensorData"/> returns may be rewritten in place: memory the source
+    /// owns, or a GGUF mapped copy-on-write (false: the file's own shared pages). A load repacks weights only where
+    /// this holds.</summary>
+    bool CanRewrite(GgufTensorInfo tensor) => false;
 }

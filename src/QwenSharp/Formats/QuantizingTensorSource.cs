@@ -100,11 +100,11 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource
         return _inner.GetTensorData(_inner.Tensors[tensor.Index]);
     }
 
-    /// <summary>The quantized buffers are this source's own; other tensors are writable where the inner source's are.</summary>
-    public byte* GetWritableTensorData(GgufTensorInfo tensor)
+    /// <summary>The quantized buffers are this source's own; other tensors can be rewritten where the inner source's can.</summary>
+    public bool CanRewrite(GgufTensorInfo tensor)
     {
-        byte* data = GetTensorData(tensor);
-        return _quantized.ContainsKey(tensor.Index) ? data : _inner.GetWritableTensorData(_inner.Tensors[tensor.Index]);
+        GetTensorData(tensor);   // the same checks: this source's tensor, not disposed
+        return _quantized.ContainsKey(tensor.Index) || _inner.CanRewrite(_inner.Tensors[tensor.Index]);
     }
 
     public ReadOnlySpan<byte> GetTensorSpan(GgufTensorInfo tensor)

@@ -6,7 +6,7 @@ namespace QwenSharp.Formats;
 /// (<see cref="SafetensorsHeader"/>); tensor bytes are then read in place through the mapping and never copied.</summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
-    private readonly ReadOnlyFileMapping _map;
+    private readonly FileMapping _map;
     private readonly Dictionary<string, SafetensorsTensorInfo> _byName;
     private byte* _base;
 
@@ -23,7 +23,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>The header's "__metadata__" strings (e.g. "format": "pt").</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    private SafetensorsFile(string path, long size, ReadOnlyFileMapping map, SafetensorsHeader.Parsed header)
+    private SafetensorsFile(string path, long size, FileMapping map, SafetensorsHeader.Parsed header)
     {
         FilePath = path;
         FileSize = size;
@@ -37,7 +37,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public static SafetensorsFile Open(string path)
     {
-        FileStream stream = ReadOnlyFileMapping.OpenStream(path);
+        FileStream stream = FileMapping.OpenStream(path);
         long length;
         SafetensorsHeader.Parsed header;
         try
@@ -58,7 +58,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             if (e is IOException or UnauthorizedAccessException) throw new ModelFileException(path, $"cannot read: {e.Message}", e);
             throw;
         }
-        return new SafetensorsFile(path, length, ReadOnlyFileMapping.Map(path, stream), header);
+        return new SafetensorsFile(path, length, FileMapping.Map(path, stream), header);
     }
 
     public SafetensorsTensorInfo? Find(string name) => _byName.GetValueOrDefault(name);

@@ -16,7 +16,7 @@ internal sealed unsafe class WeightRepacker(ITensorSource source, bool enabled)
     public WeightMatrix Offer(in WeightMatrix m, GgufTensorInfo tensor)
     {
         if (!enabled || m.Layout != WeightLayout.Rows || !Interleaved8.Eligible(m.Type, m.Rows, m.Cols)
-            || source.GetWritableTensorData(tensor) == null)
+            || !source.CanRewrite(tensor))
             return m;
         var repacked = new WeightMatrix(m.Name, m.Type, m.Data, m.Rows, m.Cols, WeightLayout.Interleaved8);
         _pending.Add(repacked);
@@ -27,7 +27,7 @@ internal sealed unsafe class WeightRepacker(ITensorSource source, bool enabled)
     /// per worker. The file itself is never written.</summary>
     public void Run()
     {
-        foreach (var m in _pending) ReadOnlyFileMapping.PopulatePrivate(m.Data, m.Rows * m.RowBytes);
+        foreach (var m in _pending) FileMapping.PopulatePrivate(m.Data, m.Rows * m.RowBytes);
         Parallel.ForEach(_pending, m => Interleaved8.Interleave(m.Type, m.Data, m.Rows, m.Cols));
         _pending.Clear();
     }

@@ -21,8 +21,8 @@ public unsafe class CopyOnWriteMappingTests
     {
         string path = TempFile(1 << 20);
         byte[] original = File.ReadAllBytes(path);
-        using var writable = ReadOnlyFileMapping.Map(path, ReadOnlyFileMapping.OpenStream(path), copyOnWrite: true);
-        using var shared = ReadOnlyFileMapping.Map(path, ReadOnlyFileMapping.OpenStream(path));
+        using var writable = FileMapping.Map(path, FileMapping.OpenStream(path), copyOnWrite: true);
+        using var shared = FileMapping.Map(path, FileMapping.OpenStream(path));
         Assert.True(writable.CopyOnWrite);
         Assert.False(shared.CopyOnWrite);
         for (int i = 0; i < 1 << 20; i += 4096) writable.Base[i] = (byte)~original[i];
@@ -37,9 +37,9 @@ public unsafe class CopyOnWriteMappingTests
         if (!OperatingSystem.IsLinux() || Environment.OSVersion.Version < new Version(5, 14)) return;   // madvise(MADV_POPULATE_WRITE) is Linux 5.14+
         const int Bytes = 8 << 20;
         string path = TempFile(Bytes);
-        using var map = ReadOnlyFileMapping.Map(path, ReadOnlyFileMapping.OpenStream(path), copyOnWrite: true);
+        using var map = FileMapping.Map(path, FileMapping.OpenStream(path), copyOnWrite: true);
         long before = PrivateDirtyKiB(path);
-        ReadOnlyFileMapping.PopulatePrivate(map.Base + 4096, Bytes - 8192);
+        FileMapping.PopulatePrivate(map.Base + 4096, Bytes - 8192);
         long after = PrivateDirtyKiB(path);
         Assert.True(after - before >= (Bytes - 8192) / 1024, $"private dirty {before} kB before, {after} kB after populating {(Bytes - 8192) / 1024} kB");
         Assert.Equal(File.ReadAllBytes(path)[5000], map.Base[5000]);   // populated pages are copies of the file's
