@@ -26,10 +26,18 @@ internal static unsafe class DecodeMatVecBenchmark
         }
     }
 
+    /// <summary>QWEN_BENCH_MATVEC_TYPES: unset = Q8_0, Q4_0; "all"; or a list (q4_k,q6_k).</summary>
+    private static GgmlType[] MatVecTypes(string? names) => names switch
+    {
+        null or "" => [GgmlType.Q8_0, GgmlType.Q4_0],
+        "all" => [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16],
+        _ => names.Split(',').Select(name => Enum.Parse<GgmlType>(name, ignoreCase: true)).ToArray(),
+    };
+
     public static void MatVecBandwidth(TextWriter output)
     {
         var shapes = Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_BIG") == "1" ? new (int Rows, int N)[] { (151936, 1024) } : new (int Rows, int N)[] { (2816, 1024), (1024, 2816), (151936, 1024) };
-        foreach (var type in (Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES") == "all" ? new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16 } : new[] { GgmlType.Q8_0, GgmlType.Q4_0 }))
+        foreach (var type in MatVecTypes(Environment.GetEnvironmentVariable("QWEN_BENCH_MATVEC_TYPES")))
             foreach (var (rows, n) in shapes)
             {
                 long rowBytes = GgmlTypeInfo.RowBytes(type, n), bytes = rows * rowBytes;

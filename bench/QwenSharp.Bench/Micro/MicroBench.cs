@@ -8,7 +8,7 @@ internal static class MicroBench
 {
     private static readonly (string Name, string Description, Action<TextWriter> Run)[] All =
     [
-        ("matvec", "batch-1 MatMulRows wall-clock GB/s on the compute pool (QWEN_BENCH_MATVEC_TYPES=all, QWEN_BENCH_MATVEC_BIG=1)", DecodeMatVecBenchmark.MatVecBandwidth),
+        ("matvec", "batch-1 MatMulRows wall-clock GB/s on the compute pool (QWEN_BENCH_MATVEC_TYPES=all or q4_k,q6_k,..., QWEN_BENCH_MATVEC_BIG=1)", DecodeMatVecBenchmark.MatVecBandwidth),
         ("matvec-cpu", "batch-1 MatMulRows, one thread's CPU time, decode kernel vs single-row path (QWEN_BENCH_MATVEC_TYPES=q4_0,f16,...)", DecodeMatVecCpuTimeBenchmark.MatVecThreadCpuTime),
         ("smallbatch", "MatMulRows at small batches, small-batch kernel vs tiles, thread CPU time (QWEN_BENCH_SMALLBATCH_TYPES, _BATCHES)", SmallBatchMatMulBenchmark.SmallBatchMilliseconds),
         ("stream", "batch-1 matvec vs the bandwidth probe's streaming sum over 1 GiB from DRAM, one and two threads (QWEN_BENCH_STREAM_TYPES=q8_0,q4_0)", StreamVsMatVecBenchmark.Run),

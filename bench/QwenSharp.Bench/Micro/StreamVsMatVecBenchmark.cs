@@ -2,12 +2,14 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using QwenSharp.Cli.Bench;
 using QwenSharp.Tensors;
+using QwenSharp.Tensors.Kernels;
 
 namespace QwenSharp.Bench.Micro;
 
 /// <summary>Microbenchmark (`bench micro stream`): how close a batch-1 matvec comes to the bandwidth probe
 /// (<see cref="MemoryBandwidth.Probe"/>, the streaming sum `qwen bench` divides by) on the same number of bytes from
-/// DRAM (1 GiB each, far past the L3), one and two threads, alternating. Weights are random bytes with a normal fp16
+/// DRAM (1 GiB each, far past the L3), one and two threads, alternating; in the file's layout, then (for a type the
+/// load repacks) interleaved. Weights are random bytes with a normal fp16
 /// scale (2^-7) in every block: the values of Q8_0/Q4_0 quants do not change an integer kernel's speed.
 /// QWEN_BENCH_STREAM_TYPES=q8_0,q4_0 picks the types.</summary>
 internal static unsafe class StreamVsMatVecBenchmark
@@ -33,23 +35,27 @@ internal static unsafe class StreamVsMatVecBenchmark
             var activation = new byte[VecDot.ActivationRowBytes(type, n)];
             VecDot.QuantizeActivation(type, activationFloats, activation);
             var result = (float*)NativeMemory.Alloc((nuint)rows * sizeof(float));
-            foreach (int threads in new[] { 1, 2 })
+            foreach (var layout in Interleaved8.Eligible(type, rows / 8 * 8, n) ? new[] { WeightLayout.Rows, WeightLayout.Interleaved8 } : [WeightLayout.Rows])
             {
-                using var probe = new MemoryBandwidth.Probe(threads, target);
-                using var pool = new ComputePool(threads);
-                fixed (byte* pa = activation)
+                if (layout == WeightLayout.Interleaved8) Interleaved8.Interleave(type, weights, rows / 8 * 8, n);
+                foreach (int threads in new[] { 1, 2 })
                 {
-                    var mv = new DecodeMatVecBenchmark.RowsJob { Type = type, Weights = weights, Activation = pa, N = n, Rows = rows, Output = result };
-                    pool.Run(mv);
-                    double bestSum = 0, bestMv = 0;
-                    for (int round = 0; round < 4; round++)
+                    using var probe = new MemoryBandwidth.Probe(threads, target);
+                    using var pool = new ComputePool(threads);
+                    fixed (byte* pa = activation)
                     {
-                        bestSum = Math.Max(bestSum, probe.Measure(passes: 1).GBps);
-                        var sw = Stopwatch.StartNew();
+                        var mv = new DecodeMatVecBenchmark.RowsJob { Type = type, Layout = layout, Weights = weights, Activation = pa, N = n, Rows = rows / 8 * 8, Output = result };
                         pool.Run(mv);
-                        bestMv = Math.Max(bestMv, bytes / sw.Elapsed.TotalSeconds / 1e9);
+                        double bestSum = 0, bestMv = 0;
+                        for (int round = 0; round < 4; round++)
+                        {
+                            bestSum = Math.Max(bestSum, probe.Measure(passes: 1).GBps);
+                            var sw = Stopwatch.StartNew();
+                            pool.Run(mv);
+                            bestMv = Math.Max(bestMv, bytes / sw.Elapsed.TotalSeconds / 1e9);
+                        }
+                        output.WriteLine($"{GgmlTypeInfo.Name(type)} {layout} threads {threads}: streaming sum {bestSum:F1} GB/s, matvec {bestMv:F1} GB/s ({100 * bestMv / bestSum:F0}%)");
                     }
-                    output.WriteLine($"{GgmlTypeInfo.Name(type)} threads {threads}: streaming sum {bestSum:F1} GB/s, matvec {bestMv:F1} GB/s ({100 * bestMv / bestSum:F0}%)");
                 }
             }
             NativeMemory.Free(result);

@@ -49,7 +49,7 @@ public static partial class SyntheticQwen2
 
     private static void AddExperts(GgufWriter w, string name, int experts, int rows, int cols, GgmlType type, SplitMix rng, float std)
     {
-        if (!Quantize.CanQuantize(type)) throw new QwenSharpException($"cannot write synthetic weights of type {type}");
+        if (!RowQuantizer.CanQuantize(type)) throw new QwenSharpException($"cannot write synthetic weights of type {type}");
         long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
         w.AddTensor(name, type, [cols, rows, experts], rowBytes * rows * experts, stream =>
         {
@@ -59,7 +59,7 @@ public static partial class SyntheticQwen2
             for (long r = 0; r < (long)rows * experts; r++)
             {
                 for (int c = 0; c < cols; c++) values[c] = a * rng.NextSigned();
-                Quantize.Row(type, values, bytes);
+                RowQuantizer.Row(type, values, bytes);
                 stream.Write(bytes);
             }
         });

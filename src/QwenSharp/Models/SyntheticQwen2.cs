@@ -178,7 +178,7 @@ public static partial class SyntheticQwen2
 
     private static void AddMatrix(GgufWriter w, string name, int rows, int cols, GgmlType type, SplitMix rng, float std)
     {
-        if (!Quantize.CanQuantize(type)) throw new QwenSharpException($"cannot write synthetic weights of type {type}");
+        if (!RowQuantizer.CanQuantize(type)) throw new QwenSharpException($"cannot write synthetic weights of type {type}");
         long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
         w.AddTensor(name, type, [cols, rows], rowBytes * rows, stream =>
         {
@@ -188,7 +188,7 @@ public static partial class SyntheticQwen2
             for (int r = 0; r < rows; r++)
             {
                 for (int c = 0; c < cols; c++) values[c] = a * rng.NextSigned();
-                Quantize.Row(type, values, bytes);
+                RowQuantizer.Row(type, values, bytes);
                 stream.Write(bytes);
             }
         });
@@ -204,7 +204,7 @@ public static partial class SyntheticQwen2
 
     private static int FileType(GgmlType t) => t switch
     {
-        GgmlType.F32 => 0, GgmlType.F16 => 1, GgmlType.Q4_0 => 2, GgmlType.Q8_0 => 7, GgmlType.BF16 => 32, _ => 0,
+        GgmlType.F32 => 0, GgmlType.F16 => 1, GgmlType.Q4_0 => 2, GgmlType.Q8_0 => 7, GgmlType.Q4_K => 14, GgmlType.Q6_K => 18, GgmlType.BF16 => 32, _ => 0,
     };
 
     /// <summary>SplitMix64: tiny, seedable, the same on every platform and .NET version.</summary>

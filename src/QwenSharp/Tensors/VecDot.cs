@@ -71,7 +71,9 @@ public static unsafe class VecDot
 
     /// <summary><see cref="MatMulRows(GgmlType, byte*, int, int, int, byte*, int, float*, int)"/> for weights stored in
     /// <paramref name="layout"/> (<see cref="WeightLayout.Interleaved8"/>: Q4_0 or Q8_0 repacked at load, see
-    /// <see cref="Interleaved8{TBlock}"/>); the same outputs, bit for bit, as the standard layout gives.</summary>
+    /// <see cref="Interleaved8{TBlock}"/>, the same outputs, bit for bit, as the standard layout gives; or Q4_K, see
+    /// <see cref="Q4_KInterleaved8"/>, whose outputs are its scalar twin's, equal to the standard layout's up to float
+    /// rounding).</summary>
     public static void MatMulRows(GgmlType weightType, WeightLayout layout, byte* weights, int n, int rowStart, int rowEnd,
                                   byte* activations, int batch, float* output, int outputStride) =>
         MatMulRows(weightType, layout, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, KernelTable.DotPath(weightType));
@@ -84,7 +86,7 @@ public static unsafe class VecDot
             MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
             return;
         }
-        if (layout != WeightLayout.Interleaved8 || weightType is not (GgmlType.Q4_0 or GgmlType.Q8_0) || n <= 0 || n % 256 != 0)
+        if (layout != WeightLayout.Interleaved8 || weightType is not (GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K) || n <= 0 || n % 256 != 0)
             throw new QwenSharpException($"no {layout} layout for {GgmlTypeInfo.Name(weightType)} rows of {n}");
         if (rowStart < 0 || rowEnd < rowStart || batch < 0)
             throw new QwenSharpException($"bad matmul range: rows [{rowStart}, {rowEnd}), batch {batch}");

@@ -4,10 +4,11 @@ using QwenSharp.Tensors;
 
 namespace QwenSharp.Tests.Models;
 
-/// <summary>Q4_0 and Q8_0 weights repacked at load (ModelLoadOptions.RepackWeights, on by default): the layers'
-/// matrices, the experts' and an untied output are interleaved in place, in private copy-on-write pages, and the model computes the same logits,
-/// bit for bit, as with the file's layout; the file is never written, and two loads of one file do not see each
-/// other's pages.</summary>
+/// <summary>Q4_0, Q8_0 and Q4_K weights repacked at load (ModelLoadOptions.RepackWeights, on by default): the layers'
+/// matrices, the experts' and the output (a tied embedding included) are interleaved in place, in private copy-on-write
+/// pages. Q4_0 and Q8_0 models compute the same logits, bit for bit, as with the file's layout; Q4_K ones the same up to
+/// float rounding (its layout has an arithmetic of its own), and a sequence's logits do not depend on what else is in
+/// the batch. The file is never written, and two loads of one file do not see each other's pages.</summary>
 public class RepackedWeightsTests
 {
     private static readonly int[] Prompt = [72, 101, 108, 108, 111, 44, 32, 119];
@@ -89,6 +90,55 @@ public class RepackedWeightsTests
         for (int i = 0; i < want.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(want[i]) == BitConverter.SingleToInt32Bits(got[i]),
                         $"{kind} logit {i}: repacked {got[i]:R}, file layout {want[i]:R}");
+    }
+
+    [Fact]
+    public void RepackedQ4_KGivesTheFileLayoutsLogitsUpToRounding()
+    {
+        using var repacked = Qwen2Model.Load(SyntheticModels.SmallTiedQ4_K);
+        using var plain = Qwen2Model.Load(SyntheticModels.SmallTiedQ4_K, new ModelLoadOptions { RepackWeights = false });
+        var layer = repacked.Weights.Layers[1];
+        bool avx2 = System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        var expected = avx2 ? WeightLayout.Interleaved8 : WeightLayout.Rows;
+        foreach (var m in new[] { layer.Wq, layer.Wk, layer.Wv, layer.Wo, layer.WGate, layer.WUp, layer.WDown, repacked.Weights.TokenEmbedding })
+        {
+            Assert.Equal(GgmlType.Q4_K, m.Type);
+            Assert.Equal(expected, m.Layout);
+        }
+        var want = Logits(plain);
+        var got = Logits(repacked);
+        Assert.Equal(want.Length, got.Length);
+        float scale = want.Max(MathF.Abs);
+        Assert.True(scale > 1e-3f);
+        for (int i = 0; i < want.Length; i++)
+            Assert.True(MathF.Abs(want[i] - got[i]) <= 1e-4f * scale, $"logit {i}: repacked {got[i]:R}, file layout {want[i]:R}");
+    }
+
+    /// <summary>Sequence 2 decoded token by token alone, then beside four others (five rows per matmul: four through
+    /// the four-activation kernel, one through the one-activation kernel): the same logits, bit for bit.</summary>
+    [Fact]
+    public void RepackedQ4_KLogitsDoNotDependOnTheBatch()
+    {
+        using var model = Qwen2Model.Load(SyntheticModels.SmallTiedQ4_K);
+        const int steps = 6, sequences = 5, watched = 2;
+        int Token(int seq, int pos) => 40 + 13 * seq + 7 * pos;
+        var alone = new List<float[]>();
+        using (var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2, MaxSequences = sequences }))
+            for (int pos = 0; pos < steps; pos++)
+            {
+                ctx.Decode([new BatchEntry(Token(watched, pos), pos, watched, true)]);
+                alone.Add(ctx.Logits(0).ToArray());
+            }
+        using (var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2, MaxSequences = sequences }))
+            for (int pos = 0; pos < steps; pos++)
+            {
+                var batch = Enumerable.Range(0, sequences).Select(seq => new BatchEntry(Token(seq, pos), pos, seq, true)).ToArray();
+                ctx.Decode(batch);
+                var got = ctx.Logits(watched).ToArray();
+                for (int i = 0; i < got.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(alone[pos][i]) == BitConverter.SingleToInt32Bits(got[i]),
+                                $"position {pos} logit {i}: in a batch of {sequences} {got[i]:R}, alone {alone[pos][i]:R}");
+            }
     }
 
     [Fact]

@@ -37,6 +37,13 @@ internal static class SyntheticModels
         WeightType = GgmlType.Q8_0, Seed = 9,
         Moe = new SyntheticMoeSpec { ExpertCount = 6, ExpertUsedCount = 2, ExpertFeedForwardSize = 64, SharedFeedForwardSize = 96 },
     });
+    /// <summary>Q4_K, tied (vocabulary rows a whole number of eights): every matmul weight, the tied embedding
+    /// included, is repacked at load into Q4_KInterleaved8's layout.</summary>
+    public static string SmallTiedQ4_K => Get("small-tied-q4_k", Tiny with
+    {
+        WeightType = GgmlType.Q4_K, HiddenSize = 256, FeedForwardSize = 768, HeadCount = 4, KvHeadCount = 2,
+        TiedEmbeddings = true, VocabRows = (SyntheticVocabulary.ByteLevel().Tokens.Length + 7) / 8 * 8 + 8, InitStd = 0.1f, Seed = 14,
+    });
     /// <summary>Q4_0 with widths of whole 256-element rows and row counts of whole eights, untied: every matmul
     /// weight can be repacked at load (Interleaved8).</summary>
     public static string SmallQ4_0 => Get("small-q4_0", Tiny with

@@ -151,7 +151,7 @@ public unsafe class Interleaved8Tests
         {
             byte* pw = w, pa = a;
             float* po = o;
-            Assert.Throws<QwenSharpException>(() => VecDot.MatMulRows(GgmlType.Q4_K, WeightLayout.Interleaved8, pw, 256, 0, 8, pa, 1, po, 8));
+            Assert.Throws<QwenSharpException>(() => VecDot.MatMulRows(GgmlType.Q6_K, WeightLayout.Interleaved8, pw, 256, 0, 8, pa, 1, po, 8));
             Assert.Throws<QwenSharpException>(() => VecDot.MatMulRows(GgmlType.Q4_0, WeightLayout.Interleaved8, pw, 96, 0, 8, pa, 1, po, 8));
         }
         Assert.False(Interleaved8.Eligible(GgmlType.Q4_0, 12, 256));

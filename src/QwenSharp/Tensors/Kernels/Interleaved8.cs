@@ -95,6 +95,7 @@ internal static unsafe class Interleaved8
     {
         GgmlType.Q4_0 => Interleaved8<Q4_0Interleaved>.Eligible(rows, n),
         GgmlType.Q8_0 => Interleaved8<Q8_0Interleaved>.Eligible(rows, n),
+        GgmlType.Q4_K => Q4_KInterleaved8.Eligible(rows, n),
         _ => false,
     };
 
@@ -102,6 +103,7 @@ internal static unsafe class Interleaved8
     {
         if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.Interleave(data, rows, n);
         else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.Interleave(data, rows, n);
+        else if (type == GgmlType.Q4_K) Q4_KInterleaved8.Interleave(data, rows, n);
         else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
     }
 
@@ -109,6 +111,7 @@ internal static unsafe class Interleaved8
     {
         if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.Deinterleave(src, dst, groups, n);
         else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.Deinterleave(src, dst, groups, n);
+        else if (type == GgmlType.Q4_K) Q4_KInterleaved8.Deinterleave(src, dst, groups, n);
         else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
     }
 
@@ -118,6 +121,7 @@ internal static unsafe class Interleaved8
     {
         if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.CopyRow(data, row, n, dst);
         else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.CopyRow(data, row, n, dst);
+        else if (type == GgmlType.Q4_K) Q4_KInterleaved8.CopyRow(data, row, n, dst);
         else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
     }
 
@@ -126,8 +130,25 @@ internal static unsafe class Interleaved8
     {
         if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
         else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
+        else if (type == GgmlType.Q4_K) Q4_KInterleaved8.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
         else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
     }
+
+    /// <summary>Stores the transpose of the 4×4 dword matrix whose rows are a..d: its row i (a[i], b[i], c[i], d[i])
+    /// at dst + i · stride (unaligned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose4(Vector128<uint> a, Vector128<uint> b, Vector128<uint> c, Vector128<uint> d, byte* dst, long stride)
+    {
+        var ab0 = Sse2.UnpackLow(a, b);    // a0 b0 a1 b1
+        var ab1 = Sse2.UnpackHigh(a, b);   // a2 b2 a3 b3
+        var cd0 = Sse2.UnpackLow(c, d);
+        var cd1 = Sse2.UnpackHigh(c, d);
+        Sse2.UnpackLow(ab0.AsUInt64(), cd0.AsUInt64()).Store((ulong*)dst);
+        Sse2.UnpackHigh(ab0.AsUInt64(), cd0.AsUInt64()).Store((ulong*)(dst + stride));
+        Sse2.UnpackLow(ab1.AsUInt64(), cd1.AsUInt64()).Store((ulong*)(dst + 2 * stride));
+        Sse2.UnpackHigh(ab1.AsUInt64(), cd1.AsUInt64()).Store((ulong*)(dst + 3 * stride));
+    }
+
 }
 
 /// <summary>Q4_0 / Q8_0 weights repacked at load so that a decode matvec needs no gather and no horizontal
@@ -191,7 +212,7 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
                 for (int four = 0; four < 2; four++)
                 {
                     byte* q = block + 4 * four * rowBytes + 2 + 16 * half;
-                    Transpose4(Vector128.Load((uint*)q) ^ flip, Vector128.Load((uint*)(q + rowBytes)) ^ flip,
+                    Interleaved8.Transpose4(Vector128.Load((uint*)q) ^ flip, Vector128.Load((uint*)(q + rowBytes)) ^ flip,
                                Vector128.Load((uint*)(q + 2 * rowBytes)) ^ flip, Vector128.Load((uint*)(q + 3 * rowBytes)) ^ flip,
                                dst + 16 + 128 * half + 16 * four, 32);
                 }
@@ -213,7 +234,7 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
                     for (int four = 0; four < 2; four++)
                     {
                         byte* v = src + 16 + 128 * half + 16 * four;   // vector j's lanes of rows 4·four .. 4·four + 3
-                        Transpose4(Vector128.Load((uint*)v) ^ flip, Vector128.Load((uint*)(v + 32)) ^ flip,
+                        Interleaved8.Transpose4(Vector128.Load((uint*)v) ^ flip, Vector128.Load((uint*)(v + 32)) ^ flip,
                                    Vector128.Load((uint*)(v + 64)) ^ flip, Vector128.Load((uint*)(v + 96)) ^ flip,
                                    block + 4 * four * rowBytes + 2 + 16 * half, rowBytes);
                     }
@@ -230,21 +251,6 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
             *(ushort*)dst = *(ushort*)(record + 2 * r);
             for (int j = 0; j < TBlock.QuantBytes / 4; j++) *(uint*)(dst + 2 + 4 * j) = *(uint*)(record + 16 + 32 * j + 4 * r) ^ TBlock.StoredXor;
         }
-    }
-
-    /// <summary>Stores the transpose of the 4×4 dword matrix whose rows are a..d: its row i (a[i], b[i], c[i], d[i])
-    /// at dst + i · stride (unaligned).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose4(Vector128<uint> a, Vector128<uint> b, Vector128<uint> c, Vector128<uint> d, byte* dst, long stride)
-    {
-        var ab0 = Sse2.UnpackLow(a, b);    // a0 b0 a1 b1
-        var ab1 = Sse2.UnpackHigh(a, b);   // a2 b2 a3 b3
-        var cd0 = Sse2.UnpackLow(c, d);
-        var cd1 = Sse2.UnpackHigh(c, d);
-        Sse2.UnpackLow(ab0.AsUInt64(), cd0.AsUInt64()).Store((ulong*)dst);
-        Sse2.UnpackHigh(ab0.AsUInt64(), cd0.AsUInt64()).Store((ulong*)(dst + stride));
-        Sse2.UnpackLow(ab1.AsUInt64(), cd1.AsUInt64()).Store((ulong*)(dst + 2 * stride));
-        Sse2.UnpackHigh(ab1.AsUInt64(), cd1.AsUInt64()).Store((ulong*)(dst + 3 * stride));
     }
 
     /// <summary>VecDot.MatMulRows for an interleaved matrix: batches of 1 and 2..16 by the kernels here (on a rung
