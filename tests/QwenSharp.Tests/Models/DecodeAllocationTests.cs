@@ -20,12 +20,13 @@ public class DecodeAllocationTests
     [InlineData("moe")]
     [InlineData("repacked q4_0")]
     [InlineData("repacked tied q8_0")]
+    [InlineData("repacked tied q4_k")]
     public void DecodeStepsAllocateNothingAfterWarmUpOnAnyComputeThread(string kind)
     {
         using var model = Qwen2Model.Load(kind switch
         {
             "moe" => SyntheticModels.TinyMoeQ8, "dense" => SyntheticModels.TinyQ8,
-            "repacked q4_0" => SyntheticModels.SmallQ4_0, _ => SyntheticModels.SmallTiedQ8_0,
+            "repacked q4_0" => SyntheticModels.SmallQ4_0, "repacked tied q4_k" => SyntheticModels.SmallTiedQ4_K, _ => SyntheticModels.SmallTiedQ8_0,
         });
         using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 512, Threads = 2 });
         var one = new BatchEntry[1];
