@@ -114,30 +114,39 @@ public class RepackedWeightsTests
             Assert.True(MathF.Abs(want[i] - got[i]) <= 1e-4f * scale, $"logit {i}: repacked {got[i]:R}, file layout {want[i]:R}");
     }
 
-    /// <summary>Sequence 2 decoded token by token alone, then beside four others (five rows per matmul: four through
-    /// the four-activation kernel, one through the one-activation kernel): the same logits, bit for bit.</summary>
+    /// <summary>Sequences 2 and 5 decoded token by token alone, then beside five others (seven rows per matmul: four
+    /// through the four-activation kernel, two through the two-activation kernel, one through the one-activation
+    /// kernel): the same logits, bit for bit.</summary>
     [Fact]
     public void RepackedQ4_KLogitsDoNotDependOnTheBatch()
     {
         using var model = Qwen2Model.Load(SyntheticModels.SmallTiedQ4_K);
-        const int steps = 6, sequences = 5, watched = 2;
+        const int steps = 6, sequences = 7;
+        int[] watched = [2, 5];
         int Token(int seq, int pos) => 40 + 13 * seq + 7 * pos;
-        var alone = new List<float[]>();
-        using (var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2, MaxSequences = sequences }))
+        var alone = new Dictionary<(int, int), float[]>();
+        foreach (int seq in watched)
+        {
+            using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2, MaxSequences = sequences });
             for (int pos = 0; pos < steps; pos++)
             {
-                ctx.Decode([new BatchEntry(Token(watched, pos), pos, watched, true)]);
-                alone.Add(ctx.Logits(0).ToArray());
+                ctx.Decode([new BatchEntry(Token(seq, pos), pos, seq, true)]);
+                alone[(seq, pos)] = ctx.Logits(0).ToArray();
             }
+        }
         using (var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2, MaxSequences = sequences }))
             for (int pos = 0; pos < steps; pos++)
             {
                 var batch = Enumerable.Range(0, sequences).Select(seq => new BatchEntry(Token(seq, pos), pos, seq, true)).ToArray();
                 ctx.Decode(batch);
-                var got = ctx.Logits(watched).ToArray();
-                for (int i = 0; i < got.Length; i++)
-                    Assert.True(BitConverter.SingleToInt32Bits(alone[pos][i]) == BitConverter.SingleToInt32Bits(got[i]),
-                                $"position {pos} logit {i}: in a batch of {sequences} {got[i]:R}, alone {alone[pos][i]:R}");
+                foreach (int seq in watched)
+                {
+                    var got = ctx.Logits(seq).ToArray();
+                    var want = alone[(seq, pos)];
+                    for (int i = 0; i < got.Length; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(want[i]) == BitConverter.SingleToInt32Bits(got[i]),
+                                    $"sequence {seq} position {pos} logit {i}: in a batch of {sequences} {got[i]:R}, alone {want[i]:R}");
+                }
             }
     }
 

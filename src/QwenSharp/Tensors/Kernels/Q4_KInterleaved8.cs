@@ -167,7 +167,7 @@ internal static unsafe class Q4_KInterleaved8
     private static int Pair(short* bsums, int low, int high) =>
         (ushort)(bsums[2 * low] + bsums[2 * low + 1]) | (bsums[2 * high] + bsums[2 * high + 1]) << 16;
 
-    /// <summary>Every group that meets [rowStart, rowEnd), four activations at a time, then one at a time; a group cut
+    /// <summary>Every group that meets [rowStart, rowEnd), four activations at a time, then two, then one; a group cut
     /// by the range is computed whole into a small buffer and its rows in range copied out.</summary>
     [SkipLocalsInit]   // every prepared value and partial output is written before it is read
     private static void Kernel<TDot>(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
@@ -200,6 +200,14 @@ internal static unsafe class Q4_KInterleaved8
                     long stride = whole ? outputStride : Rows;
                     Group4<TDot>(w, blocks, activations + a * actBytes, actBytes, pairs + a * blocks * 4, blocks * 4, o, stride);
                     if (!whole) CopyOut(partial, Rows, 4, first, rowStart, rowEnd, output + (long)a * outputStride, outputStride);
+                }
+                if (a + 2 <= batch)
+                {
+                    float* o = whole ? output + (long)a * outputStride + first : partial;
+                    long stride = whole ? outputStride : Rows;
+                    Group2<TDot>(w, blocks, activations + a * actBytes, actBytes, pairs + a * blocks * 4, blocks * 4, o, stride);
+                    if (!whole) CopyOut(partial, Rows, 2, first, rowStart, rowEnd, output + (long)a * outputStride, outputStride);
+                    a += 2;
                 }
                 for (; a < batch; a++)
                 {
@@ -415,5 +423,64 @@ internal static unsafe class Q4_KInterleaved8
         s1 += low1 * scaleLow + high1 * scaleHigh;
         s2 += low2 * scaleLow + high2 * scaleHigh;
         s3 += low3 * scaleLow + high3 * scaleHigh;
+    }
+
+    /// <summary><see cref="Group4{TDot}"/> for two activations (two or three sequences decoded together, and what is
+    /// left of a batch after its fours): the same integers and fused steps per activation.</summary>
+    private static void Group2<TDot>(byte* w, int blocks, byte* a, long actBytes, int* pairs, int pairStride, float* o, long stride)
+        where TDot : IInt8Dot256
+    {
+        Vector256<float> acc0 = default, acc1 = default;
+        long ahead = Block32Rows.PrefetchAhead;
+        for (int b = 0; b < blocks; b++, w += Record, a += BlockBytes, pairs += 4)
+        {
+            PrefetchRecord(w, ahead);
+            var u = Unpack(w);
+            sbyte* y = (sbyte*)(a + QuantsOffset);
+            byte* q = w + 128;
+            Vector256<int> s0 = default, s1 = default;
+            Chunk2<TDot>(q, y, actBytes, Scale(u.ScalesLow, 0), Scale(u.ScalesLow, 1), ref s0, ref s1);
+            Chunk2<TDot>(q + 256, y + 64, actBytes, Scale(u.ScalesLow, 2), Scale(u.ScalesLow, 3), ref s0, ref s1);
+            Chunk2<TDot>(q + 512, y + 128, actBytes, Scale(u.ScalesHigh, 0), Scale(u.ScalesHigh, 1), ref s0, ref s1);
+            Chunk2<TDot>(q + 768, y + 192, actBytes, Scale(u.ScalesHigh, 2), Scale(u.ScalesHigh, 3), ref s0, ref s1);
+            acc0 = Finish(u, s0, MinSums(u, pairs), *(float*)a, acc0);
+            acc1 = Finish(u, s1, MinSums(u, pairs + pairStride), *(float*)(a + actBytes), acc1);
+        }
+        acc0.Store(o);
+        acc1.Store(o + stride);
+    }
+
+    /// <summary><see cref="Chunk4{TDot}"/> for two activations: two chains each for the low and high nibbles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Chunk2<TDot>(byte* q, sbyte* y, long actBytes, Vector256<int> scaleLow, Vector256<int> scaleHigh,
+                                     ref Vector256<int> s0, ref Vector256<int> s1) where TDot : IInt8Dot256
+    {
+        Vector256<int> low0 = default, low1 = default, high0 = default, high1 = default;
+        Vector256<int> low0b = default, low1b = default, high0b = default, high1b = default;
+        Step2<TDot>(q + 0, y + 0, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q + 32, y + 4, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q + 64, y + 8, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q + 96, y + 12, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q + 128, y + 16, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q + 160, y + 20, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q + 192, y + 24, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q + 224, y + 28, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        s0 += (low0 + low0b) * scaleLow + (high0 + high0b) * scaleHigh;
+        s1 += (low1 + low1b) * scaleLow + (high1 + high1b) * scaleHigh;
+    }
+
+    /// <summary>One weight vector split into nibbles once and dotted with two activations' bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step2<TDot>(byte* q, sbyte* y, long actBytes,
+                                    ref Vector256<int> low0, ref Vector256<int> low1, ref Vector256<int> high0, ref Vector256<int> high1)
+        where TDot : IInt8Dot256
+    {
+        var v = Vector256.Load(q);
+        var lo = v & Vector256.Create((byte)0x0F);
+        var hi = Simd256.Bits(v, 4, 0x0F);
+        low0 = TDot.MultiplyAdd(low0, lo, Vector256.Create(*(int*)y).AsSByte());
+        low1 = TDot.MultiplyAdd(low1, lo, Vector256.Create(*(int*)(y + actBytes)).AsSByte());
+        high0 = TDot.MultiplyAdd(high0, hi, Vector256.Create(*(int*)(y + 32)).AsSByte());
+        high1 = TDot.MultiplyAdd(high1, hi, Vector256.Create(*(int*)(y + actBytes + 32)).AsSByte());
     }
 }
