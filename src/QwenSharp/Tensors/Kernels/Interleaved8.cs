@@ -134,6 +134,38 @@ internal static unsafe class Interleaved8
         else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
     }
 
+    /// <summary>Per-thread scratch for un-interleaved rows: grown once, then reused.</summary>
+    [ThreadStatic] private static byte[]? rowScratch;
+
+    /// <summary>Rows un-interleaved per pass: about 1 MiB of weights (L2-sized), at least one group. Each pass is
+    /// one call of the standard kernel, which re-lays out its activations per call, so passes are kept large.</summary>
+    private const long PassBytes = 1 << 20;
+
+    /// <summary>Rows [rowStart, rowEnd) of a matrix repacked in groups of eight rows (groupBytes each) through the
+    /// standard MatMulRows of <paramref name="path"/>: the groups that hold them are un-interleaved by
+    /// <paramref name="deinterleave"/> (src, dst, groups, n) a pass at a time into per-thread scratch, whose base is
+    /// offset so that row indices stay the matrix's own. For batches and rungs a layout's own kernels do not take.</summary>
+    internal static void Uninterleaved(GgmlType type, delegate*<byte*, byte*, int, int, void> deinterleave, long groupBytes,
+                                       byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
+                                       float* output, int outputStride, KernelPath path)
+    {
+        const int Rows = 8;
+        int groupsPerPass = (int)Math.Max(1, PassBytes / groupBytes);
+        int firstGroup = rowStart / Rows, endGroup = (rowEnd + Rows - 1) / Rows;
+        int passGroups = Math.Min(groupsPerPass, endGroup - firstGroup);
+        var buffer = rowScratch;
+        if (buffer == null || buffer.Length < passGroups * groupBytes) rowScratch = buffer = new byte[passGroups * groupBytes];
+        fixed (byte* scratch = buffer)
+            for (int g = firstGroup; g < endGroup; g += groupsPerPass)
+            {
+                int count = Math.Min(groupsPerPass, endGroup - g);
+                deinterleave(weights + g * groupBytes, scratch, count, n);
+                int from = Math.Max(rowStart, g * Rows), to = Math.Min(rowEnd, (g + count) * Rows);
+                // the scratch holds rows g·8 .. (g + count)·8; index it as if it were the whole matrix
+                VecDot.MatMulRows(type, scratch - g * groupBytes, n, from, to, activations, batch, output, outputStride, path);
+            }
+    }
+
     /// <summary>Stores the transpose of the 4×4 dword matrix whose rows are a..d: its row i (a[i], b[i], c[i], d[i])
     /// at dst + i · stride (unaligned).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -278,35 +310,11 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
         Standard(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
     }
 
-    /// <summary>Per-thread scratch for un-interleaved rows: grown once, then reused.</summary>
-    [ThreadStatic] private static byte[]? rowScratch;
-
-    /// <summary>Rows un-interleaved per pass: about 1 MiB of weights (L2-sized), at least one group. Each pass is
-    /// one call of the standard kernel, which re-lays out its activations per call, so passes are kept large.</summary>
-    private const long PassBytes = 1 << 20;
-
-    /// <summary>Rows [rowStart, rowEnd) through the standard MatMulRows of <paramref name="path"/>: the groups that hold
-    /// them are un-interleaved a pass at a time into scratch, whose base is offset so that row indices stay the
-    /// matrix's own.</summary>
+    /// <summary>Rows [rowStart, rowEnd) through the standard MatMulRows of <paramref name="path"/>, un-interleaved a
+    /// pass at a time (<see cref="Interleaved8.Uninterleaved"/>).</summary>
     private static void Standard(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
-                                 float* output, int outputStride, KernelPath path)
-    {
-        long rowBytes = (long)(n / 32) * Block, groupBytes = Rows * rowBytes;
-        int groupsPerPass = (int)Math.Max(1, PassBytes / groupBytes);
-        int firstGroup = rowStart / Rows, endGroup = (rowEnd + Rows - 1) / Rows;
-        int passGroups = Math.Min(groupsPerPass, endGroup - firstGroup);
-        var buffer = rowScratch;
-        if (buffer == null || buffer.Length < passGroups * groupBytes) rowScratch = buffer = new byte[passGroups * groupBytes];
-        fixed (byte* scratch = buffer)
-            for (int g = firstGroup; g < endGroup; g += groupsPerPass)
-            {
-                int count = Math.Min(groupsPerPass, endGroup - g);
-                Deinterleave(weights + g * groupBytes, scratch, count, n);
-                int from = Math.Max(rowStart, g * Rows), to = Math.Min(rowEnd, (g + count) * Rows);
-                // the scratch holds rows g·8 .. (g + count)·8; index it as if it were the whole matrix
-                VecDot.MatMulRows(TBlock.Type, scratch - g * groupBytes, n, from, to, activations, batch, output, outputStride, path);
-            }
-    }
+                                 float* output, int outputStride, KernelPath path) =>
+        Interleaved8.Uninterleaved(TBlock.Type, &Deinterleave, Rows * (long)(n / 32) * Block, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
 
     /// <summary>Batch-1 rows [rowStart, rowEnd): whole groups by the interleaved kernel; a group cut by the range
     /// is computed whole into a small buffer and the rows in range copied out.</summary>

@@ -124,30 +124,13 @@ internal static unsafe class Q4_KInterleaved8
             Standard(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
     }
 
-    [ThreadStatic] private static byte[]? rowScratch;
     [ThreadStatic] private static int[]? preparedScratch;
 
-    /// <summary>Rows [rowStart, rowEnd) through the standard MatMulRows of <paramref name="path"/>, the groups that hold
-    /// them un-interleaved about 1 MiB at a time into per-thread scratch.</summary>
+    /// <summary>Rows [rowStart, rowEnd) through the standard MatMulRows of <paramref name="path"/>, un-interleaved a
+    /// pass at a time (<see cref="Interleaved8.Uninterleaved"/>).</summary>
     private static void Standard(byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
-                                 float* output, int outputStride, KernelPath path)
-    {
-        long groupBytes = Rows * (long)(n / 256) * Block;
-        int groupsPerPass = (int)Math.Max(1, (1 << 20) / groupBytes);
-        int firstGroup = rowStart / Rows, endGroup = (rowEnd + Rows - 1) / Rows;
-        int passGroups = Math.Min(groupsPerPass, endGroup - firstGroup);
-        var buffer = rowScratch;
-        if (buffer == null || buffer.Length < passGroups * groupBytes) rowScratch = buffer = new byte[passGroups * groupBytes];
-        fixed (byte* scratch = buffer)
-            for (int g = firstGroup; g < endGroup; g += groupsPerPass)
-            {
-                int count = Math.Min(groupsPerPass, endGroup - g);
-                Deinterleave(weights + g * groupBytes, scratch, count, n);
-                int from = Math.Max(rowStart, g * Rows), to = Math.Min(rowEnd, (g + count) * Rows);
-                // the scratch holds rows g·8 .. (g + count)·8; index it as if it were the whole matrix
-                VecDot.MatMulRows(GgmlType.Q4_K, scratch - g * groupBytes, n, from, to, activations, batch, output, outputStride, path);
-            }
-    }
+                                 float* output, int outputStride, KernelPath path) =>
+        Interleaved8.Uninterleaved(GgmlType.Q4_K, &Deinterleave, Rows * (long)(n / 256) * Block, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
 
     /// <summary>Per activation and super-block, the sub-block sums of its quants as the int16 pairs that vpmaddwd
     /// takes against the mins: (y0, y2), (y1, y3), (y4, y6), (y5, y7), where y_s = bsums[2s] + bsums[2s + 1]
@@ -324,32 +307,25 @@ internal static unsafe class Q4_KInterleaved8
     private static Vector256<int> Chunk1<TDot>(byte* q, sbyte* y, Vector256<int> scaleLow, Vector256<int> scaleHigh) where TDot : IInt8Dot256
     {
         // written out: a loop kept its index arithmetic, and AVX-VNNI's vpdpbusd (VEX) reaches ymm0..15 only, so few live vectors
-        var nibble = Vector256.Create((byte)0x0F);
-        var v = Vector256.Load(q);
-        var low0 = TDot.MultiplyAdd(Vector256<int>.Zero, v & nibble, Vector256.Create(*(int*)y).AsSByte());
-        var high0 = TDot.MultiplyAdd(Vector256<int>.Zero, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 32)).AsSByte());
-        v = Vector256.Load(q + 32);
-        var low1 = TDot.MultiplyAdd(Vector256<int>.Zero, v & nibble, Vector256.Create(*(int*)(y + 4)).AsSByte());
-        var high1 = TDot.MultiplyAdd(Vector256<int>.Zero, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 36)).AsSByte());
-        v = Vector256.Load(q + 64);
-        low0 = TDot.MultiplyAdd(low0, v & nibble, Vector256.Create(*(int*)(y + 8)).AsSByte());
-        high0 = TDot.MultiplyAdd(high0, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 40)).AsSByte());
-        v = Vector256.Load(q + 96);
-        low1 = TDot.MultiplyAdd(low1, v & nibble, Vector256.Create(*(int*)(y + 12)).AsSByte());
-        high1 = TDot.MultiplyAdd(high1, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 44)).AsSByte());
-        v = Vector256.Load(q + 128);
-        low0 = TDot.MultiplyAdd(low0, v & nibble, Vector256.Create(*(int*)(y + 16)).AsSByte());
-        high0 = TDot.MultiplyAdd(high0, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 48)).AsSByte());
-        v = Vector256.Load(q + 160);
-        low1 = TDot.MultiplyAdd(low1, v & nibble, Vector256.Create(*(int*)(y + 20)).AsSByte());
-        high1 = TDot.MultiplyAdd(high1, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 52)).AsSByte());
-        v = Vector256.Load(q + 192);
-        low0 = TDot.MultiplyAdd(low0, v & nibble, Vector256.Create(*(int*)(y + 24)).AsSByte());
-        high0 = TDot.MultiplyAdd(high0, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 56)).AsSByte());
-        v = Vector256.Load(q + 224);
-        low1 = TDot.MultiplyAdd(low1, v & nibble, Vector256.Create(*(int*)(y + 28)).AsSByte());
-        high1 = TDot.MultiplyAdd(high1, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 60)).AsSByte());
+        Vector256<int> low0 = default, low1 = default, high0 = default, high1 = default;
+        Step1<TDot>(q + 0, y + 0, ref low0, ref high0);
+        Step1<TDot>(q + 32, y + 4, ref low1, ref high1);
+        Step1<TDot>(q + 64, y + 8, ref low0, ref high0);
+        Step1<TDot>(q + 96, y + 12, ref low1, ref high1);
+        Step1<TDot>(q + 128, y + 16, ref low0, ref high0);
+        Step1<TDot>(q + 160, y + 20, ref low1, ref high1);
+        Step1<TDot>(q + 192, y + 24, ref low0, ref high0);
+        Step1<TDot>(q + 224, y + 28, ref low1, ref high1);
         return (low0 + low1) * scaleLow + (high0 + high1) * scaleHigh;
+    }
+
+    /// <summary>One weight vector split into nibbles and dotted with one activation's bytes 0..3 (low) and 32..35 (high).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step1<TDot>(byte* q, sbyte* y, ref Vector256<int> low, ref Vector256<int> high) where TDot : IInt8Dot256
+    {
+        var v = Vector256.Load(q);
+        low = TDot.MultiplyAdd(low, v & Vector256.Create((byte)0x0F), Vector256.Create(*(int*)y).AsSByte());
+        high = TDot.MultiplyAdd(high, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 32)).AsSByte());
     }
 
     /// <summary>One group of eight rows against four activations (actBytes apart; prepared pairs pairStride ints
@@ -393,14 +369,20 @@ internal static unsafe class Q4_KInterleaved8
         var v = Vector256.Load(q);
         var lo = v & Vector256.Create((byte)0x0F);
         var hi = Simd256.Bits(v, 4, 0x0F);
+        Dot2<TDot>(lo, hi, y, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Dot2<TDot>(lo, hi, y + 2 * actBytes, actBytes, ref low2, ref low3, ref high2, ref high3);
+    }
+
+    /// <summary>A weight vector's nibbles (lo, hi) against two activations' bytes (y, y + actBytes): 0..3 and 32..35.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot2<TDot>(Vector256<byte> lo, Vector256<byte> hi, sbyte* y, long actBytes,
+                                   ref Vector256<int> low0, ref Vector256<int> low1, ref Vector256<int> high0, ref Vector256<int> high1)
+        where TDot : IInt8Dot256
+    {
         low0 = TDot.MultiplyAdd(low0, lo, Vector256.Create(*(int*)y).AsSByte());
         low1 = TDot.MultiplyAdd(low1, lo, Vector256.Create(*(int*)(y + actBytes)).AsSByte());
-        low2 = TDot.MultiplyAdd(low2, lo, Vector256.Create(*(int*)(y + 2 * actBytes)).AsSByte());
-        low3 = TDot.MultiplyAdd(low3, lo, Vector256.Create(*(int*)(y + 3 * actBytes)).AsSByte());
         high0 = TDot.MultiplyAdd(high0, hi, Vector256.Create(*(int*)(y + 32)).AsSByte());
         high1 = TDot.MultiplyAdd(high1, hi, Vector256.Create(*(int*)(y + actBytes + 32)).AsSByte());
-        high2 = TDot.MultiplyAdd(high2, hi, Vector256.Create(*(int*)(y + 2 * actBytes + 32)).AsSByte());
-        high3 = TDot.MultiplyAdd(high3, hi, Vector256.Create(*(int*)(y + 3 * actBytes + 32)).AsSByte());
     }
 
     /// <summary><see cref="Chunk1{TDot}"/> for four activations at once (y, y + actBytes, ...), added into s0..s3.</summary>
@@ -476,11 +458,6 @@ internal static unsafe class Q4_KInterleaved8
         where TDot : IInt8Dot256
     {
         var v = Vector256.Load(q);
-        var lo = v & Vector256.Create((byte)0x0F);
-        var hi = Simd256.Bits(v, 4, 0x0F);
-        low0 = TDot.MultiplyAdd(low0, lo, Vector256.Create(*(int*)y).AsSByte());
-        low1 = TDot.MultiplyAdd(low1, lo, Vector256.Create(*(int*)(y + actBytes)).AsSByte());
-        high0 = TDot.MultiplyAdd(high0, hi, Vector256.Create(*(int*)(y + 32)).AsSByte());
-        high1 = TDot.MultiplyAdd(high1, hi, Vector256.Create(*(int*)(y + actBytes + 32)).AsSByte());
+        Dot2<TDot>(v & Vector256.Create((byte)0x0F), Simd256.Bits(v, 4, 0x0F), y, actBytes, ref low0, ref low1, ref high0, ref high1);
     }
 }
