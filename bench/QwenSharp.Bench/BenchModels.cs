@@ -1,5 +1,6 @@
 using QwenSharp.Models;
 using QwenSharp.Tensors;
+using QwenSharp.Tests.Oracle;
 
 namespace QwenSharp.Bench;
 
@@ -41,7 +42,7 @@ internal sealed class BenchModels(string directory, TextWriter log, BenchShape s
             if (path == SourcePath) continue;
             log.WriteLine($"quantizing to {type.Name} with llama.cpp: {path}");
             string partial = path + ".partial";
-            LlamaCpp.Quantize(SourcePath, partial, type.Ftype, threads);
+            LlamaCppNative.Quantize(SourcePath, partial, type.Ftype, pure: false, threads);
             File.Move(partial, path, overwrite: true);
         }
         // The F32 source is only a stepping stone (~1.9 GB): drop it unless it is itself benchmarked or kept.

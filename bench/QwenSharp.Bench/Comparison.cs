@@ -1,5 +1,6 @@
 using QwenSharp.Cli.Bench;
 using QwenSharp.Models;
+using QwenSharp.Tests.Oracle;
 
 namespace QwenSharp.Bench;
 
@@ -31,7 +32,7 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
     {
         var started = DateTime.UtcNow;
         string loadStart = MachineInfo.LoadAverage();
-        string library = LlamaCpp.LoadedLibrary();
+        string library = LlamaCppNative.LoadedLibraryPath() is { } path ? Path.GetFileName(Path.GetDirectoryName(path)) + "/libllama.so" : "not found";
         var paths = new BenchModels(s.Directory, log, s.Shape).Ensure(s.Types, s.Threads, s.KeepSource);
         var results = new List<TypeResult>();
         // The machine's read bandwidth moves by a third from minute to minute (other tenants), so one probe at the

@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using QwenSharp.Tests.Oracle;
 
 namespace QwenSharp.Bench;
 
@@ -22,7 +23,7 @@ internal sealed class LlamaDecodeBench : IDisposable
 
     public LlamaDecodeBench(string path, int threads, int contextLength, bool flashAttention, int[] promptTokens)
     {
-        LlamaCpp.Initialize();
+        LlamaCppNative.Initialize();
         var p = new ModelParams(path)
         {
             ContextSize = (uint)contextLength, // llama-bench: n_prompt + n_gen
@@ -76,7 +77,7 @@ internal sealed class LlamaDecodeBench : IDisposable
     private void Decode(LLamaBatch batch)
     {
         DecodeResult r = _context.NativeHandle.Decode(batch);
-        if (r != DecodeResult.Ok) throw new QwenSharpException($"llama_decode returned {r}: {LlamaCpp.RecentLog(5)}");
+        if (r != DecodeResult.Ok) throw new QwenSharpException($"llama_decode returned {r}: {LlamaCppNative.RecentLog(5)}");
     }
 
     public void Dispose()

@@ -17,39 +17,15 @@ namespace QwenSharp.Tests.Oracle;
 internal static class LlamaCppOracle
 {
     private static readonly object Gate = new();
-    private static readonly ConcurrentQueue<string> Log = new();
-    private const int LogLinesKept = 200;
-
-    static LlamaCppOracle()
-    {
-        // Must happen before the first native call loads the library; later it can only be re-pointed.
-        if (!NativeLibraryConfig.LLama.LibraryHasLoaded)
-            NativeLibraryConfig.All.WithLogCallback(Capture);
-        NativeLogConfig.llama_log_set(Capture);
-        // Load the library now: some entry points (the quantizer) P/Invoke without going through LLamaSharp's
-        // loader and would not find it otherwise.
-        NativeApi.llama_empty_call();
-    }
-
-    private static void Capture(LLamaLogLevel level, string message)
-    {
-        Log.Enqueue($"[{level}] {message.TrimEnd()}");
-        while (Log.Count > LogLinesKept) Log.TryDequeue(out _);
-    }
+    static LlamaCppOracle() => LlamaCppNative.Initialize();
 
     /// <summary>The last lines llama.cpp logged, newest last.</summary>
-    public static string RecentLog(int lines = 20) => string.Join("\n", Log.TakeLast(lines));
+    public static string RecentLog(int lines = 20) => LlamaCppNative.RecentLog(lines);
 
     /// <summary>Path of the libllama.so this process loaded (shows which CPU variant: avx512, avx2, avx, noavx).</summary>
     public static string LoadedLibrary()
     {
-        lock (Gate)
-        {
-            NativeApi.llama_max_devices();   // forces the load
-            if (!OperatingSystem.IsLinux()) return "unknown (not Linux)";
-            return File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
-                .FirstOrDefault(p => p.EndsWith("libllama.so", StringComparison.Ordinal)) ?? "not found in /proc/self/maps";
-        }
+        lock (Gate) return LlamaCppNative.LoadedLibraryPath() ?? (OperatingSystem.IsLinux() ? "not found in /proc/self/maps" : "unknown (not Linux)");
     }
 
     /// <summary>Logits for every position of <paramref name="tokens"/>, evaluated as one batch (one ubatch) with
@@ -181,18 +157,7 @@ internal static class LlamaCppOracle
 
     public static void Quantize(string srcGguf, string dstGguf, LLamaFtype ftype, bool pure = false, int threads = 2)
     {
-        if (!File.Exists(srcGguf)) throw new FileNotFoundException("model file not found", srcGguf);
-        lock (Gate)
-        {
-            LLamaModelQuantizeParams p = LLamaModelQuantizeParams.Default();
-            p.nthread = threads;
-            p.ftype = ftype;
-            p.allow_requantize = true;
-            p.quantize_output_tensor = true;
-            p.pure = pure;
-            uint rc = NativeApi.llama_model_quantize(srcGguf, dstGguf, ref p);
-            if (rc != 0) throw new InvalidOperationException($"llama.cpp could not quantize {srcGguf} to {ftype} (code {rc}):\n{RecentLog()}");
-        }
+        lock (Gate) LlamaCppNative.Quantize(srcGguf, dstGguf, ftype, pure, threads);
     }
 
     public static LLamaFtype ToFtype(GgmlType type) => type switch
