@@ -49,9 +49,8 @@ public sealed unsafe partial class Qwen2Context : IDisposable
     private float[] _logits = [];
     private int _outputCount;
     private readonly int[] _outputRows; // [MaxBatch] chunk-local row of each wanted entry
-    private readonly byte[] _embeddingRowBuffer;
+    private readonly byte[] _embeddingRow; // [RowBytes of the embedding] a repacked embedding's row, copied out
     private readonly int[] _lengthCheck; // [MaxSequences] scratch for batch validation
-    private readonly byte* _embeddingRow; // [RowBytes of the embedding] a repacked embedding's row, copied out
 
     private readonly MatMulJob _matMul = new();
     private readonly QuantizeJob _quantize = new();
@@ -89,8 +88,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         _x = ptrs[0]; _xn = ptrs[1]; _q = ptrs[2]; _k = ptrs[3]; _v = ptrs[4];
         _attn = ptrs[5]; _gate = ptrs[6]; _up = ptrs[7]; _ropeCos = ptrs[8]; _ropeSin = ptrs[9];
         _act = (byte*)ptrs[10];
-        _embeddingRowBuffer = GC.AllocateArray<byte>(checked((int)model.Weights.TokenEmbedding.RowBytes), pinned: true);
-        fixed (byte* p = _embeddingRowBuffer) _embeddingRow = p;
+        _embeddingRow = new byte[checked((int)model.Weights.TokenEmbedding.RowBytes)];
         _outputRows = new int[MaxBatch];
         _lengthCheck = new int[options.MaxSequences];
         _attention = new AttentionJob(Pool.ThreadCount, ContextLength, _c.HeadDim, MaxBatch, _c.HeadCount, _c.KvHeadCount, options.KvCacheType == KvCacheType.F16);

@@ -142,12 +142,12 @@ public sealed unsafe partial class Qwen2Context
     /// matmul) copied out into the context's row buffer first.</summary>
     private void EmbeddingRow(in WeightMatrix embedding, int token, Span<float> x)
     {
-        var bytes = new Span<byte>(_embeddingRow, (int)embedding.RowBytes);
-        if (embedding.Layout == WeightLayout.Rows) Dequantize.Row(embedding.Type, new ReadOnlySpan<byte>(embedding.Row(token), bytes.Length), x);
+        int rowBytes = (int)embedding.RowBytes;
+        if (embedding.Layout == WeightLayout.Rows) Dequantize.Row(embedding.Type, new ReadOnlySpan<byte>(embedding.Row(token), rowBytes), x);
         else
         {
-            embedding.CopyRow(token, bytes);
-            Dequantize.Row(embedding.Type, bytes, x);
+            embedding.CopyRow(token, _embeddingRow);
+            Dequantize.Row(embedding.Type, _embeddingRow.AsSpan(0, rowBytes), x);
         }
     }
 

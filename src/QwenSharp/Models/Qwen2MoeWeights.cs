@@ -31,10 +31,10 @@ public sealed class Qwen2MoeLayerWeights
     private static long Bytes(in WeightMatrix m) => m.RowBytes * m.Rows;
 
     /// <summary>Binds and checks (presence, shape, type) the MoE tensors of layer <paramref name="layer"/>.</summary>
-    public static Qwen2MoeLayerWeights Bind(ITensorSource file, Qwen2Config c, int layer) => Bind(file, c, layer, new WeightRepacker(file, enabled: false));
+    public static Qwen2MoeLayerWeights Bind(ITensorSource file, Qwen2Config c, int layer) => Bind(file, c, layer, null);
 
-    /// <summary>Bind, offering every expert slice and shared-expert matrix to <paramref name="repacker"/>.</summary>
-    internal static Qwen2MoeLayerWeights Bind(ITensorSource file, Qwen2Config c, int layer, WeightRepacker repacker)
+    /// <summary>Bind, offering every expert slice and shared-expert matrix to <paramref name="repacker"/> (null: none).</summary>
+    internal static Qwen2MoeLayerWeights Bind(ITensorSource file, Qwen2Config c, int layer, WeightRepacker? repacker)
     {
         var moe = c.Moe ?? throw new ArgumentException("not an MoE config", nameof(c));
         int h = c.HiddenSize, e = moe.ExpertCount, fe = moe.ExpertFeedForwardSize, fs = moe.SharedFeedForwardSize;
@@ -62,7 +62,7 @@ public sealed class Qwen2MoeLayerWeights
     /// <summary>The experts of one projection: slices of the stacked GGUF tensor blk.N.ffn_X_exps.weight, or, from a
     /// HuggingFace folder, each expert's own tensor (<see cref="HfTensorNames.ExpertGguf"/>) bound where it lies, so
     /// nothing is copied. The forward pass quantizes one activation row for all experts, so they must share a type.</summary>
-    private static WeightMatrix[] Experts(ITensorSource file, int layer, string projection, int experts, int rows, int cols, WeightRepacker repacker)
+    private static WeightMatrix[] Experts(ITensorSource file, int layer, string projection, int experts, int rows, int cols, WeightRepacker? repacker)
     {
         string stacked = $"blk.{layer}.ffn_{projection}_exps.weight";
         if (file.FindTensor(stacked) != null || file.FindTensor(HfTensorNames.ExpertGguf(layer, 0, projection)) == null)

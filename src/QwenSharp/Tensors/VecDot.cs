@@ -86,7 +86,7 @@ public static unsafe class VecDot
             MatMulRows(weightType, weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
             return;
         }
-        if (layout != WeightLayout.Interleaved8 || weightType is not (GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K) || n <= 0 || n % 256 != 0)
+        if (layout != WeightLayout.Interleaved8 || !Interleaved8.HasLayout(weightType) || n <= 0 || n % 256 != 0)
             throw new QwenSharpException($"no {layout} layout for {GgmlTypeInfo.Name(weightType)} rows of {n}");
         if (rowStart < 0 || rowEnd < rowStart || batch < 0)
             throw new QwenSharpException($"bad matmul range: rows [{rowStart}, {rowEnd}), batch {batch}");

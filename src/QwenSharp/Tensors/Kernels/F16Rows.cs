@@ -18,9 +18,6 @@ namespace QwenSharp.Tensors.Kernels;
 /// is recomputed with the single-row dot.</summary>
 internal static unsafe class F16Rows
 {
-    /// <summary>2^112: the activation scale that cancels the weights' 2^-112.</summary>
-    private const float ScaleUp = Fp16.ScaleUp;
-
     /// <summary>|half| &lt;&lt; 1 at or above this is an all-ones exponent (infinity or NaN).</summary>
     private const ushort SpecialShifted = 0xF800;
 
@@ -58,7 +55,7 @@ internal static unsafe class F16Rows
         int body = n / 16 * 16;
         long rowBytes = 2L * n;
         float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
-        for (int i = 0; i < body; i += 16) (Fp16.Load16(activation + 2 * i) * Vector512.Create(ScaleUp)).Store(a + i);
+        for (int i = 0; i < body; i += 16) (Fp16.Load16(activation + 2 * i) * Vector512.Create(Fp16.ScaleUp)).Store(a + i);
         int r = rowStart;
         for (; r + 4 <= rowEnd; r += 4) FourRows(weights + r * rowBytes, rowBytes, a, activation, n, output + r);
         for (; r < rowEnd; r++)
@@ -178,7 +175,7 @@ internal static unsafe class F16Rows
         int body = n / 8 * 8;
         long rowBytes = 2L * n;
         float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
-        for (int i = 0; i < body; i += 8) (Fp16.Load8(activation + 2 * i) * Vector256.Create(ScaleUp)).Store(a + i);
+        for (int i = 0; i < body; i += 8) (Fp16.Load8(activation + 2 * i) * Vector256.Create(Fp16.ScaleUp)).Store(a + i);
         int r = rowStart;
         for (; r + 4 <= rowEnd; r += 4) FourRows256(weights + r * rowBytes, rowBytes, a, activation, n, output + r);
         for (; r < rowEnd; r++) output[r] = OneRow256(weights + r * rowBytes, a, activation, n);

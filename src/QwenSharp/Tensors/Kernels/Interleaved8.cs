@@ -89,50 +89,55 @@ internal readonly unsafe struct Q8_0Interleaved : IInterleavedBlock
 /// <summary>The interleaved layout's entry points by weight type.</summary>
 internal static unsafe class Interleaved8
 {
-    /// <summary>Whether a rows × n matrix of this type can be interleaved: Q4_0 (AVX2 + FMA) or Q8_0 (AVX-VNNI), whole
-    /// groups of eight rows and of eight blocks.</summary>
-    public static bool Eligible(GgmlType type, int rows, int n) => type switch
+    /// <summary>One type's layout: its eligibility and its four operations.</summary>
+    private readonly struct Layout(
+        delegate*<int, int, bool> eligible,
+        delegate*<byte*, int, int, void> interleave,
+        delegate*<byte*, byte*, int, int, void> deinterleave,
+        delegate*<byte*, int, int, byte*, void> copyRow,
+        delegate*<byte*, int, int, int, byte*, int, float*, int, KernelPath, void> matMulRows)
     {
-        GgmlType.Q4_0 => Interleaved8<Q4_0Interleaved>.Eligible(rows, n),
-        GgmlType.Q8_0 => Interleaved8<Q8_0Interleaved>.Eligible(rows, n),
-        GgmlType.Q4_K => Q4_KInterleaved8.Eligible(rows, n),
-        _ => false,
+        public readonly delegate*<int, int, bool> Eligible = eligible;
+        public readonly delegate*<byte*, int, int, void> Interleave = interleave;
+        public readonly delegate*<byte*, byte*, int, int, void> Deinterleave = deinterleave;
+        public readonly delegate*<byte*, int, int, byte*, void> CopyRow = copyRow;
+        public readonly delegate*<byte*, int, int, int, byte*, int, float*, int, KernelPath, void> MatMulRows = matMulRows;
+    }
+
+    /// <summary>The types with an interleaved layout: Q4_0 and Q8_0 (<see cref="Interleaved8{TBlock}"/>), Q4_K
+    /// (<see cref="Q4_KInterleaved8"/>); null for the others.</summary>
+    private static Layout? For(GgmlType type) => type switch
+    {
+        GgmlType.Q4_0 => new Layout(&Interleaved8<Q4_0Interleaved>.Eligible, &Interleaved8<Q4_0Interleaved>.Interleave,
+            &Interleaved8<Q4_0Interleaved>.Deinterleave, &Interleaved8<Q4_0Interleaved>.CopyRow, &Interleaved8<Q4_0Interleaved>.MatMulRows),
+        GgmlType.Q8_0 => new Layout(&Interleaved8<Q8_0Interleaved>.Eligible, &Interleaved8<Q8_0Interleaved>.Interleave,
+            &Interleaved8<Q8_0Interleaved>.Deinterleave, &Interleaved8<Q8_0Interleaved>.CopyRow, &Interleaved8<Q8_0Interleaved>.MatMulRows),
+        GgmlType.Q4_K => new Layout(&Q4_KInterleaved8.Eligible, &Q4_KInterleaved8.Interleave,
+            &Q4_KInterleaved8.Deinterleave, &Q4_KInterleaved8.CopyRow, &Q4_KInterleaved8.MatMulRows),
+        _ => null,
     };
 
-    public static void Interleave(GgmlType type, byte* data, int rows, int n)
-    {
-        if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.Interleave(data, rows, n);
-        else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.Interleave(data, rows, n);
-        else if (type == GgmlType.Q4_K) Q4_KInterleaved8.Interleave(data, rows, n);
-        else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
-    }
+    private static Layout Require(GgmlType type) =>
+        For(type) ?? throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
 
-    public static void Deinterleave(GgmlType type, byte* src, byte* dst, int groups, int n)
-    {
-        if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.Deinterleave(src, dst, groups, n);
-        else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.Deinterleave(src, dst, groups, n);
-        else if (type == GgmlType.Q4_K) Q4_KInterleaved8.Deinterleave(src, dst, groups, n);
-        else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
-    }
+    /// <summary>Whether the type has an interleaved layout at all (on some machine).</summary>
+    public static bool HasLayout(GgmlType type) => For(type) != null;
+
+    /// <summary>Whether a rows × n matrix of this type can be interleaved on this machine: whole groups of eight rows
+    /// and whole 256-element rows, and the instructions its kernel needs (Q4_0, Q4_K: AVX2 + FMA; Q8_0: AVX-VNNI).</summary>
+    public static bool Eligible(GgmlType type, int rows, int n) => For(type) is { } layout && layout.Eligible(rows, n);
+
+    public static void Interleave(GgmlType type, byte* data, int rows, int n) => Require(type).Interleave(data, rows, n);
+
+    public static void Deinterleave(GgmlType type, byte* src, byte* dst, int groups, int n) => Require(type).Deinterleave(src, dst, groups, n);
 
     /// <summary>Row <paramref name="row"/> of an interleaved rows × n matrix, in the file's layout, into dst
     /// (an embedding lookup).</summary>
-    public static void CopyRow(GgmlType type, byte* data, int row, int n, byte* dst)
-    {
-        if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.CopyRow(data, row, n, dst);
-        else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.CopyRow(data, row, n, dst);
-        else if (type == GgmlType.Q4_K) Q4_KInterleaved8.CopyRow(data, row, n, dst);
-        else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
-    }
+    public static void CopyRow(GgmlType type, byte* data, int row, int n, byte* dst) => Require(type).CopyRow(data, row, n, dst);
 
     public static void MatMulRows(GgmlType type, byte* weights, int n, int rowStart, int rowEnd, byte* activations, int batch,
-                                  float* output, int outputStride, KernelPath path)
-    {
-        if (type == GgmlType.Q4_0) Interleaved8<Q4_0Interleaved>.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
-        else if (type == GgmlType.Q8_0) Interleaved8<Q8_0Interleaved>.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
-        else if (type == GgmlType.Q4_K) Q4_KInterleaved8.MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
-        else throw new QwenSharpException($"no interleaved layout for {GgmlTypeInfo.Name(type)}");
-    }
+                                  float* output, int outputStride, KernelPath path) =>
+        Require(type).MatMulRows(weights, n, rowStart, rowEnd, activations, batch, output, outputStride, path);
 
     /// <summary>Per-thread scratch for un-interleaved rows: grown once, then reused.</summary>
     [ThreadStatic] private static byte[]? rowScratch;

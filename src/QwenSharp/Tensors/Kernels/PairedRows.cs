@@ -41,7 +41,6 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
     private static int WeightBlock => TBlocks.WeightBlockBytes;
     private const int ActivationBlock = 34;
 
-
     /// <summary>Bytes of one group of eight blocks in the prepared activation: eight 32-byte vectors (low and high
     /// halves of the four block pairs), then the eight int32 biases Bias·Σq_a, then the eight fp32 scales d_a·2^112.</summary>
     private const int GroupBytes = 8 * 32 + 32 + 32;

@@ -176,27 +176,20 @@ internal static unsafe class Q4_KInterleaved8
                 int first = g * Rows;
                 bool whole = first >= rowStart && first + Rows <= rowEnd;
                 byte* w = weights + g * groupBytes;
-                int a = 0;
-                for (; a + 4 <= batch; a += 4)
+                // four activations at a time, then two, then one: the kernels share each weight vector's nibble
+                // split among the activations they take, and every one does the same arithmetic per activation
+                for (int a = 0; a < batch;)
                 {
+                    int count = batch - a >= 4 ? 4 : batch - a >= 2 ? 2 : 1;
                     float* o = whole ? output + (long)a * outputStride + first : partial;
                     long stride = whole ? outputStride : Rows;
-                    Group4<TDot>(w, blocks, activations + a * actBytes, actBytes, pairs + a * blocks * 4, blocks * 4, o, stride);
-                    if (!whole) CopyOut(partial, Rows, 4, first, rowStart, rowEnd, output + (long)a * outputStride, outputStride);
-                }
-                if (a + 2 <= batch)
-                {
-                    float* o = whole ? output + (long)a * outputStride + first : partial;
-                    long stride = whole ? outputStride : Rows;
-                    Group2<TDot>(w, blocks, activations + a * actBytes, actBytes, pairs + a * blocks * 4, blocks * 4, o, stride);
-                    if (!whole) CopyOut(partial, Rows, 2, first, rowStart, rowEnd, output + (long)a * outputStride, outputStride);
-                    a += 2;
-                }
-                for (; a < batch; a++)
-                {
-                    float* o = whole ? output + (long)a * outputStride + first : partial;
-                    Group1<TDot>(w, blocks, activations + a * actBytes, pairs + a * blocks * 4, o);
-                    if (!whole) CopyOut(partial, Rows, 1, first, rowStart, rowEnd, output + (long)a * outputStride, outputStride);
+                    byte* act = activations + a * actBytes;
+                    int* p = pairs + a * blocks * 4;
+                    if (count == 4) Group4<TDot>(w, blocks, act, actBytes, p, blocks * 4, o, stride);
+                    else if (count == 2) Group2<TDot>(w, blocks, act, actBytes, p, blocks * 4, o, stride);
+                    else Group1<TDot>(w, blocks, act, p, o);
+                    if (!whole) CopyOut(partial, Rows, count, first, rowStart, rowEnd, output + (long)a * outputStride, outputStride);
+                    a += count;
                 }
             }
         }
