@@ -96,6 +96,15 @@ public sealed unsafe partial class GgufFile : IDisposable
         return _map.CopyOnWrite;
     }
 
+    /// <summary>Private copies, on 2 MiB pages where the system gives them, of the mapping under the ranges a repack
+    /// is about to rewrite (<see cref="FileMapping.MakePrivate"/>). A read-only mapping has none of its pages among
+    /// rewritable ranges (those are a wrapping source's own buffers), so there is nothing to do.</summary>
+    public void MakePrivate(IReadOnlyList<(nint Start, long Bytes)> ranges)
+    {
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        if (_map.CopyOnWrite) _map.MakePrivate(ranges);
+    }
+
     /// <summary>The tensor's bytes inside the mapping; valid until this file is disposed.</summary>
     public ReadOnlySpan<byte> GetTensorSpan(GgufTensorInfo tensor)
     {

@@ -27,4 +27,12 @@ public unsafe interface ITensorSource : IDisposable
     /// owns, or a GGUF mapped copy-on-write (false: the file's own shared pages). A load repacks weights only where
     /// this holds.</summary>
     bool CanRewrite(GgufTensorInfo tensor) => false;
+
+    /// <summary>Makes the memory under <paramref name="ranges"/> (tensor bytes for which <see cref="CanRewrite"/> held)
+    /// this process's own before it is rewritten, in as few steps as the source can: a GGUF mapping gives them 2 MiB
+    /// pages (<see cref="FileMapping.MakePrivate"/>); here, one populate call per range.</summary>
+    void MakePrivate(IReadOnlyList<(nint Start, long Bytes)> ranges)
+    {
+        foreach (var (start, bytes) in ranges) FileMapping.PopulatePrivate((byte*)start, bytes);
+    }
 }

@@ -107,6 +107,10 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource
         return _quantized.ContainsKey(tensor.Index) || _inner.CanRewrite(_inner.Tensors[tensor.Index]);
     }
 
+    /// <summary>The quantized buffers are already this source's own; the inner source makes the rest private (a range
+    /// outside its mapping is only populated there).</summary>
+    public void MakePrivate(IReadOnlyList<(nint Start, long Bytes)> ranges) => _inner.MakePrivate(ranges);
+
     public ReadOnlySpan<byte> GetTensorSpan(GgufTensorInfo tensor)
     {
         byte* data = GetTensorData(tensor);

@@ -13,9 +13,9 @@ public sealed record ModelLoadOptions
     /// and (with AVX-VNNI) Q8_0 matrices of the decoder layers, the experts and the output (a tied embedding too) into
     /// groups of eight interleaved rows (Tensors/Kernels/Interleaved8.cs, same size, bit-identical logits;
     /// Q4_KInterleaved8.cs, same size, logits equal up to float rounding and still independent of the batch). A GGUF
-    /// file is then mapped
-    /// copy-on-write, and the repacked pages become private copies of the file's (the resident size does not
-    /// grow: each such page replaces the file page it copies). False keeps every page the file's own.</summary>
+    /// file is then mapped copy-on-write, and the repacked pages become private copies of the file's, on 2 MiB pages
+    /// where Linux gives them (FileMapping.MakePrivate; the resident size does not grow: each copy replaces the file
+    /// pages it copies). False keeps every page the file's own.</summary>
     public bool RepackWeights { get; init; } = true;
 
     /// <summary>The memory to plan against (null: what the machine has available now; tests inject a value).</summary>

@@ -27,7 +27,8 @@ internal sealed unsafe class WeightRepacker(ITensorSource source, bool enabled)
     /// per worker. The file itself is never written.</summary>
     public void Run()
     {
-        foreach (var m in _pending) FileMapping.PopulatePrivate(m.Data, m.Rows * m.RowBytes);
+        if (_pending.Count == 0) return;
+        source.MakePrivate(_pending.Select(m => ((nint)m.Data, m.Rows * m.RowBytes)).ToList());
         Parallel.ForEach(_pending, m => Interleaved8.Interleave(m.Type, m.Data, m.Rows, m.Cols));
         _pending.Clear();
     }

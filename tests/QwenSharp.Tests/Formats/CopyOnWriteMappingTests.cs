@@ -45,6 +45,63 @@ public unsafe class CopyOnWriteMappingTests
         Assert.Equal(File.ReadAllBytes(path)[5000], map.Base[5000]);   // populated pages are copies of the file's
     }
 
+    [Fact]
+    public void MakePrivateKeepsEveryByteAndNeverWritesTheFile()
+    {
+        const int Bytes = (9 << 20) + 1234;   // not a whole number of 2 MiB windows: the tail has none
+        string path = TempFile(Bytes);
+        byte[] original = File.ReadAllBytes(path);
+        using var map = FileMapping.Map(path, FileMapping.OpenStream(path), copyOnWrite: true);
+        using var shared = FileMapping.Map(path, FileMapping.OpenStream(path));
+        nint b = (nint)map.Base;
+        (nint, long)[] ranges = [(b + 100, 3000), (b + (2 << 20) + 5, 1 << 20), (b + Bytes - 5000, 5000)];
+
+        map.MakePrivate(ranges);
+
+        Assert.True(new ReadOnlySpan<byte>(map.Base, Bytes).SequenceEqual(original), "a private copy differs from the file");
+        foreach (var (start, bytes) in ranges)
+            for (long i = 0; i < bytes; i++) ((byte*)start)[i] ^= 0xFF;
+        Assert.Equal((byte)~original[(2 << 20) + 5], map.Base[(2 << 20) + 5]);
+        Assert.Equal(original[(2 << 20) + 4], map.Base[(2 << 20) + 4]);   // the window's bytes outside the range: still the file's
+        Assert.Equal(original[(2 << 20) + 5], shared.Base[(2 << 20) + 5]);
+        Assert.Equal(original, File.ReadAllBytes(path));
+        if (OperatingSystem.IsLinux())
+        {
+            // The range in the middle sits in whole windows: anonymous memory advised MADV_HUGEPAGE ("hg"), no longer the file's.
+            var (pathname, flags) = Vma((nint)(map.Base + (2 << 20) + 5));
+            Assert.Equal("", pathname);
+            Assert.Contains("hg", flags.Split(' '));
+            Assert.EndsWith(Path.GetFileName(path), Vma((nint)(map.Base + Bytes - 100)).Path);   // the tail's pages: still the file mapping's
+        }
+    }
+
+    [Fact]
+    public void MakePrivateRefusesASharedMapping()
+    {
+        string path = TempFile(1 << 20);
+        using var shared = FileMapping.Map(path, FileMapping.OpenStream(path));
+        Assert.Throws<InvalidOperationException>(() => shared.MakePrivate([((nint)shared.Base, 4096)]));
+    }
+
+    /// <summary>The pathname and VmFlags of the mapping holding <paramref name="address"/>, from /proc/self/smaps.</summary>
+    private static (string Path, string Flags) Vma(nint address)
+    {
+        string? found = null;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-'))
+            {
+                string[] fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+                string[] bounds = fields[0].Split('-');
+                ulong lo = Convert.ToUInt64(bounds[0], 16), hi = Convert.ToUInt64(bounds[1], 16);
+                found = (ulong)address >= lo && (ulong)address < hi ? (fields.Length > 5 ? fields[5].Trim() : "") : null;
+            }
+            else if (found != null && line.StartsWith("VmFlags:", StringComparison.Ordinal))
+                return (found, line["VmFlags:".Length..].Trim());
+        }
+        throw new InvalidOperationException($"no mapping holds 0x{address:x}");
+    }
+
     /// <summary>Private_Dirty of this process's mappings of the file, from /proc/self/smaps.</summary>
     private static long PrivateDirtyKiB(string path)
     {
