@@ -6,7 +6,7 @@ namespace QwenSharp.Bench;
 
 internal sealed record ComparisonSettings(
     IReadOnlyList<BenchType> Types, int Threads, int PromptTokens, int GenTokens, int Reps,
-    string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, string CommandLine);
+    string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, string CommandLine, bool WarmCache = false);
 
 /// <summary>One type's results: tokens/s of both runtimes, each tg rep's share of the bandwidth bound (against the
 /// probe run right after that rep), and QwenSharp's memory.</summary>
@@ -14,7 +14,12 @@ internal sealed record TypeResult(
     BenchType Type, ModelFootprint Model,
     SampleStats QwenPp, SampleStats QwenTg, SampleStats LlamaPp, SampleStats LlamaTg,
     SampleStats QwenBandwidthPct, SampleStats LlamaBandwidthPct, IReadOnlyList<double> Probes,
-    long RssBeforeLoad, long RssAfterLoad, long RssAfterWarmUp);
+    long RssBeforeLoad, long RssAfterLoad, long RssAfterWarmUp, FilePages Pages);
+
+/// <summary>Where each runtime's weight pages ended up after warm-up: whether the file was evicted from the page cache
+/// first, each runtime's resident file-mapped bytes and how many of them are mapped 2 MiB at a time, and QwenSharp's
+/// anonymous 2 MiB pages (its repacked windows).</summary>
+internal sealed record FilePages(bool Evicted, long QwenFile, long QwenFileHuge, long QwenAnonymousHuge, long LlamaFile, long LlamaFileHuge);
 
 internal sealed record ComparisonResults(
     ComparisonSettings Settings, IReadOnlyList<TypeResult> Types, int ProbeThreads,
@@ -47,9 +52,13 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
 
     private TypeResult RunType(BenchType type, string path, MemoryBandwidth.Probe probe)
     {
-        log.WriteLine($"{type.Name}: loading {path}");
+        // Unless --warm-cache: start from the page cache of a first load after boot. QwenSharp loads first and reads the
+        // file in (in 2 MiB folios, its mapping asks for them); llama.cpp then maps the same cached pages.
+        bool evicted = !s.WarmCache && PageCache.Evict(path);
+        log.WriteLine($"{type.Name}: loading {path}{(evicted ? " (evicted from the page cache first)" : "")}");
         GC.Collect();
         long before = ProcessMemory.RssBytes();
+        long anonHugeBefore = PageCache.AnonymousOnHugePages();
         using var model = Qwen2Model.Load(path);
         long afterLoad = ProcessMemory.RssBytes();
         var footprint = ModelFootprint.Of(model);
@@ -65,11 +74,16 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         qwen.Prompt();
         qwen.Generate(Math.Min(4, s.GenTokens));
         long afterWarmUp = ProcessMemory.RssBytes();
+        var qwenFile = PageCache.MappedOnHugePages(path);
+        long anonHuge = PageCache.AnonymousOnHugePages() - anonHugeBefore;
         Thread.Sleep(HandOverMs);
 
         using var llama = new LlamaDecodeBench(path, s.Threads, s.PromptTokens + s.GenTokens, s.FlashAttention, tokens);
         llama.Prompt();
         llama.Generate(Math.Min(4, s.GenTokens));
+        var bothFile = PageCache.MappedOnHugePages(path);
+        long qf = qwenFile.Sum(m => m.Resident), qh = qwenFile.Sum(m => m.OnHugePages);
+        var pages = new FilePages(evicted, qf, qh, anonHuge, bothFile.Sum(m => m.Resident) - qf, bothFile.Sum(m => m.OnHugePages) - qh);
 
         List<double> qpp = [], qtg = [], lpp = [], ltg = [], qpct = [], lpct = [], probes = [];
         // share of the bound for a rep: tokens/s / (probed bytes/s / weight bytes per token)
@@ -91,7 +105,7 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
             log.WriteLine($"{type.Name} rep {rep + 1}/{s.Reps}: QwenSharp pp {qpp[^1]:F1} tg {qtg[^1]:F2} ({qpct[^1]:F0}% bw) | llama.cpp pp {lpp[^1]:F1} tg {ltg[^1]:F2} ({lpct[^1]:F0}% bw) t/s; probes {probes[^2]:F1}, {probes[^1]:F1} GB/s");
         }
         return new TypeResult(type, footprint, SampleStats.Of(qpp), SampleStats.Of(qtg), SampleStats.Of(lpp), SampleStats.Of(ltg),
-            SampleStats.Of(qpct), SampleStats.Of(lpct), probes, before, afterLoad, afterWarmUp);
+            SampleStats.Of(qpct), SampleStats.Of(lpct), probes, before, afterLoad, afterWarmUp, pages);
     }
 
     private static double HandOver(Func<double> run)

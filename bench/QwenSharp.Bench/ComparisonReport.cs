@@ -38,5 +38,16 @@ internal static class ComparisonReport
         o.WriteLine("| ---- | ---: | ---: | ---: |");
         foreach (var t in r.Types)
             o.WriteLine($"| {t.Type.Name} | {ModelFootprint.FormatBytes(t.Model.FileBytes)} | +{ModelFootprint.FormatBytes(t.RssAfterLoad - t.RssBeforeLoad)} | +{ModelFootprint.FormatBytes(t.RssAfterWarmUp - t.RssBeforeLoad)} |");
+        o.WriteLine();
+        o.WriteLine("Weight pages after warm-up (2 MiB pages cost a decode fewer TLB misses; \"evicted\": the file was dropped from the page cache before the type ran, so QwenSharp's load read it in, and llama.cpp mapped the same cached pages; --warm-cache keeps the cache as found):");
+        o.WriteLine();
+        o.WriteLine("| type | page cache | QwenSharp file-mapped (on 2 MiB) | QwenSharp repacked windows on 2 MiB | llama.cpp file-mapped (on 2 MiB) |");
+        o.WriteLine("| ---- | ---- | ---: | ---: | ---: |");
+        foreach (var t in r.Types)
+        {
+            var p = t.Pages;
+            o.WriteLine($"| {t.Type.Name} | {(p.Evicted ? "evicted" : "as found")} | {ModelFootprint.FormatBytes(p.QwenFile)} ({ModelFootprint.FormatBytes(p.QwenFileHuge)}) " +
+                        $"| {ModelFootprint.FormatBytes(p.QwenAnonymousHuge)} | {ModelFootprint.FormatBytes(p.LlamaFile)} ({ModelFootprint.FormatBytes(p.LlamaFileHuge)}) |");
+        }
     }
 }
