@@ -8,7 +8,7 @@ namespace QwenSharp.Bench.Micro;
 
 /// <summary>Microbenchmark (`bench micro stream`): how close a batch-1 matvec comes to the bandwidth probe
 /// (<see cref="MemoryBandwidth.Probe"/>, the streaming sum `qwen bench` divides by) on the same number of bytes from
-/// DRAM (1 GiB each, far past the L3), one and two threads, alternating; in the file's layout, then (for a type the
+/// DRAM (1 GiB each, far past the L3, both on 2 MiB pages where Linux gives them), one and two threads, alternating; in the file's layout, then (for a type the
 /// load repacks) interleaved. Weights are random bytes with a normal fp16
 /// scale (2^-7) in every block: the values of Q8_0/Q4_0 quants do not change an integer kernel's speed.
 /// QWEN_BENCH_STREAM_TYPES=q8_0,q4_0 picks the types.</summary>
@@ -28,7 +28,8 @@ internal static unsafe class StreamVsMatVecBenchmark
             long rowBytes = GgmlTypeInfo.RowBytes(type, n);
             int rows = (int)(target / rowBytes);
             long bytes = rows * rowBytes;
-            var weights = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
+            var weights = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, MemoryBandwidth.HugePage);
+            MemoryBandwidth.AdviseHugePages(weights, bytes);   // like the probe's buffer and a load's repacked windows
             for (long at = 0; at < bytes; at += 1 << 20) rng.NextBytes(new Span<byte>(weights + at, (int)Math.Min(1 << 20, bytes - at)));
             int blockBytes = GgmlTypeInfo.Block(type).TypeSize;
             for (long at = 0; at < bytes; at += blockBytes) *(ushort*)(weights + at) = 0x2000; // 2^-7

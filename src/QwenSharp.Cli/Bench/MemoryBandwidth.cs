@@ -69,13 +69,13 @@ internal static unsafe class MemoryBandwidth
         }
     }
 
-    private const int HugePage = 2 << 20;
+    internal const int HugePage = 2 << 20;
 
     /// <summary>Asks Linux (madvise MADV_HUGEPAGE, before the first touch) for 2 MiB pages under the buffer, as the
     /// model's repacked weights get (FileMapping.MakePrivate): the probe must measure the best the machine streams, or
     /// a decode on huge pages would read "more than the bandwidth". On this project's VM, two threads streamed 19-21
     /// GB/s from such memory against 16-19 GB/s through 4 KiB pages. Elsewhere, nothing happens.</summary>
-    private static void AdviseHugePages(void* buffer, long bytes)
+    internal static void AdviseHugePages(void* buffer, long bytes)
     {
         if (!OperatingSystem.IsLinux()) return;
         try
