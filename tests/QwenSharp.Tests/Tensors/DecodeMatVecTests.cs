@@ -5,7 +5,7 @@ using QwenSharp.Tensors.Simd;
 namespace QwenSharp.Tests.Tensors;
 
 /// <summary>Batch-1 MatMulRows (the decode shape), which for Q8_0, Q4_0 (Vector256 rungs: PairedRows; Q8_0 on the
-/// AVX2 rung Block32Rows) and F16 (Vector512, Vector256)
+/// AVX2 rung Block32Rows), F16 and BF16 (Vector512, Vector256)
 /// runs four weight rows per pass and for other types a prefetching single-row loop: every output must be bit-identical to the single-row dot on the same rung, for row ranges that do not
 /// divide into fours, lengths with and without a tail after the eight-block groups, and extreme bytes.</summary>
 public unsafe class DecodeMatVecTests
@@ -13,13 +13,26 @@ public unsafe class DecodeMatVecTests
     public static TheoryData<GgmlType, string> Cases()
     {
         var data = new TheoryData<GgmlType, string>();
-        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.F16 })
+        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.F16, GgmlType.BF16 })
             foreach (var path in TensorTestData.SupportedPaths) data.Add(type, path);
         return data;
     }
 
     private static readonly (int Start, int End)[] RowRanges = [(0, 37), (1, 36), (3, 10), (4, 8), (6, 7), (9, 9)];
     private static readonly int[] Lengths = [32 * 8, 32 * 19, 32 * 3, 32 * 64];
+
+    public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void BF16RowsWithATailEqualTheSingleRowDotExactly(string path)
+    {
+        // lengths that leave a 16-element step and a scalar tail after the 32-element loop
+        var rng = new Random(9150);
+        foreach (int n in new[] { 1000, 48, 17, 16 * 65 + 3 })
+            Check(GgmlType.BF16, TensorTestData.Path(path), n, r => TensorTestData.RandomRow(GgmlType.BF16, n, rng),
+                  TensorTestData.RandomActivations(n, rng));
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -61,7 +74,7 @@ public unsafe class DecodeMatVecTests
     public static TheoryData<GgmlType, int, string> WideCases()
     {
         var data = new TheoryData<GgmlType, int, string>();
-        foreach (var (type, n) in new[] { (GgmlType.F16, 16 * 1024 + 64), (GgmlType.Q4_0, 256 * 206), (GgmlType.Q8_0, 256 * 206) })
+        foreach (var (type, n) in new[] { (GgmlType.F16, 16 * 1024 + 64), (GgmlType.BF16, 16 * 1024 + 64), (GgmlType.Q4_0, 256 * 206), (GgmlType.Q8_0, 256 * 206) })
             foreach (var path in TensorTestData.SupportedPaths) data.Add(type, n, path);
         return data;
     }

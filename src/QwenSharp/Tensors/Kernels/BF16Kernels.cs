@@ -11,8 +11,8 @@ internal static unsafe class BF16Kernels
 {
     public static WeightKernels For(KernelPath path) => path switch
     {
-        KernelPath.Vector512 => new WeightKernels(&Dequantize512, &Dot512).WithMatMul(&FloatTile.MatMul<Tile>),
-        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new(&Dequantize256, &Dot256),
+        KernelPath.Vector512 => new WeightKernels(&Dequantize512, &Dot512).WithMatMul(&FloatTile.MatMul<Tile>).WithMatVec(&BF16Rows.MatVec512),
+        KernelPath.Vector256AvxVnni or KernelPath.Vector256Avx2 => new WeightKernels(&Dequantize256, &Dot256).WithMatVec(&BF16Rows.MatVec256),
         KernelPath.Vector128Ssse3 or KernelPath.Vector128Portable => new(&Dequantize128, &Dot128),
         _ => new(&DequantizeScalar, &DotScalar),
     };
