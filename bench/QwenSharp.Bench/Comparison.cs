@@ -53,7 +53,7 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
     private TypeResult RunType(BenchType type, string path, MemoryBandwidth.Probe probe)
     {
         // Unless --warm-cache: start from the page cache of a first load after boot. QwenSharp loads first and reads the
-        // file in (in 2 MiB folios, its mapping asks for them); llama.cpp then maps the same cached pages.
+        // file in (in 2 MiB folios on this machine's kernel); llama.cpp then maps the same cached pages.
         bool evicted = !s.WarmCache && PageCache.Evict(path);
         log.WriteLine($"{type.Name}: loading {path}{(evicted ? " (evicted from the page cache first)" : "")}");
         GC.Collect();

@@ -3,10 +3,10 @@ using System.Runtime.InteropServices;
 
 namespace QwenSharp.Bench;
 
-/// <summary>The page cache's hold on a model file, which both runtimes map. On Linux 6.x a file read through a
-/// mapping advised MADV_HUGEPAGE (QwenSharp's loader) lands in 2 MiB folios, and then every process that maps it aligned,
-/// llama.cpp included, maps it 2 MiB at a time; a file the cache took in another way (just written, or read with
-/// read()) stays in small folios and is mapped 4 KiB at a time, by both. That moves a decode by up to a tenth on this
+/// <summary>The page cache's hold on a model file, which both runtimes map. On this machine's kernel (Linux 6.18,
+/// ext4) a file read cold, by a mapping's faults or by read(), lands in 2 MiB folios, and every process that maps it
+/// aligned, llama.cpp included, then maps it 2 MiB at a time; a file the cache took as it was written (the quantizer's
+/// output) stays in small folios and is mapped 4 KiB at a time, by both. That moves a decode by up to a tenth on this
 /// VM, so the comparison states the cache it starts from (<see cref="Evict"/>) and reports what each runtime got
 /// (<see cref="MappedOnHugePages"/>).</summary>
 internal static class PageCache

@@ -19,7 +19,7 @@ public static class Program
         var flash = new Option<bool>("--flash-attn") { Description = "Turn llama.cpp's flash attention on (default off, as QwenSharp has none)" };
         var shape = new Option<string>("--shape") { Description = "Model shape: 0.5b (dense, default) or moe-2layer (Qwen1.5-MoE-A2.7B widths, 2 layers)", DefaultValueFactory = _ => "0.5b" };
         var keep = new Option<bool>("--keep-source") { Description = "Keep the F32 source model (~1.9 GB) after quantizing" };
-        var warmCache = new Option<bool>("--warm-cache") { Description = "Keep each model file's page cache as found (default: evict it before the type runs, so QwenSharp's load reads the file in 2 MiB folios, as after a reboot)" };
+        var warmCache = new Option<bool>("--warm-cache") { Description = "Keep each model file's page cache as found (default: evict it before the type runs, so it is read in again as after a reboot: in 2 MiB folios on Linux 6.18, where a file cached as it was written has small ones)" };
         var root = new RootCommand("Benchmark QwenSharp against llama.cpp on synthetic Qwen1.5-0.5B-shaped models")
         {
             types, threads, prompt, gen, reps, dir, flash, keep, shape, warmCache,

@@ -89,12 +89,13 @@ internal sealed unsafe class FileMapping : IDisposable
         }
     }
 
-    /// <summary>Asks (Linux: madvise MADV_HUGEPAGE) that the file's pages be read and mapped 2 MiB at a time. Where
-    /// the page cache does not hold the file yet, the kernel then reads it into 2 MiB folios and maps each with one
-    /// page-table entry, and a decode streaming the weights misses the TLB 512 times less: on this project's VM
-    /// (nested paging makes every miss a two-level walk) two threads streamed such a mapping at 19-21 GB/s against
-    /// 16-19 GB/s through 4 KiB pages of the same file. A file the page cache already holds in small folios stays
-    /// mapped 4 KiB at a time; elsewhere nothing happens.</summary>
+    /// <summary>Asks (Linux: madvise MADV_HUGEPAGE) that the file's pages be read and mapped 2 MiB at a time. A file
+    /// the page cache holds in 2 MiB folios is then mapped with one page-table entry per 2 MiB, and a decode streaming
+    /// the weights misses the TLB 512 times less: on this project's VM (nested paging makes every miss a two-level
+    /// walk) two threads streamed such a mapping at 19-21 GB/s against 16-19 GB/s through 4 KiB pages of the same
+    /// file. Which folios the cache holds is the kernel's choice: here (Linux 6.18, ext4) a file read cold, through a
+    /// mapping or read(), lands in 2 MiB folios, and a file cached as it was written stays in small ones and is mapped
+    /// 4 KiB at a time. The advice asks the fault path for the large ones; elsewhere nothing happens.</summary>
     private static void AdviseHugePages(byte* start, long bytes)
     {
         if (!OperatingSystem.IsLinux() || !HugePagesWanted || bytes < HugePage) return;
