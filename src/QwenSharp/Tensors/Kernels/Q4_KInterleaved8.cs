@@ -265,6 +265,20 @@ internal static unsafe class Q4_KInterleaved8
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(minSums), u.DMin * Vector256.Create(-da), acc);
     }
 
+    /// <summary>A weight vector's high nibbles as the byte dot's unsigned operand. With vpdpbusd (no 16-bit step) they
+    /// stay in place, 16·h, one AND instead of a shift and an AND (a 32-byte step went from 9 instructions to 8), and
+    /// <see cref="HighSum{TDot}"/> takes the chain's sum back down: every product is a multiple of 16, so the shift is
+    /// exact, and |sum| ≤ 8 · 4 · 240 · 128 fits easily. vpmaddubsw would saturate 16·h · y in its 16-bit step, so
+    /// the AVX2 rung shifts the nibbles down first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> High<TDot>(Vector256<byte> v) where TDot : IInt8Dot256 =>
+        typeof(TDot) == typeof(AvxVnniInt8Dot) ? v & Vector256.Create((byte)0xF0) : Simd256.Bits(v, 4, 0x0F);
+
+    /// <summary>A high-nibble chain's sum as Σ h · y (see <see cref="High{TDot}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> HighSum<TDot>(Vector256<int> sum) where TDot : IInt8Dot256 =>
+        typeof(TDot) == typeof(AvxVnniInt8Dot) ? sum >> 4 : sum;
+
     /// <summary>Prefetches one record (18 lines) <paramref name="ahead"/> bytes past it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchRecord(byte* record, long ahead)
@@ -301,24 +315,26 @@ internal static unsafe class Q4_KInterleaved8
     {
         // written out: a loop kept its index arithmetic, and AVX-VNNI's vpdpbusd (VEX) reaches ymm0..15 only, so few live vectors
         Vector256<int> low0 = default, low1 = default, high0 = default, high1 = default;
-        Step1<TDot>(q + 0, y + 0, ref low0, ref high0);
-        Step1<TDot>(q + 32, y + 4, ref low1, ref high1);
-        Step1<TDot>(q + 64, y + 8, ref low0, ref high0);
-        Step1<TDot>(q + 96, y + 12, ref low1, ref high1);
-        Step1<TDot>(q + 128, y + 16, ref low0, ref high0);
-        Step1<TDot>(q + 160, y + 20, ref low1, ref high1);
-        Step1<TDot>(q + 192, y + 24, ref low0, ref high0);
-        Step1<TDot>(q + 224, y + 28, ref low1, ref high1);
-        return (low0 + low1) * scaleLow + (high0 + high1) * scaleHigh;
+        Step1<TDot>(q, y, 0, ref low0, ref high0);
+        Step1<TDot>(q, y, 4, ref low1, ref high1);
+        Step1<TDot>(q, y, 8, ref low0, ref high0);
+        Step1<TDot>(q, y, 12, ref low1, ref high1);
+        Step1<TDot>(q, y, 16, ref low0, ref high0);
+        Step1<TDot>(q, y, 20, ref low1, ref high1);
+        Step1<TDot>(q, y, 24, ref low0, ref high0);
+        Step1<TDot>(q, y, 28, ref low1, ref high1);
+        return (low0 + low1) * scaleLow + HighSum<TDot>(high0 + high1) * scaleHigh;
     }
 
-    /// <summary>One weight vector split into nibbles and dotted with one activation's bytes 0..3 (low) and 32..35 (high).</summary>
+    /// <summary>Weight vector k / 4 of the chunk at q split into nibbles and dotted with one activation's bytes k..k+3
+    /// (low) and k+32..k+35 (high). The offset is a constant, so both broadcasts address [y + constant] (passing y + k
+    /// instead cost an lea per step).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step1<TDot>(byte* q, sbyte* y, ref Vector256<int> low, ref Vector256<int> high) where TDot : IInt8Dot256
+    private static void Step1<TDot>(byte* q, sbyte* y, int k, ref Vector256<int> low, ref Vector256<int> high) where TDot : IInt8Dot256
     {
-        var v = Vector256.Load(q);
-        low = TDot.MultiplyAdd(low, v & Vector256.Create((byte)0x0F), Vector256.Create(*(int*)y).AsSByte());
-        high = TDot.MultiplyAdd(high, Simd256.Bits(v, 4, 0x0F), Vector256.Create(*(int*)(y + 32)).AsSByte());
+        var v = Vector256.Load(q + 8 * k);
+        low = TDot.MultiplyAdd(low, v & Vector256.Create((byte)0x0F), Vector256.Create(*(int*)(y + k)).AsSByte());
+        high = TDot.MultiplyAdd(high, High<TDot>(v), Vector256.Create(*(int*)(y + k + 32)).AsSByte());
     }
 
     /// <summary>One group of eight rows against four activations (actBytes apart; prepared pairs pairStride ints
@@ -354,16 +370,16 @@ internal static unsafe class Q4_KInterleaved8
     /// <summary>One weight vector (words of eight rows) split into nibbles once and dotted with four activations'
     /// bytes (y, y + actBytes, ...): low nibbles against bytes 0..3, high nibbles against 32..35.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step4<TDot>(byte* q, sbyte* y, long actBytes,
+    private static void Step4<TDot>(byte* q, sbyte* y, int k, long actBytes,
                                     ref Vector256<int> low0, ref Vector256<int> low1, ref Vector256<int> low2, ref Vector256<int> low3,
                                     ref Vector256<int> high0, ref Vector256<int> high1, ref Vector256<int> high2, ref Vector256<int> high3)
         where TDot : IInt8Dot256
     {
-        var v = Vector256.Load(q);
+        var v = Vector256.Load(q + 8 * k);
         var lo = v & Vector256.Create((byte)0x0F);
-        var hi = Simd256.Bits(v, 4, 0x0F);
-        Dot2<TDot>(lo, hi, y, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Dot2<TDot>(lo, hi, y + 2 * actBytes, actBytes, ref low2, ref low3, ref high2, ref high3);
+        var hi = High<TDot>(v);
+        Dot2<TDot>(lo, hi, y + k, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Dot2<TDot>(lo, hi, y + k + 2 * actBytes, actBytes, ref low2, ref low3, ref high2, ref high3);
     }
 
     /// <summary>A weight vector's nibbles (lo, hi) against two activations' bytes (y, y + actBytes): 0..3 and 32..35.</summary>
@@ -386,18 +402,18 @@ internal static unsafe class Q4_KInterleaved8
     {
         Vector256<int> low0 = default, low1 = default, low2 = default, low3 = default;
         Vector256<int> high0 = default, high1 = default, high2 = default, high3 = default;
-        Step4<TDot>(q + 0, y + 0, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q + 32, y + 4, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q + 64, y + 8, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q + 96, y + 12, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q + 128, y + 16, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q + 160, y + 20, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q + 192, y + 24, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q + 224, y + 28, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        s0 += low0 * scaleLow + high0 * scaleHigh;
-        s1 += low1 * scaleLow + high1 * scaleHigh;
-        s2 += low2 * scaleLow + high2 * scaleHigh;
-        s3 += low3 * scaleLow + high3 * scaleHigh;
+        Step4<TDot>(q, y, 0, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q, y, 4, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q, y, 8, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q, y, 12, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q, y, 16, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q, y, 20, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q, y, 24, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q, y, 28, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        s0 += low0 * scaleLow + HighSum<TDot>(high0) * scaleHigh;
+        s1 += low1 * scaleLow + HighSum<TDot>(high1) * scaleHigh;
+        s2 += low2 * scaleLow + HighSum<TDot>(high2) * scaleHigh;
+        s3 += low3 * scaleLow + HighSum<TDot>(high3) * scaleHigh;
     }
 
     /// <summary><see cref="Group4{TDot}"/> for two activations (two or three sequences decoded together, and what is
@@ -432,25 +448,25 @@ internal static unsafe class Q4_KInterleaved8
     {
         Vector256<int> low0 = default, low1 = default, high0 = default, high1 = default;
         Vector256<int> low0b = default, low1b = default, high0b = default, high1b = default;
-        Step2<TDot>(q + 0, y + 0, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Step2<TDot>(q + 32, y + 4, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
-        Step2<TDot>(q + 64, y + 8, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Step2<TDot>(q + 96, y + 12, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
-        Step2<TDot>(q + 128, y + 16, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Step2<TDot>(q + 160, y + 20, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
-        Step2<TDot>(q + 192, y + 24, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Step2<TDot>(q + 224, y + 28, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
-        s0 += (low0 + low0b) * scaleLow + (high0 + high0b) * scaleHigh;
-        s1 += (low1 + low1b) * scaleLow + (high1 + high1b) * scaleHigh;
+        Step2<TDot>(q, y, 0, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q, y, 4, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q, y, 8, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q, y, 12, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q, y, 16, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q, y, 20, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q, y, 24, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q, y, 28, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        s0 += (low0 + low0b) * scaleLow + HighSum<TDot>(high0 + high0b) * scaleHigh;
+        s1 += (low1 + low1b) * scaleLow + HighSum<TDot>(high1 + high1b) * scaleHigh;
     }
 
     /// <summary>One weight vector split into nibbles once and dotted with two activations' bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step2<TDot>(byte* q, sbyte* y, long actBytes,
+    private static void Step2<TDot>(byte* q, sbyte* y, int k, long actBytes,
                                     ref Vector256<int> low0, ref Vector256<int> low1, ref Vector256<int> high0, ref Vector256<int> high1)
         where TDot : IInt8Dot256
     {
-        var v = Vector256.Load(q);
-        Dot2<TDot>(v & Vector256.Create((byte)0x0F), Simd256.Bits(v, 4, 0x0F), y, actBytes, ref low0, ref low1, ref high0, ref high1);
+        var v = Vector256.Load(q + 8 * k);
+        Dot2<TDot>(v & Vector256.Create((byte)0x0F), High<TDot>(v), y + k, actBytes, ref low0, ref low1, ref high0, ref high1);
     }
 }
