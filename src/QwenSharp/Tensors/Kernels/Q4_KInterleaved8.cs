@@ -265,7 +265,7 @@ internal static unsafe class Q4_KInterleaved8
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(minSums), u.DMin * Vector256.Create(-da), acc);
     }
 
-    /// <summary>A weight vector's high nibbles as the byte dot's unsigned operand. With vpdpbusd (no 16-bit step) they
+    /// <summary>A weight vector's high nibbles as the one-activation kernel's unsigned operand. With vpdpbusd (no 16-bit step) they
     /// stay in place, 16·h, one AND instead of a shift and an AND (a 32-byte step went from 9 instructions to 8), and
     /// <see cref="HighSum{TDot}"/> takes the chain's sum back down: every product is a multiple of 16, so the shift is
     /// exact, and |sum| ≤ 8 · 4 · 240 · 128 fits easily. vpmaddubsw would saturate 16·h · y in its 16-bit step, so
@@ -370,16 +370,16 @@ internal static unsafe class Q4_KInterleaved8
     /// <summary>One weight vector (words of eight rows) split into nibbles once and dotted with four activations'
     /// bytes (y, y + actBytes, ...): low nibbles against bytes 0..3, high nibbles against 32..35.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step4<TDot>(byte* q, sbyte* y, int k, long actBytes,
+    private static void Step4<TDot>(byte* q, sbyte* y, long actBytes,
                                     ref Vector256<int> low0, ref Vector256<int> low1, ref Vector256<int> low2, ref Vector256<int> low3,
                                     ref Vector256<int> high0, ref Vector256<int> high1, ref Vector256<int> high2, ref Vector256<int> high3)
         where TDot : IInt8Dot256
     {
-        var v = Vector256.Load(q + 8 * k);
+        var v = Vector256.Load(q);
         var lo = v & Vector256.Create((byte)0x0F);
-        var hi = High<TDot>(v);
-        Dot2<TDot>(lo, hi, y + k, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Dot2<TDot>(lo, hi, y + k + 2 * actBytes, actBytes, ref low2, ref low3, ref high2, ref high3);
+        var hi = Simd256.Bits(v, 4, 0x0F);   // not High: in this kernel its second mask made the JIT spill (1183 instructions, 300 stack accesses, pp512 a third slower)
+        Dot2<TDot>(lo, hi, y, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Dot2<TDot>(lo, hi, y + 2 * actBytes, actBytes, ref low2, ref low3, ref high2, ref high3);
     }
 
     /// <summary>A weight vector's nibbles (lo, hi) against two activations' bytes (y, y + actBytes): 0..3 and 32..35.</summary>
@@ -402,18 +402,18 @@ internal static unsafe class Q4_KInterleaved8
     {
         Vector256<int> low0 = default, low1 = default, low2 = default, low3 = default;
         Vector256<int> high0 = default, high1 = default, high2 = default, high3 = default;
-        Step4<TDot>(q, y, 0, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q, y, 4, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q, y, 8, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q, y, 12, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q, y, 16, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q, y, 20, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q, y, 24, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        Step4<TDot>(q, y, 28, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
-        s0 += low0 * scaleLow + HighSum<TDot>(high0) * scaleHigh;
-        s1 += low1 * scaleLow + HighSum<TDot>(high1) * scaleHigh;
-        s2 += low2 * scaleLow + HighSum<TDot>(high2) * scaleHigh;
-        s3 += low3 * scaleLow + HighSum<TDot>(high3) * scaleHigh;
+        Step4<TDot>(q + 0, y + 0, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q + 32, y + 4, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q + 64, y + 8, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q + 96, y + 12, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q + 128, y + 16, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q + 160, y + 20, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q + 192, y + 24, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        Step4<TDot>(q + 224, y + 28, actBytes, ref low0, ref low1, ref low2, ref low3, ref high0, ref high1, ref high2, ref high3);
+        s0 += low0 * scaleLow + high0 * scaleHigh;
+        s1 += low1 * scaleLow + high1 * scaleHigh;
+        s2 += low2 * scaleLow + high2 * scaleHigh;
+        s3 += low3 * scaleLow + high3 * scaleHigh;
     }
 
     /// <summary><see cref="Group4{TDot}"/> for two activations (two or three sequences decoded together, and what is
@@ -448,25 +448,25 @@ internal static unsafe class Q4_KInterleaved8
     {
         Vector256<int> low0 = default, low1 = default, high0 = default, high1 = default;
         Vector256<int> low0b = default, low1b = default, high0b = default, high1b = default;
-        Step2<TDot>(q, y, 0, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Step2<TDot>(q, y, 4, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
-        Step2<TDot>(q, y, 8, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Step2<TDot>(q, y, 12, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
-        Step2<TDot>(q, y, 16, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Step2<TDot>(q, y, 20, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
-        Step2<TDot>(q, y, 24, actBytes, ref low0, ref low1, ref high0, ref high1);
-        Step2<TDot>(q, y, 28, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
-        s0 += (low0 + low0b) * scaleLow + HighSum<TDot>(high0 + high0b) * scaleHigh;
-        s1 += (low1 + low1b) * scaleLow + HighSum<TDot>(high1 + high1b) * scaleHigh;
+        Step2<TDot>(q + 0, y + 0, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q + 32, y + 4, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q + 64, y + 8, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q + 96, y + 12, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q + 128, y + 16, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q + 160, y + 20, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        Step2<TDot>(q + 192, y + 24, actBytes, ref low0, ref low1, ref high0, ref high1);
+        Step2<TDot>(q + 224, y + 28, actBytes, ref low0b, ref low1b, ref high0b, ref high1b);
+        s0 += (low0 + low0b) * scaleLow + (high0 + high0b) * scaleHigh;
+        s1 += (low1 + low1b) * scaleLow + (high1 + high1b) * scaleHigh;
     }
 
     /// <summary>One weight vector split into nibbles once and dotted with two activations' bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step2<TDot>(byte* q, sbyte* y, int k, long actBytes,
+    private static void Step2<TDot>(byte* q, sbyte* y, long actBytes,
                                     ref Vector256<int> low0, ref Vector256<int> low1, ref Vector256<int> high0, ref Vector256<int> high1)
         where TDot : IInt8Dot256
     {
-        var v = Vector256.Load(q + 8 * k);
-        Dot2<TDot>(v & Vector256.Create((byte)0x0F), High<TDot>(v), y + k, actBytes, ref low0, ref low1, ref high0, ref high1);
+        var v = Vector256.Load(q);
+        Dot2<TDot>(v & Vector256.Create((byte)0x0F), Simd256.Bits(v, 4, 0x0F), y, actBytes, ref low0, ref low1, ref high0, ref high1);
     }
 }
