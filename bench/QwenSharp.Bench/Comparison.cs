@@ -6,7 +6,7 @@ namespace QwenSharp.Bench;
 
 internal sealed record ComparisonSettings(
     IReadOnlyList<BenchType> Types, int Threads, int PromptTokens, int GenTokens, int Reps,
-    string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, string CommandLine, bool WarmCache = false);
+    string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, bool WarmCache, string CommandLine);
 
 /// <summary>One type's results: tokens/s of both runtimes, each tg rep's share of the bandwidth bound (against the
 /// probe run right after that rep), and QwenSharp's memory.</summary>

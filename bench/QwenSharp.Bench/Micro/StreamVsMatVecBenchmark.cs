@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using QwenSharp.Cli.Bench;
+using QwenSharp.Formats;
 using QwenSharp.Tensors;
 using QwenSharp.Tensors.Kernels;
 
@@ -28,8 +29,7 @@ internal static unsafe class StreamVsMatVecBenchmark
             long rowBytes = GgmlTypeInfo.RowBytes(type, n);
             int rows = (int)(target / rowBytes);
             long bytes = rows * rowBytes;
-            var weights = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, MemoryBandwidth.HugePage);
-            MemoryBandwidth.AdviseHugePages(weights, bytes);   // like the probe's buffer and a load's repacked windows
+            var weights = (byte*)HugePages.Allocate(bytes);   // like the probe's buffer and a load's repacked windows
             for (long at = 0; at < bytes; at += 1 << 20) rng.NextBytes(new Span<byte>(weights + at, (int)Math.Min(1 << 20, bytes - at)));
             int blockBytes = GgmlTypeInfo.Block(type).TypeSize;
             for (long at = 0; at < bytes; at += blockBytes) *(ushort*)(weights + at) = 0x2000; // 2^-7

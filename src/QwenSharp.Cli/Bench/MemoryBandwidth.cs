@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using QwenSharp.Formats;
 using QwenSharp.Tensors;
 
 namespace QwenSharp.Cli.Bench;
@@ -34,8 +35,9 @@ internal static unsafe class MemoryBandwidth
             if (threads < 1) throw new QwenSharpException($"bandwidth probe: threads must be at least 1, got {threads}");
             if (bufferBytes < 1 << 20) throw new QwenSharpException($"bandwidth probe: the buffer must be at least 1 MiB, got {bufferBytes} bytes");
             _words = bufferBytes / sizeof(ulong);
-            _buffer = (ulong*)NativeMemory.AlignedAlloc((nuint)(_words * sizeof(ulong)), HugePage);
-            AdviseHugePages(_buffer, _words * sizeof(ulong));
+            // On 2 MiB pages, as the model's repacked weights are: the probe must measure the best the machine streams,
+            // or a decode on huge pages would read "more than the bandwidth".
+            _buffer = (ulong*)HugePages.Allocate(_words * sizeof(ulong));
             _pool = new ComputePool(threads);
             _job = new StreamJob(_buffer, _words, threads) { Filling = true };
             _pool.Run(_job);        // first touch in parallel, so the pages are resident before any timed pass
@@ -68,27 +70,6 @@ internal static unsafe class MemoryBandwidth
             NativeMemory.AlignedFree(_buffer);
         }
     }
-
-    internal const int HugePage = 2 << 20;
-
-    /// <summary>Asks Linux (madvise MADV_HUGEPAGE, before the first touch) for 2 MiB pages under the buffer, as the
-    /// model's repacked weights get (FileMapping.MakePrivate): the probe must measure the best the machine streams, or
-    /// a decode on huge pages would read "more than the bandwidth". On this project's VM, two threads streamed 19-21
-    /// GB/s from such memory against 16-19 GB/s through 4 KiB pages. Elsewhere, nothing happens.</summary>
-    internal static void AdviseHugePages(void* buffer, long bytes)
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        try
-        {
-            _ = Madvise(buffer, (nuint)bytes, 14);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "madvise")]
-    private static extern int Madvise(void* address, nuint length, int advice);
 
     /// <summary>Wrapping sum of <paramref name="words"/>: the streaming read. Vector512 -> Vector256 -> Vector128 ->
     /// scalar; four independent accumulators keep several loads in flight.</summary>

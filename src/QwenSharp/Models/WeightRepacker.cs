@@ -23,8 +23,8 @@ internal sealed unsafe class WeightRepacker(ITensorSource source, bool enabled)
         return repacked;
     }
 
-    /// <summary>Rewrites the offered matrices: their pages made private first (one call per matrix), then a matrix
-    /// per worker. The file itself is never written.</summary>
+    /// <summary>Rewrites the offered matrices: their pages made private first, all in one call to the source (a GGUF
+    /// mapping puts them on 2 MiB pages), then a matrix per worker. The file itself is never written.</summary>
     public void Run()
     {
         if (_pending.Count == 0) return;
