@@ -313,7 +313,7 @@ internal static unsafe class Q4_KInterleaved8
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Chunk1<TDot>(byte* q, sbyte* y, Vector256<int> scaleLow, Vector256<int> scaleHigh) where TDot : IInt8Dot256
     {
-        // written out: a loop kept its index arithmetic, and AVX-VNNI's vpdpbusd (VEX) reaches ymm0..15 only, so few live vectors
+        // written out: a loop kept its index arithmetic; and without AVX-512 the VEX vpdpbusd reaches ymm0..15 only (with it the JIT emits the EVEX form), so few live vectors
         Vector256<int> low0 = default, low1 = default, high0 = default, high1 = default;
         Step1<TDot>(q, y, 0, ref low0, ref high0);
         Step1<TDot>(q, y, 4, ref low1, ref high1);
