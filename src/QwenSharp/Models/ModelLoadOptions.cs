@@ -15,7 +15,8 @@ public sealed record ModelLoadOptions
     /// Q4_KInterleaved8.cs, same size, logits equal up to float rounding and still independent of the batch). A GGUF
     /// file is then mapped copy-on-write, and the repacked pages become private copies of the file's, on 2 MiB pages
     /// where Linux gives them (FileMapping.MakePrivate; the resident size does not grow: each copy replaces the file
-    /// pages it copies). False keeps every page the file's own.</summary>
+    /// pages it copies). F16 matrices keep the file's layout but are made such private copies too, which decoded
+    /// faster here (WeightRepacker.CopyPays). False keeps every page the file's own.</summary>
     public bool RepackWeights { get; init; } = true;
 
     /// <summary>The memory to plan against (null: what the machine has available now; tests inject a value).</summary>

@@ -84,7 +84,7 @@ public unsafe class CopyOnWriteMappingTests
     }
 
     /// <summary>The pathname and VmFlags of the mapping holding <paramref name="address"/>, from /proc/self/smaps.</summary>
-    private static (string Path, string Flags) Vma(nint address)
+    internal static (string Path, string Flags) Vma(nint address)
     {
         string? found = null;
         foreach (string line in File.ReadLines("/proc/self/smaps"))

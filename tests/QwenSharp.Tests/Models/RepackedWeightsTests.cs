@@ -8,7 +8,8 @@ namespace QwenSharp.Tests.Models;
 /// matrices, the experts' and the output (a tied embedding included) are interleaved in place, in private copy-on-write
 /// pages. Q4_0 and Q8_0 models compute the same logits, bit for bit, as with the file's layout; Q4_K ones the same up to
 /// float rounding (its layout has an arithmetic of its own), and a sequence's logits do not depend on what else is in
-/// the batch. The file is never written, and two loads of one file do not see each other's pages.</summary>
+/// the batch. The file is never written, and two loads of one file do not see each other's pages. F16 matrices keep
+/// the file's layout but become private copies too, with the same logits.</summary>
 public class RepackedWeightsTests
 {
     private static readonly int[] Prompt = [72, 101, 108, 108, 111, 44, 32, 119];
@@ -148,6 +149,35 @@ public class RepackedWeightsTests
                                     $"sequence {seq} position {pos} logit {i}: in a batch of {sequences} {got[i]:R}, alone {want[i]:R}");
                 }
             }
+    }
+
+    [Fact]
+    public unsafe void F16MatricesBecomePrivateCopiesInTheFilesLayoutWithTheSameLogits()
+    {
+        string path = SyntheticModels.SmallF16;
+        byte[] before = SHA256.HashData(File.ReadAllBytes(path));
+        using var copied = Qwen2Model.Load(path);
+        using var plain = Qwen2Model.Load(path, new ModelLoadOptions { RepackWeights = false });
+        var m = copied.Weights.Layers[1].WGate;
+        Assert.Equal(GgmlType.F16, m.Type);
+        Assert.Equal(WeightLayout.Rows, m.Layout);
+        if (OperatingSystem.IsLinux())
+        {
+            // a matrix in whole 2 MiB windows: anonymous memory advised MADV_HUGEPAGE, no longer the file's
+            nint inside = (nint)(m.Data + m.Rows * m.RowBytes / 2);
+            var (pathname, flags) = QwenSharp.Tests.Formats.CopyOnWriteMappingTests.Vma(inside);
+            Assert.Equal("", pathname);
+            Assert.Contains("hg", flags.Split(' '));
+            var p = plain.Weights.Layers[1].WGate;
+            Assert.EndsWith(Path.GetFileName(path), QwenSharp.Tests.Formats.CopyOnWriteMappingTests.Vma((nint)(p.Data + p.Rows * p.RowBytes / 2)).Path);
+        }
+        var expected = Logits(plain);
+        var got = Logits(copied);
+        Assert.Equal(expected.Length, got.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
+                        $"logit {i}: copied {got[i]:R}, file's pages {expected[i]:R}");
+        Assert.Equal(before, SHA256.HashData(File.ReadAllBytes(path)));
     }
 
     [Fact]

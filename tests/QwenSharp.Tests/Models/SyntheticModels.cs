@@ -64,5 +64,12 @@ internal static class SyntheticModels
         WeightType = GgmlType.Q4_0, HiddenSize = 256, HeadCount = 4, KvHeadCount = 2, InitStd = 0.1f, Seed = 13,
         Moe = new SyntheticMoeSpec { ExpertCount = 4, ExpertUsedCount = 2, ExpertFeedForwardSize = 256, SharedFeedForwardSize = 512 },
     });
+    /// <summary>F16 wide enough (8.5 MiB) that the second layer's matrices sit in whole 2 MiB windows of the mapping,
+    /// which the load copies into private pages (WeightRepacker.CopyPays).</summary>
+    public static string SmallF16 => Get("small-f16", Tiny with
+    {
+        WeightType = GgmlType.F16, HiddenSize = 512, FeedForwardSize = 1536, HeadCount = 8, KvHeadCount = 4,
+        TiedEmbeddings = false, InitStd = 0.05f, Seed = 15,
+    });
     public static string TinyQ8 => Get("tiny-q8_0", Tiny with { WeightType = GgmlType.Q8_0, HiddenSize = 64, FeedForwardSize = 128 });
 }
