@@ -14,6 +14,15 @@ public class RepackedWeightsTests
 {
     private static readonly int[] Prompt = [72, 101, 108, 108, 111, 44, 32, 119];
 
+    /// <summary>Every logit of <paramref name="got"/> bit for bit the file layout's.</summary>
+    private static void AssertSameBits(float[] expected, float[] got, string what)
+    {
+        Assert.Equal(expected.Length, got.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
+                        $"logit {i}: {what} {got[i]:R}, file layout {expected[i]:R}");
+    }
+
     /// <summary>Logits of a prompt (one batch, every position) and then four single-token steps.</summary>
     private static float[] Logits(Qwen2Model model)
     {
@@ -45,12 +54,7 @@ public class RepackedWeightsTests
         Assert.Equal(repacked.Weights.Output.Rows % 8 == 0 ? WeightLayout.Interleaved8 : WeightLayout.Rows, repacked.Weights.Output.Layout);
         Assert.All(plain.Weights.Layers, l => Assert.Equal(WeightLayout.Rows, l.Wq.Layout));
 
-        var expected = Logits(plain);
-        var got = Logits(repacked);
-        Assert.Equal(expected.Length, got.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                        $"logit {i}: repacked {got[i]:R}, file layout {expected[i]:R}");
+        AssertSameBits(Logits(plain), Logits(repacked), "repacked");
     }
 
     [Theory]
@@ -86,11 +90,7 @@ public class RepackedWeightsTests
             Assert.Equal(expected, moe.SharedDown.Layout);
             Assert.Equal(WeightLayout.Rows, plain.Weights.Layers[0].Moe!.ExpertUp[1].Layout);
         }
-        var want = Logits(plain);
-        var got = Logits(repacked);
-        for (int i = 0; i < want.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(want[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                        $"{kind} logit {i}: repacked {got[i]:R}, file layout {want[i]:R}");
+        AssertSameBits(Logits(plain), Logits(repacked), $"{kind} repacked");
     }
 
     [Fact]
@@ -171,12 +171,7 @@ public class RepackedWeightsTests
             var p = plain.Weights.Layers[1].WGate;
             Assert.EndsWith(Path.GetFileName(path), QwenSharp.Tests.Formats.CopyOnWriteMappingTests.Vma((nint)(p.Data + p.Rows * p.RowBytes / 2)).Path);
         }
-        var expected = Logits(plain);
-        var got = Logits(copied);
-        Assert.Equal(expected.Length, got.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                        $"logit {i}: copied {got[i]:R}, file's pages {expected[i]:R}");
+        AssertSameBits(Logits(plain), Logits(copied), "copied");
         Assert.Equal(before, SHA256.HashData(File.ReadAllBytes(path)));
     }
 
