@@ -7,7 +7,7 @@ namespace QwenSharp.Tests.Formats;
 /// on Linux (its pages then count as private dirty memory of the mapping before anything is written).</summary>
 public unsafe class CopyOnWriteMappingTests
 {
-    private static string TempFile(int bytes)
+    internal static string TempFile(int bytes)
     {
         string path = Path.Combine(TestPaths.NewTempDir("cow"), "data.bin");
         var data = new byte[bytes];
