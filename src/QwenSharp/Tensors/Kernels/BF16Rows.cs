@@ -8,147 +8,133 @@ namespace QwenSharp.Tensors.Kernels;
 /// <summary>Decode (batch 1) MatMulRows for BF16 weights on the Vector512 and Vector256 rungs: four rows per pass,
 /// each a prefetched stream, where the single-row loop read one row at a time with no prefetch (measured: the bf16
 /// 0.5B decoded at 15.3 t/s against 19.3 for f16, the same bytes). The activation row (bf16) is split once per call
-/// into the even and odd floats of each step, as <see cref="BF16Kernels.Dot512"/> splits it per row; every row then
-/// runs Dot512's own arithmetic (even products into one accumulator, odd into the other, the same step, reduction and
-/// scalar tail), so each output is bit-identical to the single-row dot. A bf16 → fp32 conversion is exact for every
-/// value, infinities and NaNs included, so there is no special case.</summary>
+/// into the even and odd floats of each step, as <see cref="BF16Kernels.Dot512"/> and Dot256 split it per row; every
+/// row then runs that rung's own arithmetic (even products into one accumulator, odd into the other, the same step,
+/// reduction and scalar tail), so each output is bit-identical to the single-row dot. A bf16 → fp32 conversion is
+/// exact for every value, infinities and NaNs included, so there is no special case. One loop serves both rungs
+/// through <see cref="ILanes{TV}"/>.</summary>
 internal static unsafe class BF16Rows
 {
     public static void MatVec512(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
-        DecodeScratch.Run((n / 32 * 32 + 16) * sizeof(float), &MatVec512, weights, n, rowStart, rowEnd, activation, output);
+        DecodeScratch.Run(ScratchBytes<Lanes512>(n), &MatVec<Lanes512, Vector512<float>>, weights, n, rowStart, rowEnd, activation, output);
     }
-
-    private static void MatVec512(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, byte* scratch)
-    {
-        int body = n / 32 * 32;
-        long rowBytes = 2L * n;
-        float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
-        BF16Kernels.Tile.Expand(activation, a, body);   // per 32-element step: 16 even floats, then 16 odd
-        int r = rowStart;
-        for (; r + 4 <= rowEnd; r += 4) FourRows512(weights + r * rowBytes, rowBytes, a, activation, body, n, output + r);
-        for (; r < rowEnd; r++) output[r] = OneRow512(weights + r * rowBytes, a, activation, body, n);
-    }
-
-    private static void FourRows512(byte* w, long rowBytes, float* a, byte* activation, int body, int n, float* o)
-    {
-        byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
-        Vector512<float> e0 = default, d0 = default, e1 = default, d1 = default, e2 = default, d2 = default, e3 = default, d3 = default;
-        var high = Vector512.Create(0xFFFF_0000u);
-        long ahead = Block32Rows.TileAhead(rowBytes);
-        for (int i = 0; i < body; i += 32)
-        {
-            if (ahead > 0)
-            {
-                Sse.Prefetch0(w0 + 2 * i + ahead); Sse.Prefetch0(w1 + 2 * i + ahead);
-                Sse.Prefetch0(w2 + 2 * i + ahead); Sse.Prefetch0(w3 + 2 * i + ahead);
-            }
-            var even = Vector512.Load(a + i);
-            var odd = Vector512.Load(a + i + 16);
-            var x0 = Vector512.Load((uint*)(w0 + 2 * i));
-            var x1 = Vector512.Load((uint*)(w1 + 2 * i));
-            var x2 = Vector512.Load((uint*)(w2 + 2 * i));
-            var x3 = Vector512.Load((uint*)(w3 + 2 * i));
-            e0 = Avx512F.FusedMultiplyAdd((x0 << 16).AsSingle(), even, e0); d0 = Avx512F.FusedMultiplyAdd((x0 & high).AsSingle(), odd, d0);
-            e1 = Avx512F.FusedMultiplyAdd((x1 << 16).AsSingle(), even, e1); d1 = Avx512F.FusedMultiplyAdd((x1 & high).AsSingle(), odd, d1);
-            e2 = Avx512F.FusedMultiplyAdd((x2 << 16).AsSingle(), even, e2); d2 = Avx512F.FusedMultiplyAdd((x2 & high).AsSingle(), odd, d2);
-            e3 = Avx512F.FusedMultiplyAdd((x3 << 16).AsSingle(), even, e3); d3 = Avx512F.FusedMultiplyAdd((x3 & high).AsSingle(), odd, d3);
-        }
-        o[0] = Simd512.Sum(e0 + d0) + BF16Kernels.DotScalar(w0 + 2 * body, activation + 2 * body, n - body);
-        o[1] = Simd512.Sum(e1 + d1) + BF16Kernels.DotScalar(w1 + 2 * body, activation + 2 * body, n - body);
-        o[2] = Simd512.Sum(e2 + d2) + BF16Kernels.DotScalar(w2 + 2 * body, activation + 2 * body, n - body);
-        o[3] = Simd512.Sum(e3 + d3) + BF16Kernels.DotScalar(w3 + 2 * body, activation + 2 * body, n - body);
-    }
-
-    private static float OneRow512(byte* w, float* a, byte* activation, int body, int n)
-    {
-        Vector512<float> e = default, d = default;
-        var high = Vector512.Create(0xFFFF_0000u);
-        int ahead = Block32Rows.PrefetchAhead;
-        for (int i = 0; i < body; i += 32)
-        {
-            if (ahead > 0) Sse.Prefetch0(w + 2 * i + ahead);
-            var x = Vector512.Load((uint*)(w + 2 * i));
-            e = Avx512F.FusedMultiplyAdd((x << 16).AsSingle(), Vector512.Load(a + i), e);
-            d = Avx512F.FusedMultiplyAdd((x & high).AsSingle(), Vector512.Load(a + i + 16), d);
-        }
-        return Simd512.Sum(e + d) + BF16Kernels.DotScalar(w + 2 * body, activation + 2 * body, n - body);
-    }
-
-    // ---- Vector256 rung (AVX2 + FMA): BF16Kernels.Dot256's recipe, 16-element steps of 8 even and 8 odd ----
 
     public static void MatVec256(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
     {
         if (rowEnd <= rowStart) return;
-        DecodeScratch.Run((n / 16 * 16 + 16) * sizeof(float), &MatVec256, weights, n, rowStart, rowEnd, activation, output);
+        DecodeScratch.Run(ScratchBytes<Lanes256>(n), &MatVec<Lanes256, Vector256<float>>, weights, n, rowStart, rowEnd, activation, output);
     }
 
-    private static void MatVec256(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, byte* scratch)
+    /// <summary>The expanded activation row, with room to align it to 64 bytes.</summary>
+    private static int ScratchBytes<L>(int n) where L : ILanes => (n / L.Step * L.Step + 16) * sizeof(float);
+
+    /// <summary>What a rung's vector (<typeparamref name="TV"/>) needs here: <see cref="ILanes.Step"/> bf16 elements a
+    /// step, as Step / 2 even and as many odd floats, the rung's fused multiply-add and its single-row dot's reduction.
+    /// The vectors are a type argument of their own, not wrapped in the implementing struct: wrapped, the JIT kept all
+    /// eight accumulators on the stack.</summary>
+    private interface ILanes
     {
-        int body = n / 16 * 16;
+        static abstract int Step { get; }
+        /// <summary>The activation's whole steps as floats: per step the even elements, then the odd.</summary>
+        static abstract void Expand(byte* src, float* dst, int body);
+    }
+
+    private interface ILanes<TV> : ILanes where TV : struct
+    {
+        static abstract TV Floats(float* p);
+        /// <summary>One step of weights at p, as loaded (pairs of bf16 per 32-bit lane).</summary>
+        static abstract TV Bits(byte* p);
+        /// <summary>The even elements of loaded bits as floats (low halves shifted up), and the odd ones (high halves).</summary>
+        static abstract TV Even(TV bits);
+        static abstract TV Odd(TV bits);
+        static abstract TV MulAdd(TV a, TV b, TV c);
+        /// <summary>Simd512/256.Sum(even + odd), the single-row dot's reduction.</summary>
+        static abstract float Sum(TV even, TV odd);
+    }
+
+    private readonly struct Lanes512 : ILanes<Vector512<float>>
+    {
+        public static int Step => 32;
+        public static void Expand(byte* src, float* dst, int body) => BF16Kernels.Tile.Expand(src, dst, body);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Floats(float* p) => Vector512.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Bits(byte* p) => Vector512.Load((float*)p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Even(Vector512<float> bits) => (bits.AsUInt32() << 16).AsSingle();
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Odd(Vector512<float> bits) => (bits.AsUInt32() & Vector512.Create(0xFFFF_0000u)).AsSingle();
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> even, Vector512<float> odd) => Simd512.Sum(even + odd);
+    }
+
+    private readonly struct Lanes256 : ILanes<Vector256<float>>
+    {
+        public static int Step => 16;
+        public static void Expand(byte* src, float* dst, int body)
+        {
+            for (int i = 0; i < body; i += 16)
+            {
+                var bits = Bits(src + 2 * i);
+                Even(bits).Store(dst + i);
+                Odd(bits).Store(dst + i + 8);
+            }
+        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Floats(float* p) => Vector256.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Bits(byte* p) => Vector256.Load((float*)p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Even(Vector256<float> bits) => (bits.AsUInt32() << 16).AsSingle();
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Odd(Vector256<float> bits) => (bits.AsUInt32() & Vector256.Create(0xFFFF_0000u)).AsSingle();
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Fma.MultiplyAdd(a, b, c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> even, Vector256<float> odd) => Simd256.Sum(even + odd);
+    }
+
+    private static void MatVec<L, TV>(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output, byte* scratch)
+        where L : ILanes<TV> where TV : struct
+    {
+        int body = n / L.Step * L.Step;
         long rowBytes = 2L * n;
         float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
-        Expand256(activation, a, body);
+        L.Expand(activation, a, body);
         int r = rowStart;
-        for (; r + 4 <= rowEnd; r += 4) FourRows256(weights + r * rowBytes, rowBytes, a, activation, body, n, output + r);
-        for (; r < rowEnd; r++) output[r] = OneRow256(weights + r * rowBytes, a, activation, body, n);
+        for (; r + 4 <= rowEnd; r += 4) FourRows<L, TV>(weights + r * rowBytes, rowBytes, a, activation, body, n, output + r);
+        for (; r < rowEnd; r++) output[r] = OneRow<L, TV>(weights + r * rowBytes, a, activation, body, n);
     }
 
-    /// <summary>Per 16-element step: the 8 even elements as floats, then the 8 odd.</summary>
-    private static void Expand256(byte* src, float* dst, int body)
-    {
-        var high = Vector256.Create(0xFFFF_0000u);
-        for (int i = 0; i < body; i += 16)
-        {
-            var y = Vector256.Load((uint*)(src + 2 * i));
-            (y << 16).AsSingle().Store(dst + i);
-            (y & high).AsSingle().Store(dst + i + 8);
-        }
-    }
-
-    private static void FourRows256(byte* w, long rowBytes, float* a, byte* activation, int body, int n, float* o)
+    private static void FourRows<L, TV>(byte* w, long rowBytes, float* a, byte* activation, int body, int n, float* o)
+        where L : ILanes<TV> where TV : struct
     {
         byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
-        Vector256<float> e0 = default, d0 = default, e1 = default, d1 = default, e2 = default, d2 = default, e3 = default, d3 = default;
-        var high = Vector256.Create(0xFFFF_0000u);
+        TV e0 = default, d0 = default, e1 = default, d1 = default, e2 = default, d2 = default, e3 = default, d3 = default;
         long ahead = Block32Rows.TileAhead(rowBytes);
-        for (int i = 0; i < body; i += 16)
+        for (int i = 0; i < body; i += L.Step)
         {
-            if (ahead > 0 && (i & 31) == 0)
+            if (ahead > 0 && (i & 31) == 0)   // one line per row every 32 elements (64 bytes)
             {
                 Sse.Prefetch0(w0 + 2 * i + ahead); Sse.Prefetch0(w1 + 2 * i + ahead);
                 Sse.Prefetch0(w2 + 2 * i + ahead); Sse.Prefetch0(w3 + 2 * i + ahead);
             }
-            var even = Vector256.Load(a + i);
-            var odd = Vector256.Load(a + i + 8);
-            var x0 = Vector256.Load((uint*)(w0 + 2 * i));
-            var x1 = Vector256.Load((uint*)(w1 + 2 * i));
-            var x2 = Vector256.Load((uint*)(w2 + 2 * i));
-            var x3 = Vector256.Load((uint*)(w3 + 2 * i));
-            e0 = Fma.MultiplyAdd((x0 << 16).AsSingle(), even, e0); d0 = Fma.MultiplyAdd((x0 & high).AsSingle(), odd, d0);
-            e1 = Fma.MultiplyAdd((x1 << 16).AsSingle(), even, e1); d1 = Fma.MultiplyAdd((x1 & high).AsSingle(), odd, d1);
-            e2 = Fma.MultiplyAdd((x2 << 16).AsSingle(), even, e2); d2 = Fma.MultiplyAdd((x2 & high).AsSingle(), odd, d2);
-            e3 = Fma.MultiplyAdd((x3 << 16).AsSingle(), even, e3); d3 = Fma.MultiplyAdd((x3 & high).AsSingle(), odd, d3);
+            var even = L.Floats(a + i);
+            var odd = L.Floats(a + i + L.Step / 2);
+            var x0 = L.Bits(w0 + 2 * i); e0 = L.MulAdd(L.Even(x0), even, e0); d0 = L.MulAdd(L.Odd(x0), odd, d0);
+            var x1 = L.Bits(w1 + 2 * i); e1 = L.MulAdd(L.Even(x1), even, e1); d1 = L.MulAdd(L.Odd(x1), odd, d1);
+            var x2 = L.Bits(w2 + 2 * i); e2 = L.MulAdd(L.Even(x2), even, e2); d2 = L.MulAdd(L.Odd(x2), odd, d2);
+            var x3 = L.Bits(w3 + 2 * i); e3 = L.MulAdd(L.Even(x3), even, e3); d3 = L.MulAdd(L.Odd(x3), odd, d3);
         }
-        o[0] = Simd256.Sum(e0 + d0) + BF16Kernels.DotScalar(w0 + 2 * body, activation + 2 * body, n - body);
-        o[1] = Simd256.Sum(e1 + d1) + BF16Kernels.DotScalar(w1 + 2 * body, activation + 2 * body, n - body);
-        o[2] = Simd256.Sum(e2 + d2) + BF16Kernels.DotScalar(w2 + 2 * body, activation + 2 * body, n - body);
-        o[3] = Simd256.Sum(e3 + d3) + BF16Kernels.DotScalar(w3 + 2 * body, activation + 2 * body, n - body);
+        o[0] = L.Sum(e0, d0) + BF16Kernels.DotScalar(w0 + 2 * body, activation + 2 * body, n - body);
+        o[1] = L.Sum(e1, d1) + BF16Kernels.DotScalar(w1 + 2 * body, activation + 2 * body, n - body);
+        o[2] = L.Sum(e2, d2) + BF16Kernels.DotScalar(w2 + 2 * body, activation + 2 * body, n - body);
+        o[3] = L.Sum(e3, d3) + BF16Kernels.DotScalar(w3 + 2 * body, activation + 2 * body, n - body);
     }
 
-    private static float OneRow256(byte* w, float* a, byte* activation, int body, int n)
+    private static float OneRow<L, TV>(byte* w, float* a, byte* activation, int body, int n) where L : ILanes<TV> where TV : struct
     {
-        Vector256<float> e = default, d = default;
-        var high = Vector256.Create(0xFFFF_0000u);
+        TV e = default, d = default;
         int ahead = Block32Rows.PrefetchAhead;
-        for (int i = 0; i < body; i += 16)
+        for (int i = 0; i < body; i += L.Step)
         {
             if (ahead > 0 && (i & 31) == 0) Sse.Prefetch0(w + 2 * i + ahead);
-            var x = Vector256.Load((uint*)(w + 2 * i));
-            e = Fma.MultiplyAdd((x << 16).AsSingle(), Vector256.Load(a + i), e);
-            d = Fma.MultiplyAdd((x & high).AsSingle(), Vector256.Load(a + i + 8), d);
+            var x = L.Bits(w + 2 * i);
+            e = L.MulAdd(L.Even(x), L.Floats(a + i), e);
+            d = L.MulAdd(L.Odd(x), L.Floats(a + i + L.Step / 2), d);
         }
-        return Simd256.Sum(e + d) + BF16Kernels.DotScalar(w + 2 * body, activation + 2 * body, n - body);
+        return L.Sum(e, d) + BF16Kernels.DotScalar(w + 2 * body, activation + 2 * body, n - body);
     }
 }
