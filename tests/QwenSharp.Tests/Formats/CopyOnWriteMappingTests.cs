@@ -76,6 +76,34 @@ public unsafe class CopyOnWriteMappingTests
     }
 
     [Fact]
+    public void MakePrivateSplitsLongRunsOfWindowsAndSkipsTheGaps()
+    {
+        // 40 MiB; windows counted from the first 2 MiB boundary in the mapping: a range over windows 0..16 (more than
+        // one run of 16 windows) and one in window 18, after window 17 that no range touches. Bytes kept everywhere,
+        // the file unchanged; on Linux the windows in ranges are anonymous and advised, window 17 is still the file's.
+        const long Window = 2 << 20;
+        const int Bytes = 40 << 20;
+        string path = TempFile(Bytes);
+        byte[] original = File.ReadAllBytes(path);
+        using var map = FileMapping.Map(path, FileMapping.OpenStream(path), copyOnWrite: true);
+        byte* first = (byte*)(((long)map.Base + Window - 1) & ~(Window - 1));
+        map.MakePrivate([((nint)(first + 7), 17 * Window - 7), ((nint)(first + 18 * Window), 100)]);
+        Assert.True(new ReadOnlySpan<byte>(map.Base, Bytes).SequenceEqual(original), "a private copy differs from the file");
+        if (OperatingSystem.IsLinux())
+        {
+            foreach (int w in new[] { 0, 15, 16, 18 })
+            {
+                var (pathname, flags) = Vma((nint)(first + w * Window + Window / 2));
+                Assert.True(pathname == "" && flags.Split(' ').Contains("hg"), $"window {w}: '{pathname}' [{flags}]");
+            }
+            Assert.EndsWith(Path.GetFileName(path), Vma((nint)(first + 17 * Window + Window / 2)).Path);
+        }
+        for (long i = 0; i < 17 * Window; i += 4096) first[i] ^= 0xFF;
+        Assert.Equal((byte)~original[first - map.Base], first[0]);
+        Assert.Equal(original, File.ReadAllBytes(path));
+    }
+
+    [Fact]
     public void MakePrivateRefusesASharedMapping()
     {
         string path = TempFile(1 << 20);

@@ -44,6 +44,5 @@ public unsafe class HugePagesSwitchTests
         {
             Environment.SetEnvironmentVariable("QWENSHARP_HUGE_PAGES", before);
         }
-        Assert.True(HugePages.Wanted || before == "0");
     }
 }
