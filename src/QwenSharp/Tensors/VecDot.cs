@@ -157,7 +157,7 @@ public static unsafe class VecDot
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static void Prefetch(byte* p)
     {
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p);
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported) Block32Rows.PrefetchLine(p);
     }
 
     /// <summary>Benchmarks only: batch 1 through the single-row dot instead of a type's multi-row MatVec kernel.</summary>

@@ -38,11 +38,30 @@ internal static unsafe class Block32Rows
     {
         if (ahead <= 0) return;
         byte* p = w + ahead;
+        PrefetchLine(p);
+        if (bytes > 64) PrefetchLine(p + 64);
+        if (bytes > 128) PrefetchLine(p + 128);
+        if (bytes > 192) PrefetchLine(p + 192);
+        if (bytes > 256) PrefetchLine(p + 256);
+    }
+
+    /// <summary>How much further than the L1 prefetch a second prefetch into L2 reaches (0: none). On this project's
+    /// Zen 5 machine (2026-11-27) the L1 prefetch alone at 4 KB left decode short of line fills whenever the memory
+    /// bus was free, yet moving it to 8 KB cost 6-8 % whenever the bus was busy (other tenants): the read bandwidth
+    /// there flips between about 45 and 82 GB/s for two threads. A second prefetch into L2, 4 KB further, costs
+    /// nothing measurable while the bus is busy and gains while it is free: tg64 in one process, alternating rounds,
+    /// per-run medians q4_0 0.99-1.20, q6_k 1.01-1.25, q4_k_m 0.98-1.16, q8_0 0.99-1.16 (Tensors/README.md). A field,
+    /// like PrefetchAhead, so that a benchmark can switch it off.</summary>
+    internal static int PrefetchFar = 4096;
+
+    /// <summary>The decode prefetch of one line <paramref name="p"/> (already <see cref="PrefetchAhead"/> ahead): into
+    /// L1, and <see cref="PrefetchFar"/> further on into L2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PrefetchLine(byte* p)
+    {
         Sse.Prefetch0(p);
-        if (bytes > 64) Sse.Prefetch0(p + 64);
-        if (bytes > 128) Sse.Prefetch0(p + 128);
-        if (bytes > 192) Sse.Prefetch0(p + 192);
-        if (bytes > 256) Sse.Prefetch0(p + 256);
+        int far = PrefetchFar;
+        if (far > 0) Sse.Prefetch1(p + far);
     }
 
     private const int BlockBytes = 34;   // Q8_0 weights and activations alike
@@ -80,8 +99,8 @@ internal static unsafe class Block32Rows
             if (ahead > 0)
                 for (int p = 0; p < groupBytes; p += 64)
                 {
-                    Sse.Prefetch0(w0 + ahead + p); Sse.Prefetch0(w1 + ahead + p);
-                    Sse.Prefetch0(w2 + ahead + p); Sse.Prefetch0(w3 + ahead + p);
+                    PrefetchLine(w0 + ahead + p); PrefetchLine(w1 + ahead + p);
+                    PrefetchLine(w2 + ahead + p); PrefetchLine(w3 + ahead + p);
                 }
             var y0 = Vector256.Load((sbyte*)(a + 2)); var y1 = Vector256.Load((sbyte*)(a + BlockBytes + 2));
             var y2 = Vector256.Load((sbyte*)(a + 2 * BlockBytes + 2)); var y3 = Vector256.Load((sbyte*)(a + 3 * BlockBytes + 2));

@@ -285,7 +285,7 @@ internal static unsafe class Q4_KInterleaved8
     {
         if (ahead <= 0) return;
         byte* p = record + ahead;
-        for (int line = 0; line < Record; line += 64) Sse.Prefetch0(p + line);
+        for (int line = 0; line < Record; line += 64) Block32Rows.PrefetchLine(p + line);
     }
 
     /// <summary>One group of eight rows against one activation into o[0..7].</summary>
