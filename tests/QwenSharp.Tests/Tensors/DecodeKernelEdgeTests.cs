@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using QwenSharp.Tensors;
+using QwenSharp.Tensors.Kernels;
 using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tests.Tensors;
@@ -14,6 +15,19 @@ public unsafe class DecodeKernelEdgeTests
     private static readonly (int Start, int End)[] RowRanges = [(0, 11), (1, 10), (3, 6), (4, 8), (6, 7), (2, 2)];
 
     public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
+
+    /// <summary>Every rung, with the F16 kernels' subnormal check on and off (F16Rows.AvoidSubnormalsOverride): the
+    /// CPU decides which one runs (SubnormalFma), and both must give the single-row dot's bits.</summary>
+    public static TheoryData<string, bool> PathsAndSubnormalPolicies()
+    {
+        var data = new TheoryData<string, bool>();
+        foreach (var path in TensorTestData.SupportedPaths)
+        {
+            data.Add(path, true);
+            data.Add(path, false);
+        }
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -88,18 +102,30 @@ public unsafe class DecodeKernelEdgeTests
     }
 
     [Theory]
-    [MemberData(nameof(Paths))]
-    public void F16RandomRowsWithTailsEqualTheSingleRowDotExactly(string path)
+    [MemberData(nameof(PathsAndSubnormalPolicies))]
+    public void F16RandomRowsWithTailsEqualTheSingleRowDotExactly(string path, bool avoidSubnormals)
     {
-        var rng = new Random(9500);
-        foreach (int n in new[] { 32 * 19 + 16 + 5, 32 * 8 + 16, 32 * 3 + 7, 48, 16, 13, 1024 })
-            Check(GgmlType.F16, TensorTestData.Path(path), n, _ => TensorTestData.RandomRow(GgmlType.F16, n, rng),
-                  TensorTestData.RandomActivations(n, rng));
+        F16Rows.AvoidSubnormalsOverride = avoidSubnormals;
+        try
+        {
+            var rng = new Random(9500);
+            foreach (int n in new[] { 32 * 19 + 16 + 5, 32 * 8 + 16, 32 * 3 + 7, 48, 16, 13, 1024 })
+                Check(GgmlType.F16, TensorTestData.Path(path), n, _ => TensorTestData.RandomRow(GgmlType.F16, n, rng),
+                      TensorTestData.RandomActivations(n, rng));
+        }
+        finally { F16Rows.AvoidSubnormalsOverride = null; }
     }
 
     [Theory]
-    [MemberData(nameof(Paths))]
-    public void F16SpecialHalvesEqualTheSingleRowDotExactly(string path)
+    [MemberData(nameof(PathsAndSubnormalPolicies))]
+    public void F16SpecialHalvesEqualTheSingleRowDotExactly(string path, bool avoidSubnormals)
+    {
+        F16Rows.AvoidSubnormalsOverride = avoidSubnormals;
+        try { F16SpecialHalves(path); }
+        finally { F16Rows.AvoidSubnormalsOverride = null; }
+    }
+
+    private static void F16SpecialHalves(string path)
     {
         // finite edge values in every row; rows 3..10 also get one infinity or NaN, at a position that moves through
         // the 32-element loop, the 16-element step and the scalar tail

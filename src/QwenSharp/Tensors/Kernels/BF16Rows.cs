@@ -5,14 +5,16 @@ using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Kernels;
 
-/// <summary>Decode (batch 1) MatMulRows for BF16 weights on the Vector512 and Vector256 rungs: four rows per pass,
-/// each a prefetched stream, where the single-row loop read one row at a time with no prefetch (measured: the bf16
-/// 0.5B decoded at 15.3 t/s against 19.3 for f16, the same bytes). The activation row (bf16) is split once per call
-/// into the even and odd floats of each step, as <see cref="BF16Kernels.Dot512"/> and Dot256 split it per row; every
-/// row then runs that rung's own arithmetic (even products into one accumulator, odd into the other, the same step,
-/// reduction and scalar tail), so each output is bit-identical to the single-row dot. A bf16 → fp32 conversion is
-/// exact for every value, infinities and NaNs included, so there is no special case. One loop serves both rungs
-/// through <see cref="ILanes{TV}"/>.</summary>
+/// <summary>Decode (batch 1) MatMulRows for BF16 weights on the Vector512 and Vector256 rungs, one row after another,
+/// each read as a stream prefetched <see cref="Block32Rows.PrefetchAhead"/> ahead (with no prefetch the bf16 0.5B
+/// decoded at 15.3 t/s against 19.3 for f16, the same bytes, on the Intel machine of earlier sessions). Four rows per
+/// pass ran there next; on the AMD EPYC of 2026-11-27 one stream per thread read faster from DRAM (tg64 of the bf16
+/// model, one process, alternating rounds: 1.18-1.29 for one row at a time; see <see cref="F16Rows"/>). The
+/// activation row (bf16) is split once per call into the even and odd floats of each step, as
+/// <see cref="BF16Kernels.Dot512"/> and Dot256 split it per row; every row then runs that rung's own arithmetic (even
+/// products into one accumulator, odd into the other, the same step, reduction and scalar tail), so each output is
+/// bit-identical to the single-row dot. A bf16 → fp32 conversion is exact for every value, infinities and NaNs
+/// included, so there is no special case. One loop serves both rungs through <see cref="ILanes{TV}"/>.</summary>
 internal static unsafe class BF16Rows
 {
     public static void MatVec512(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
@@ -93,35 +95,7 @@ internal static unsafe class BF16Rows
         long rowBytes = 2L * n;
         float* a = (float*)(((nint)scratch + 63) & ~(nint)63);
         L.Expand(activation, a, body);
-        int r = rowStart;
-        for (; r + 4 <= rowEnd; r += 4) FourRows<L, TV>(weights + r * rowBytes, rowBytes, a, activation, body, n, output + r);
-        for (; r < rowEnd; r++) output[r] = OneRow<L, TV>(weights + r * rowBytes, a, activation, body, n);
-    }
-
-    private static void FourRows<L, TV>(byte* w, long rowBytes, float* a, byte* activation, int body, int n, float* o)
-        where L : ILanes<TV> where TV : struct
-    {
-        byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
-        TV e0 = default, d0 = default, e1 = default, d1 = default, e2 = default, d2 = default, e3 = default, d3 = default;
-        long ahead = Block32Rows.TileAhead(rowBytes);
-        for (int i = 0; i < body; i += L.Step)
-        {
-            if (ahead > 0 && (i & 31) == 0)   // one line per row every 32 elements (64 bytes)
-            {
-                Sse.Prefetch0(w0 + 2 * i + ahead); Sse.Prefetch0(w1 + 2 * i + ahead);
-                Sse.Prefetch0(w2 + 2 * i + ahead); Sse.Prefetch0(w3 + 2 * i + ahead);
-            }
-            var even = L.Floats(a + i);
-            var odd = L.Floats(a + i + L.Step / 2);
-            var x0 = L.Bits(w0 + 2 * i); e0 = L.MulAdd(L.Even(x0), even, e0); d0 = L.MulAdd(L.Odd(x0), odd, d0);
-            var x1 = L.Bits(w1 + 2 * i); e1 = L.MulAdd(L.Even(x1), even, e1); d1 = L.MulAdd(L.Odd(x1), odd, d1);
-            var x2 = L.Bits(w2 + 2 * i); e2 = L.MulAdd(L.Even(x2), even, e2); d2 = L.MulAdd(L.Odd(x2), odd, d2);
-            var x3 = L.Bits(w3 + 2 * i); e3 = L.MulAdd(L.Even(x3), even, e3); d3 = L.MulAdd(L.Odd(x3), odd, d3);
-        }
-        o[0] = L.Sum(e0, d0) + BF16Kernels.DotScalar(w0 + 2 * body, activation + 2 * body, n - body);
-        o[1] = L.Sum(e1, d1) + BF16Kernels.DotScalar(w1 + 2 * body, activation + 2 * body, n - body);
-        o[2] = L.Sum(e2, d2) + BF16Kernels.DotScalar(w2 + 2 * body, activation + 2 * body, n - body);
-        o[3] = L.Sum(e3, d3) + BF16Kernels.DotScalar(w3 + 2 * body, activation + 2 * body, n - body);
+        for (int r = rowStart; r < rowEnd; r++) output[r] = OneRow<L, TV>(weights + r * rowBytes, a, activation, body, n);
     }
 
     private static float OneRow<L, TV>(byte* w, float* a, byte* activation, int body, int n) where L : ILanes<TV> where TV : struct
