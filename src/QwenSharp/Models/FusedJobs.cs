@@ -136,10 +136,14 @@ internal sealed unsafe class MatMulGroupJob : ComputeJob
         }
     }
 
-    /// <summary>Row chunks per thread: a decode step's matvec in small chunks (a late thread's share is soon taken
-    /// over), a batch's GEMM in few large ones (each chunk re-reads the whole batch of activations). Several
-    /// sequences decoded together sit in between: the small-batch kernels' per-call work (laying out the
-    /// activations) is small (measured ≈ 5 % of a 176-row chunk's time at batch 8), so they keep some of decode's
-    /// balancing.</summary>
-    public static int ChunksPerThread(int batch) => batch == 1 ? 8 : batch <= QwenSharp.Tensors.Kernels.SmallBatchKernels.MaxBatch ? 4 : 2;
+    /// <summary>Row chunks per thread: two for a decode step's matvec, so that a late thread's second chunk can still
+    /// be taken over; a batch's GEMM in two large ones too (each chunk re-reads the whole batch of activations).
+    /// Several sequences decoded together use four: the small-batch kernels' per-call work (laying out the
+    /// activations) is small (measured ≈ 5 % of a 176-row chunk's time at batch 8), so they keep more balancing.
+    /// Decode used eight until 2026-11-27 (evening): each chunk starts its weight stream cold, its first lines not
+    /// yet prefetched, and at decode speed a chunk of a small matrix lasts a few microseconds. On the AMD EPYC, tg64
+    /// in one process, alternating rounds, two / eight chunks per thread: q4_0 1.01-1.10, q4_k_m 1.01-1.12, q8_0
+    /// 0.99-1.06, q6_k 0.99-1.04, f16 1.01-1.03 over five or six runs (one chunk per thread measured about the same;
+    /// on the Intel machine before, two had measured 0.972 and 1.008).</summary>
+    public static int ChunksPerThread(int batch) => batch == 1 ? 2 : batch <= QwenSharp.Tensors.Kernels.SmallBatchKernels.MaxBatch ? 4 : 2;
 }
