@@ -459,7 +459,7 @@ internal static unsafe class Interleaved8<TBlock> where TBlock : IInterleavedBlo
     private static Vector256<float> Step<TDot>(byte* p, sbyte* y, int bias, float scale, Vector256<float> acc,
                                                ref Vector256<uint> guard, long ahead) where TDot : IInt8Dot256
     {
-        Block32Rows.PrefetchBlock(p, ahead, Record);
+        Block32Rows.PrefetchBlockDecode(p, ahead, Record);
         var sums = TBlock.Sums<TDot>(p, y, Vector256.Create(bias));
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), WeightScales(p, ref guard) * Vector256.Create(scale), acc);
     }

@@ -102,7 +102,7 @@ internal static unsafe class PairedRows<TBlocks, TDot> where TBlocks : IPairedBl
     /// <summary>Prefetches the lines of a row's group of eight blocks, ahead bytes on (Q4_0: 144 bytes, three lines
     /// from w; Q8_0: 272 bytes, five).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchGroup(byte* w, long ahead) => Block32Rows.PrefetchBlock(w, ahead, 8 * WeightBlock);
+    private static void PrefetchGroup(byte* w, long ahead) => Block32Rows.PrefetchBlockDecode(w, ahead, 8 * WeightBlock);
 
     /// <summary>d_w·d_a of a row's eight blocks. The fp16 d_w comes out of the gather as w·2^-112
     /// (<see cref="Fp16.ToSingleScaledDown"/>), exact for every finite half; the prepared d_a carries the 2^112, so the product is exactly d_w·d_a, rounded once as in the

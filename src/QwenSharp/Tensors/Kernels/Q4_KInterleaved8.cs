@@ -279,9 +279,18 @@ internal static unsafe class Q4_KInterleaved8
     private static Vector256<int> HighSum<TDot>(Vector256<int> sum) where TDot : IInt8Dot256 =>
         typeof(TDot) == typeof(AvxVnniInt8Dot) ? sum >> 4 : sum;
 
-    /// <summary>Prefetches one record (18 lines) <paramref name="ahead"/> bytes past it.</summary>
+    /// <summary>Prefetches one record (18 lines) <paramref name="ahead"/> bytes past it (prompts and small batches).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchRecord(byte* record, long ahead)
+    {
+        if (ahead <= 0) return;
+        byte* p = record + ahead;
+        for (int line = 0; line < Record; line += 64) Sse.Prefetch0(p + line);
+    }
+
+    /// <summary>The decode kernel's record prefetch: each line also into L2, further on (<see cref="Block32Rows.PrefetchLine"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRecordDecode(byte* record, long ahead)
     {
         if (ahead <= 0) return;
         byte* p = record + ahead;
@@ -295,7 +304,7 @@ internal static unsafe class Q4_KInterleaved8
         long ahead = Block32Rows.PrefetchAhead;
         for (int b = 0; b < blocks; b++, w += Record, a += BlockBytes, pairs += 4)
         {
-            PrefetchRecord(w, ahead);
+            PrefetchRecordDecode(w, ahead);
             var u = Unpack(w);
             sbyte* y = (sbyte*)(a + QuantsOffset);
             byte* q = w + 128;

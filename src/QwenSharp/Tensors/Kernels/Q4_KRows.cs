@@ -59,8 +59,8 @@ internal static unsafe class Q4_KRows<TScaled> where TScaled : IScaledDotAdd
         int* scales = (int*)(products + 8);
         for (int b = 0; b < blocks; b++, a += BlockBytes, w0 += Block, w1 += Block, w2 += Block, w3 += Block)
         {
-            Block32Rows.PrefetchBlock(w0, ahead, Block); Block32Rows.PrefetchBlock(w1, ahead, Block);
-            Block32Rows.PrefetchBlock(w2, ahead, Block); Block32Rows.PrefetchBlock(w3, ahead, Block);
+            Block32Rows.PrefetchBlockDecode(w0, ahead, Block); Block32Rows.PrefetchBlockDecode(w1, ahead, Block);
+            Block32Rows.PrefetchBlockDecode(w2, ahead, Block); Block32Rows.PrefetchBlockDecode(w3, ahead, Block);
             float da = *(float*)a;
             var halves = Vector128.Create(*(int*)w0, *(int*)w1, *(int*)w2, *(int*)w3);
             guard |= (halves & Vector128.Create(0x7C00_7C00)) + Vector128.Create(0x0400_0400);

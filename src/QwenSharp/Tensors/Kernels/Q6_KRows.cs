@@ -192,7 +192,7 @@ internal static unsafe class Q6_KRowSteps
 
     /// <summary>Prefetches the four lines of a super-block, ahead bytes on (0: off).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Prefetch(byte* w, long ahead) => Block32Rows.PrefetchBlock(w, ahead, 210);   // a super-block's bytes
+    public static void Prefetch(byte* w, long ahead) => Block32Rows.PrefetchBlockDecode(w, ahead, 210);   // a super-block's bytes
 
     /// <summary>Dot256's end: the lanes summed, or the whole row by Dot256 where a d_w was an infinity or NaN.
     /// Callers reduce every accumulator before any call: a vector live across a call is spilled at each of its
