@@ -25,9 +25,10 @@ public unsafe class DecodeMatVecTests
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void BF16RowsWithATailEqualTheSingleRowDotExactly(string path)
+    public void BF16MatVecWithATailEqualsTheSingleRowDotExactly(string path)
     {
-        // lengths that leave a 16-element step and a scalar tail after the 32-element loop
+        // lengths that leave a 16-element step and a scalar tail after the 32-element loop; the matvec is the
+        // prefetching dot row after row, so this holds its row addressing and output range
         var rng = new Random(9150);
         foreach (int n in new[] { 1000, 48, 17, 16 * 65 + 3 })
             Check(GgmlType.BF16, TensorTestData.Path(path), n, r => TensorTestData.RandomRow(GgmlType.BF16, n, rng),

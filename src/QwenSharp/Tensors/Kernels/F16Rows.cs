@@ -20,7 +20,7 @@ namespace QwenSharp.Tensors.Kernels;
 /// One row at a time, not four: a decode reads every matrix from DRAM, and on the AMD EPYC (Zen 5) of 2026-11-27 one
 /// stream per thread read faster than four interleaved ones, though four rows per pass run 1.7× faster from cache
 /// (2816 × 1024, one thread: 44.8 against 26.3 GB/s). The f16 model's tg64, one process, alternating rounds, one row
-/// / four rows: 1.17-1.33 while the memory bus was busy and 1.03-1.09 while it was free; bf16 (`BF16Rows`) 1.18-1.29.
+/// / four rows: 1.17-1.33 while the memory bus was busy and 1.03-1.09 while it was free; bf16 (`BF16Kernels.MatVec512`) 1.18-1.29.
 /// The four-row kernel it replaces had been measured on the Intel Xeon of the sessions before.</summary>
 internal static unsafe class F16Rows
 {
