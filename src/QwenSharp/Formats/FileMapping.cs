@@ -102,7 +102,6 @@ internal sealed unsafe class FileMapping : IDisposable
             foreach (var (start, bytes) in ranges) PopulatePrivate((byte*)start, bytes);
             return;
         }
-        const long Window = HugePages.Size;
         long windowsFrom = ((long)Base + Window - 1) & ~(Window - 1), windowsTo = ((long)Base + Length) & ~(Window - 1);
         var windows = new SortedSet<long>();
         foreach (var (start, bytes) in ranges)
@@ -131,6 +130,9 @@ internal sealed unsafe class FileMapping : IDisposable
         Parallel.ForEach(runs, run => MoveInAnonymousCopy((byte*)run.Start, run.Windows * Window));
     }
 
+    /// <summary>The unit <see cref="MakePrivate"/> replaces: one 2 MiB page.</summary>
+    private const long Window = HugePages.Size;
+
     /// <summary>Windows per run that <see cref="MakePrivate"/> copies and moves in at once: 32 MiB of staging memory
     /// per worker at most.</summary>
     private const int RunWindows = 16;
@@ -145,7 +147,6 @@ internal sealed unsafe class FileMapping : IDisposable
     /// copies.</summary>
     private static void MoveInAnonymousCopy(byte* start, long bytes)
     {
-        const long Window = HugePages.Size;
         byte* staging = (byte*)Mmap(null, (nuint)(bytes + Window), ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
         if (staging == MapFailed)
         {

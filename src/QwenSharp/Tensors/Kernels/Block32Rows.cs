@@ -61,14 +61,14 @@ internal static unsafe class Block32Rows
         if (bytes > 256) PrefetchLine(p + 256);
     }
 
-    /// <summary>How much further than the L1 prefetch a second prefetch into L2 reaches (0: none). On this project's
-    /// Zen 5 machine (2026-11-27) the L1 prefetch alone at 4 KB left decode short of line fills whenever the memory
-    /// bus was free, yet moving it to 8 KB cost 6-8 % whenever the bus was busy (other tenants): the read bandwidth
-    /// there flips between about 45 and 82 GB/s for two threads. A second prefetch into L2, 4 KB further, costs
-    /// nothing measurable while the bus is busy and gains while it is free: tg64 in one process, alternating rounds,
-    /// per-run medians q4_0 0.99-1.20, q6_k 1.01-1.25, q4_k_m 0.98-1.16, q8_0 0.99-1.16 (Tensors/README.md). A field,
-    /// like PrefetchAhead, so that a benchmark can switch it off.</summary>
-    internal static int PrefetchFar = 4096;
+    /// <summary>How much further than the L1 prefetch a second prefetch into L2 reaches. On this project's Zen 5
+    /// machine (2026-11-27) the L1 prefetch alone at 4 KB left decode short of line fills whenever the memory bus was
+    /// free, yet moving it to 8 KB cost 5-8 % whenever the bus was busy (other tenants): the read bandwidth there flips
+    /// between about 45 and 82 GB/s for two threads. A second prefetch into L2, 4 KB further, gives about 1.0 while
+    /// the bus is busy (0.98-1.01) and gains while it is free: tg64 in one process, alternating rounds, per-run medians
+    /// q4_0 0.99-1.20, q6_k 1.01-1.25, q4_k_m 0.98-1.16, q8_0 0.99-1.16 (Tensors/README.md). A constant: nothing
+    /// switches it, and so the second prefetch costs no load or branch.</summary>
+    internal const int PrefetchFar = 4096;
 
     /// <summary>The decode prefetch of one line <paramref name="p"/> (already <see cref="PrefetchAhead"/> ahead): into
     /// L1, and <see cref="PrefetchFar"/> further on into L2.</summary>
@@ -76,8 +76,7 @@ internal static unsafe class Block32Rows
     internal static void PrefetchLine(byte* p)
     {
         Sse.Prefetch0(p);
-        int far = PrefetchFar;
-        if (far > 0) Sse.Prefetch1(p + far);
+        Sse.Prefetch1(p + PrefetchFar);
     }
 
     private const int BlockBytes = 34;   // Q8_0 weights and activations alike
