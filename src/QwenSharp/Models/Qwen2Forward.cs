@@ -1,5 +1,9 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors;
+using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Models;
 
@@ -243,11 +247,50 @@ public sealed unsafe partial class Qwen2Context
     /// x0·sin + x1·cos into fma(x0, sin, x1·cos).</summary>
     internal static void RotateHead(float* v, float* cos, float* sin, int half)
     {
-        for (int i = 0; i < half; i++)
+        // Lane-wise the same fused operations as the scalar loop (RotateHeadScalar), so the same bits; 16, 8, 4 pairs
+        // at a time where the hardware fuses (scalar: ~0.8 µs per layer of 0.5B's 32 heads, a serial step of decode).
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && Fma.IsSupported)
+            for (; i + 16 <= half; i += 16)
+            {
+                var x0 = Vector512.Load(v + i);
+                var x1 = Vector512.Load(v + i + half);
+                var c = Vector512.Load(cos + i);
+                var s = Vector512.Load(sin + i);
+                Vector512.FusedMultiplyAdd(x0, c, -(x1 * s)).Store(v + i);
+                Vector512.FusedMultiplyAdd(x0, s, x1 * c).Store(v + i + half);
+            }
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+            for (; i + 8 <= half; i += 8)
+            {
+                var x0 = Vector256.Load(v + i);
+                var x1 = Vector256.Load(v + i + half);
+                var c = Vector256.Load(cos + i);
+                var s = Vector256.Load(sin + i);
+                Vector256.FusedMultiplyAdd(x0, c, -(x1 * s)).Store(v + i);
+                Vector256.FusedMultiplyAdd(x0, s, x1 * c).Store(v + i + half);
+            }
+        if (Vector128.IsHardwareAccelerated && (Fma.IsSupported || AdvSimd.IsSupported))
+            for (; i + 4 <= half; i += 4)
+            {
+                var x0 = Vector128.Load(v + i);
+                var x1 = Vector128.Load(v + i + half);
+                var c = Vector128.Load(cos + i);
+                var s = Vector128.Load(sin + i);
+                Vector128.FusedMultiplyAdd(x0, c, -(x1 * s)).Store(v + i);
+                Vector128.FusedMultiplyAdd(x0, s, x1 * c).Store(v + i + half);
+            }
+        RotateHeadScalar(v + i, cos + i, sin + i, half - i, half);
+    }
+
+    /// <summary>The scalar twin of <see cref="RotateHead"/> (and its tail): pairs (v[i], v[i + stride]) for i in [0, count).</summary>
+    internal static void RotateHeadScalar(float* v, float* cos, float* sin, int count, int stride)
+    {
+        for (int i = 0; i < count; i++)
         {
-            float x0 = v[i], x1 = v[i + half];
+            float x0 = v[i], x1 = v[i + stride];
             v[i] = MathF.FusedMultiplyAdd(x0, cos[i], -(x1 * sin[i]));
-            v[i + half] = MathF.FusedMultiplyAdd(x0, sin[i], x1 * cos[i]);
+            v[i + stride] = MathF.FusedMultiplyAdd(x0, sin[i], x1 * cos[i]);
         }
     }
 
@@ -268,8 +311,8 @@ public sealed unsafe partial class Qwen2Context
             }
             else
             {
-                TensorPrimitives.ConvertToHalf(k, new Span<Half>((Half*)kDst + offset, d));
-                TensorPrimitives.ConvertToHalf(v, new Span<Half>((Half*)vDst + offset, d));
+                Fp16.FromSingle(_k + (long)b * kv + head * d, (ushort*)kDst + offset, d);
+                Fp16.FromSingle(_v + (long)b * kv + head * d, (ushort*)vDst + offset, d);
             }
         }
     }

@@ -52,6 +52,36 @@ public class Fp16Tests
     }
 
     [Fact]
+    public unsafe void SpanFloatToHalfMatchesSystemHalfOnEveryRung()
+    {
+        // lengths that end in each rung's loop and in the scalar tail; values of every exponent, halfway points
+        var rng = new Random(11);
+        foreach (int count in new[] { 0, 1, 3, 4, 7, 8, 15, 16, 31, 32, 33, 47, 64, 100 })
+        {
+            var src = new float[count];
+            for (int i = 0; i < count; i++)
+                src[i] = (i % 3) switch
+                {
+                    0 => BitConverter.Int32BitsToSingle(rng.Next() ^ (rng.Next(2) << 31)),
+                    1 => (float)(rng.NextDouble() * 8 - 4),
+                    _ => (float)(((double)(float)BitConverter.UInt16BitsToHalf((ushort)rng.Next(0x7C00)) + (double)(float)BitConverter.UInt16BitsToHalf((ushort)rng.Next(0x7C00))) / 2),
+                };
+            var dst = new ushort[count + 1];
+            dst[count] = 0xBEEF;
+            fixed (float* s = src)
+            fixed (ushort* d = dst)
+                Fp16.FromSingle(s, d, count);
+            for (int i = 0; i < count; i++)
+            {
+                ushort expected = BitConverter.HalfToUInt16Bits((Half)src[i]);
+                if (float.IsNaN(src[i])) Assert.True(Half.IsNaN(BitConverter.UInt16BitsToHalf(dst[i])), $"count {count}, element {i}: NaN");
+                else Assert.True(expected == dst[i], $"count {count}, element {i}: {src[i]} gave {dst[i]:X4}, System.Half {expected:X4}");
+            }
+            Assert.Equal(0xBEEF, dst[count]);   // nothing written past the end
+        }
+    }
+
+    [Fact]
     public void BFloat16NaNStaysNaN() =>
         Assert.True(float.IsNaN(BFloat16.ToSingle(BFloat16.FromSingle(BitConverter.UInt32BitsToSingle(0x7F80_0001)))));
 }
