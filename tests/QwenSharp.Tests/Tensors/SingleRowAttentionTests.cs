@@ -21,16 +21,17 @@ public unsafe class SingleRowAttentionTests
         int[] keyCounts = [1, 2, 3, 15, 16, 17, 31, 64, 65, 127, 200, 511, 600];
         foreach (var path in KernelPaths.All.Where(KernelPaths.IsSupported))
             foreach (var (f16, specials) in new[] { (false, false), (true, true), (true, false) })
-                foreach (int keyCount in keyCounts)
-                {
-                    // The block has a few more keys than the row attends to: BlockAttention masks them (causal), the
-                    // single row never reads them. Row 5 is the one compared; the other lanes are other rows.
-                    var data = new Data(d, keyCount + 3, d + 5, seed: d * 7919 + keyCount, f16, specials);
-                    int[] lastKey = data.LastKeys(seed: keyCount, row: 5, rowLastKey: keyCount - 1);
-                    var block = data.Block(lastKey, path);
-                    var single = data.Single(row: 5, keyCount, path);
-                    AssertSameBits(block, single, 5, $"{path} f16={f16} specials={specials} d={d} keys={keyCount}");
-                }
+                foreach (int stride in new[] { d, d + 5 })   // the cache's contiguous rows, and rows apart
+                    foreach (int keyCount in keyCounts)
+                    {
+                        // The block has a few more keys than the row attends to: BlockAttention masks them (causal),
+                        // the single row never reads them. Row 5 is the one compared; the other lanes are other rows.
+                        var data = new Data(d, keyCount + 3, stride, seed: d * 7919 + keyCount, f16, specials);
+                        int[] lastKey = data.LastKeys(seed: keyCount, row: 5, rowLastKey: keyCount - 1);
+                        var block = data.Block(lastKey, path);
+                        var single = data.Single(row: 5, keyCount, path);
+                        AssertSameBits(block, single, 5, $"{path} f16={f16} specials={specials} d={d} stride={stride} keys={keyCount}");
+                    }
     }
 
     [Fact]
@@ -66,18 +67,18 @@ public unsafe class SingleRowAttentionTests
 
         static void Check<L>(ushort* h, float[] expected, string rung) where L : unmanaged, IRowLanes<L>
         {
-            float* got = stackalloc float[Lanes], gotNormal = stackalloc float[Lanes];
+            float* got = stackalloc float[Lanes], gotFinite = stackalloc float[Lanes];
             for (int i = 0; i < expected.Length; i += Lanes)
             {
                 L.Store(L.LoadHalf((Half*)(h + i)), got);
-                L.Store(L.LoadHalfNormal((Half*)(h + i)), gotNormal);
+                L.Store(L.LoadHalfFinite((Half*)(h + i)), gotFinite);
                 for (int k = 0; k < Lanes; k++)
                 {
                     float e = expected[i + k];
                     int exponent = (h[i + k] >> 10) & 31;
-                    if (exponent is > 0 and < 31)
-                        Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(gotNormal[k]),
-                            $"{rung} normal: half 0x{i + k:X4} gave {gotNormal[k]}, expected {e}");
+                    if (exponent < 31)   // zeros and subnormals included
+                        Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(gotFinite[k]),
+                            $"{rung} finite: half 0x{i + k:X4} gave {gotFinite[k]}, expected {e}");
                     if (float.IsNaN(e)) Assert.True(float.IsNaN(got[k]), $"{rung}: half 0x{i + k:X4} gave {got[k]}, not NaN");
                     else Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(got[k]),
                         $"{rung}: half 0x{i + k:X4} gave {got[k]}, expected {e}");
@@ -87,22 +88,49 @@ public unsafe class SingleRowAttentionTests
     }
 
     [Fact]
-    public void AllNormalRejectsZerosSubnormalsInfinitiesAndNaNsAnywhere()
+    public void AllFiniteRejectsInfinitiesAndNaNsAnywhere()
     {
         var row = new ushort[200];
         foreach (int count in new[] { 1, 7, 8, 15, 16, 31, 32, 64, 100, 200 })
             for (int at = 0; at < count; at++)
-                foreach (ushort special in new ushort[] { 0x0000, 0x8000, 0x0001, 0x83FF, 0x7C00, 0xFC00, 0x7E00 })
+            {
+                foreach (ushort special in new ushort[] { 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFFFF })
                 {
                     for (int i = 0; i < row.Length; i++) row[i] = (ushort)(0x3C00 + i % 7 + (i % 2 << 15)); // ±1.x
-                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
+                    fixed (ushort* p = row) Assert.True(HalfRows.AllFinite(p, count));
                     row[at] = special;
-                    fixed (ushort* p = row) Assert.False(HalfRows.AllNormal(p, count), $"0x{special:X4} at {at} of {count}");
-                    row[at] = 0x0400; // smallest normal
-                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
-                    row[at] = 0xFBFF; // most negative normal
-                    fixed (ushort* p = row) Assert.True(HalfRows.AllNormal(p, count));
+                    fixed (ushort* p = row) Assert.False(HalfRows.AllFinite(p, count), $"0x{special:X4} at {at} of {count}");
                 }
+                foreach (ushort finite in new ushort[] { 0x0000, 0x8000, 0x0001, 0x83FF, 0x7BFF, 0xFBFF })
+                {
+                    row[at] = finite;
+                    fixed (ushort* p = row) Assert.True(HalfRows.AllFinite(p, count), $"0x{finite:X4} at {at} of {count}");
+                }
+            }
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(128)]
+    public void AnInfiniteValueTakesTheGeneralConversionAndStillMatchesBlockAttention(int d)
+    {
+        // One value element is +inf: its column becomes inf or NaN in both kernels, every other column keeps the
+        // same bits (the check that skips the fast conversion must not change a finite result).
+        foreach (int stride in new[] { d, d + 5 })
+        {
+            const int keyCount = 40;
+            var data = new Data(d, keyCount, stride, seed: d + stride, f16: true, specials: false);
+            data.SetValue(row: 7, column: 3, BitConverter.UInt16BitsToHalf(0x7C00));
+            int[] lastKey = data.LastKeys(seed: 1, row: 5, rowLastKey: keyCount - 1);
+            var block = data.Block(lastKey, KernelPaths.Best);
+            var single = data.Single(row: 5, keyCount, KernelPaths.Best);
+            for (int j = 0; j < d; j++)
+            {
+                float b = block[j * Lanes + 5], s = single[j];
+                if (j == 3) Assert.True(!float.IsFinite(b) && !float.IsFinite(s), $"column 3: {s} vs {b}");
+                else Assert.True(BitConverter.SingleToInt32Bits(b) == BitConverter.SingleToInt32Bits(s), $"stride {stride} column {j}: {s:R} vs {b:R}");
+            }
+        }
     }
 
     private static void AssertSameBits(float[] outT, float[] single, int row, string what)
@@ -158,6 +186,13 @@ public unsafe class SingleRowAttentionTests
                     : (Half)(float)(rng.NextDouble() * 4 - 2);
             }
             return h;
+        }
+
+        /// <summary>Sets one value element, as a half and as its float.</summary>
+        public void SetValue(int row, int column, Half value)
+        {
+            _valuesHalf[row * _stride + column] = value;
+            _values[row * _stride + column] = (float)value;
         }
 
         public int[] LastKeys(int seed, int row, int rowLastKey)

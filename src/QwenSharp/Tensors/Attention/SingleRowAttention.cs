@@ -8,9 +8,10 @@ namespace QwenSharp.Tensors.Attention;
 /// <summary>Causal softmax attention for ONE row (one query of one head) with the head dimension in the vector
 /// lanes: the decode fast path. <see cref="BlockAttention"/> puts 16 rows in the lanes, so a decode step at MHA
 /// (one row per KV head) used 1 of 16 lanes, ~128 vector FMAs per (head, key); here it is ~d/16 per dot product
-/// and per weighted sum. Keys and values are read in place, as fp32 or as fp16 converted 16 at a time (exactly;
-/// rows of normal halves, nearly all, by a 4-operation rebias, see <see cref="HalfRows"/>), so no row is copied into
-/// scratch, and prefetched a few rows ahead.
+/// and per weighted sum. Keys and values are read in place, as fp32 or as fp16 converted 16 at a time (exactly; when
+/// the call's rows hold no infinity or NaN, always in practice, by 4 operations, see <see cref="HalfRows"/>), so no
+/// row is copied into scratch, and prefetched a few rows ahead. Scores are made 16 keys at a time where d is a
+/// multiple of 64, their lane sums reduced side by side (<see cref="IRowLanes{TSelf}.SumLanes16"/>).
 ///
 /// The outputs are BIT-IDENTICAL to BlockAttention's lane for the same row on the same rung (so a prompt's rows and
 /// the same tokens decoded one by one still agree): each dot product sums in ggml's AVX-512 order as
@@ -71,18 +72,27 @@ internal static unsafe class SingleRowAttention
         WeightedValues<L, T>(d, scores, values, stride, keyCount, output);
     }
 
-    // Whether a cache row's halves are all normal numbers, so that LoadHalfNormal converts them (HalfRows). The flag
-    // is a type argument, so each variant of the inner loops is compiled without the test.
+    // Whether every key (or value) row the call reads is finite, so that LoadHalfFinite converts it (HalfRows); the
+    // flag is a type argument, so each variant of the inner loops is compiled without a test. Float rows ignore it.
     private interface IFlag { static abstract bool On { get; } }
-    private struct Normal : IFlag { public static bool On => true; }
+    private struct Finite : IFlag { public static bool On => true; }
     private struct General : IFlag { public static bool On => false; }
 
-    private static bool AllNormal<T>(T* p, int count) where T : unmanaged =>
-        typeof(T) == typeof(Half) && HalfRows.AllNormal((ushort*)p, count);
+    /// <summary>Whether the keyCount rows of d halves at p (<paramref name="stride"/> apart) hold no infinity or NaN:
+    /// one pass over the rows, checked once per call rather than per row (per row the check cost about as much as
+    /// the conversion it saved).</summary>
+    private static bool AllFinite<T>(T* p, int d, int stride, int keyCount) where T : unmanaged
+    {
+        if (typeof(T) != typeof(Half)) return false;
+        if (stride == d) return HalfRows.AllFinite((ushort*)p, keyCount * d);
+        for (int t = 0; t < keyCount; t++)
+            if (!HalfRows.AllFinite((ushort*)p + (long)t * stride, d)) return false;
+        return true;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static L Load<L, T, N>(T* p) where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag =>
-        typeof(T) != typeof(Half) ? L.Load((float*)p) : N.On ? L.LoadHalfNormal((Half*)p) : L.LoadHalf((Half*)p);
+        typeof(T) != typeof(Half) ? L.Load((float*)p) : N.On ? L.LoadHalfFinite((Half*)p) : L.LoadHalf((Half*)p);
 
     private static float LoadOne<T>(T* p) where T : unmanaged =>
         typeof(T) == typeof(Half) ? Fp16.ToSingle(*(ushort*)p) : *(float*)p;
@@ -97,13 +107,55 @@ internal static unsafe class SingleRowAttention
     private static void Scores<L, T>(int d, float* q, T* keys, int stride, int keyCount, float scale, float* scores)
         where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
-        int ahead = PrefetchRows;
-        for (int t = 0; t < keyCount; t++)
+        if (AllFinite(keys, d, stride, keyCount)) ScoresOf<L, T, Finite>(d, q, keys, stride, keyCount, scale, scores);
+        else ScoresOf<L, T, General>(d, q, keys, stride, keyCount, scale, scores);
+    }
+
+    /// <summary>Keys sixteen at a time (each one's lanes summed by <see cref="IRowLanes{TSelf}.SumLanes16"/>, the
+    /// same tree per key, shuffled across keys instead of reduced one key after another), the rest one by one.</summary>
+    [SkipLocalsInit]
+    private static void ScoresOf<L, T, N>(int d, float* q, T* keys, int stride, int keyCount, float scale, float* scores)
+        where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag
+    {
+        int ahead = PrefetchRows, t = 0;
+        if (d % 64 == 0)
+        {
+            L* partial = stackalloc L[Lanes];
+            var scaleLanes = L.Splat(scale);
+            for (; t + Lanes <= keyCount; t += Lanes)
+            {
+                for (int r = 0; r < Lanes; r++)
+                {
+                    T* k = keys + (long)(t + r) * stride;
+                    if (t + r + ahead < keyCount) Prefetch(k + (long)ahead * stride, d * sizeof(T));
+                    partial[r] = Partial<L, T, N>(d, q, k);
+                }
+                L.SumLanes16(partial, scores + t);
+                L.Store(L.Mul(L.Load(scores + t), scaleLanes), scores + t);
+            }
+        }
+        for (; t < keyCount; t++)
         {
             T* k = keys + (long)t * stride;
             if (t + ahead < keyCount) Prefetch(k + (long)ahead * stride, d * sizeof(T));
-            scores[t] = (AllNormal(k, d) ? Dot<L, T, Normal>(d, q, k) : Dot<L, T, General>(d, q, k)) * scale;
+            scores[t] = Dot<L, T, N>(d, q, k) * scale;
         }
+    }
+
+    /// <summary>q·k's four 16-lane accumulators over steps of 64, added (0 + 2) + (1 + 3): the vector that
+    /// <see cref="Dot"/> sums across lanes (for d a multiple of 64, with no tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static L Partial<L, T, N>(int d, float* q, T* k) where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag
+    {
+        L c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int j = 0; j < d; j += 64)
+        {
+            c0 = L.MulAdd(L.Load(q + j), Load<L, T, N>(k + j), c0);
+            c1 = L.MulAdd(L.Load(q + j + 16), Load<L, T, N>(k + j + 16), c1);
+            c2 = L.MulAdd(L.Load(q + j + 32), Load<L, T, N>(k + j + 32), c2);
+            c3 = L.MulAdd(L.Load(q + j + 48), Load<L, T, N>(k + j + 48), c3);
+        }
+        return L.Add(L.Add(c0, c2), L.Add(c1, c3));
     }
 
     /// <summary>q·k in BlockAttention.Scores' per-lane order (see the class summary).</summary>
@@ -148,34 +200,52 @@ internal static unsafe class SingleRowAttention
         for (int i = 1; i < Lanes; i++) max = MathF.Max(max, lane[i]);
 
         var m = L.Splat(max);
+        for (int t = 0; t < padded; t += Lanes) L.Store(L.Exp(L.Sub(L.Load(scores + t), m)), scores + t);
+        // A loop of its own: beside the exp (a call) the JIT kept the sum in memory, a store and a load in every
+        // step of this serial chain.
         double sum = 0;
-        for (int t = 0; t < padded; t += Lanes)
-        {
-            L.Store(L.Exp(L.Sub(L.Load(scores + t), m)), scores + t);
-            int end = Math.Min(keyCount, t + Lanes);
-            for (int i = t; i < end; i++) sum += scores[i];
-        }
+        for (int i = 0; i < keyCount; i++) sum += scores[i];
         var inv = L.Splat((float)(1.0 / sum));
         for (int t = 0; t < padded; t += Lanes) L.Store(L.Mul(L.Load(scores + t), inv), scores + t);
     }
 
-    /// <summary>output[j] = Σ_t p[t] · values[t][j], t ascending: 64 columns (four accumulators) per pass over the
-    /// keys, then 16, then the last d mod 16 columns one at a time.</summary>
+    /// <summary>output[j] = Σ_t p[t] · values[t][j], t ascending: 128 columns (eight accumulators) per pass over the
+    /// keys, then 64 (four), then 16, then the last d mod 16 columns one at a time. Each accumulator is a chain of one
+    /// fused multiply-add per key, so a pass costs at least that latency per key whatever its width: one pass of 128
+    /// columns, not two of 64 (d = 128 at every Qwen1.5 size above 0.5B).</summary>
     private static void WeightedValues<L, T>(int d, float* p, T* values, int stride, int keyCount, float* output)
         where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
-        int j = 0;
+        if (AllFinite(values, d, stride, keyCount)) ValuesOf<L, T, Finite>(d, p, values, stride, keyCount, output);
+        else ValuesOf<L, T, General>(d, p, values, stride, keyCount, output);
+    }
+
+    private static void ValuesOf<L, T, N>(int d, float* p, T* values, int stride, int keyCount, float* output)
+        where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag
+    {
+        int j = 0, ahead = PrefetchRows;
+        for (; j + 128 <= d; j += 128)
+        {
+            L a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            T* v = values + j;
+            for (int t = 0; t < keyCount; t++, v += stride)
+            {
+                if (t + ahead < keyCount) Prefetch(v + (long)ahead * stride, 128 * sizeof(T));
+                var w = L.Splat(p[t]);
+                Accumulate4<L, T, N>(w, v, ref a0, ref a1, ref a2, ref a3);
+                Accumulate4<L, T, N>(w, v + 64, ref a4, ref a5, ref a6, ref a7);
+            }
+            L.Store(a0, output + j); L.Store(a1, output + j + 16); L.Store(a2, output + j + 32); L.Store(a3, output + j + 48);
+            L.Store(a4, output + j + 64); L.Store(a5, output + j + 80); L.Store(a6, output + j + 96); L.Store(a7, output + j + 112);
+        }
         for (; j + 64 <= d; j += 64)
         {
             L a0 = default, a1 = default, a2 = default, a3 = default;
             T* v = values + j;
-            int ahead = PrefetchRows, bytes = Math.Min(64, d - j) * sizeof(T);
             for (int t = 0; t < keyCount; t++, v += stride)
             {
-                if (t + ahead < keyCount) Prefetch(v + (long)ahead * stride, bytes);
-                var w = L.Splat(p[t]);
-                if (AllNormal(v, 64)) Accumulate4<L, T, Normal>(w, v, ref a0, ref a1, ref a2, ref a3);
-                else Accumulate4<L, T, General>(w, v, ref a0, ref a1, ref a2, ref a3);
+                if (t + ahead < keyCount) Prefetch(v + (long)ahead * stride, 64 * sizeof(T));
+                Accumulate4<L, T, N>(L.Splat(p[t]), v, ref a0, ref a1, ref a2, ref a3);
             }
             L.Store(a0, output + j); L.Store(a1, output + j + 16); L.Store(a2, output + j + 32); L.Store(a3, output + j + 48);
         }
@@ -183,7 +253,7 @@ internal static unsafe class SingleRowAttention
         {
             L a = default;
             T* v = values + j;
-            for (int t = 0; t < keyCount; t++, v += stride) a = L.MulAdd(L.Splat(p[t]), Load<L, T, General>(v), a);
+            for (int t = 0; t < keyCount; t++, v += stride) a = L.MulAdd(L.Splat(p[t]), Load<L, T, N>(v), a);
             L.Store(a, output + j);
         }
         for (; j < d; j++)
