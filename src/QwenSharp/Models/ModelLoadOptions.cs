@@ -9,10 +9,11 @@ public sealed record ModelLoadOptions
     /// so a HuggingFace BF16 folder runs on the quantized kernels without a conversion step. Null keeps the file's types.</summary>
     public GgmlType? Quantize { get; init; }
 
-    /// <summary>Repack weights at load into the layout their decode kernel reads fastest, where one exists: Q4_0, Q4_K
-    /// and (with AVX-VNNI) Q8_0 matrices of the decoder layers, the experts and the output (a tied embedding too) into
-    /// groups of eight interleaved rows (Tensors/Kernels/Interleaved8.cs, same size, bit-identical logits;
-    /// Q4_KInterleaved8.cs, same size, logits equal up to float rounding and still independent of the batch). A GGUF
+    /// <summary>Repack weights at load into the layout their decode kernel reads fastest, where one exists: Q4_0, Q4_K,
+    /// (with AVX-VNNI) Q8_0 and (with AVX-512 BW/DQ/VL, GFNI and AVX-VNNI) Q6_K matrices of the decoder layers, the
+    /// experts and the output (a tied embedding too) into groups of eight interleaved rows (Tensors/Kernels/Interleaved8.cs,
+    /// same size, bit-identical logits; Q4_KInterleaved8.cs, same size, logits equal up to float rounding and still
+    /// independent of the batch; Q6_KInterleaved.cs: four rows super-block by super-block, bit-identical logits). A GGUF
     /// file is then mapped copy-on-write, and the repacked pages become private copies of the file's, on 2 MiB pages
     /// where Linux gives them (FileMapping.MakePrivate; the resident size does not grow: each copy replaces the file
     /// pages it copies). F16 matrices keep the file's layout but are made such private copies too, which decoded

@@ -24,8 +24,8 @@ public sealed class Qwen2LayerWeights
 }
 
 /// <summary>All weights of a Qwen2 dense model, bound to the memory-mapped GGUF (matrices are never copied).
-/// Every tensor's presence, type and shape is checked against the config here, at load. With repack, the Q4_0, Q8_0
-/// and Q4_K matrices that matmuls read (the layers', the experts', and the output, tied to the embedding or not; not an
+/// Every tensor's presence, type and shape is checked against the config here, at load. With repack, the Q4_0, Q8_0,
+/// Q4_K and Q6_K matrices that matmuls read (the layers', the experts', and the output, tied to the embedding or not; not an
 /// untied embedding, whose rows are only looked up) are rewritten in place into <see cref="WeightLayout.Interleaved8"/> where the source lets them
 /// be written (<see cref="WeightRepacker"/>).</summary>
 public sealed unsafe class Qwen2Weights

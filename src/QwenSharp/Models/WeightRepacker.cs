@@ -5,7 +5,7 @@ using QwenSharp.Tensors.Kernels;
 namespace QwenSharp.Models;
 
 /// <summary>The repack at load (ModelLoadOptions.RepackWeights): while weights are bound, each matrix only matmuls
-/// read is offered; those whose type and shape have a faster decode layout (Q4_0, Q8_0, Q4_K: <see cref="Interleaved8"/>)
+/// read is offered; those whose type and shape have a faster decode layout (Q4_0, Q8_0, Q4_K, Q6_K: <see cref="Interleaved8"/>)
 /// and whose bytes the source lets be rewritten come back marked <see cref="WeightLayout.Interleaved8"/>, and
 /// <see cref="Run"/> rewrites them in place once every tensor has passed its checks. F16 matrices keep their layout
 /// but are copied into private pages too (<see cref="CopyPays"/>).</summary>

@@ -4,9 +4,9 @@ using QwenSharp.Tensors;
 
 namespace QwenSharp.Tests.Models;
 
-/// <summary>Q4_0, Q8_0 and Q4_K weights repacked at load (ModelLoadOptions.RepackWeights, on by default): the layers'
+/// <summary>Q4_0, Q8_0, Q4_K and Q6_K weights repacked at load (ModelLoadOptions.RepackWeights, on by default): the layers'
 /// matrices, the experts' and the output (a tied embedding included) are interleaved in place, in private copy-on-write
-/// pages. Q4_0 and Q8_0 models compute the same logits, bit for bit, as with the file's layout; Q4_K ones the same up to
+/// pages. Q4_0, Q8_0 and Q6_K models compute the same logits, bit for bit, as with the file's layout; Q4_K ones the same up to
 /// float rounding (its layout has an arithmetic of its own), and a sequence's logits do not depend on what else is in
 /// the batch. The file is never written, and two loads of one file do not see each other's pages. F16 matrices keep
 /// the file's layout but become private copies too, with the same logits.</summary>
@@ -59,17 +59,23 @@ public class RepackedWeightsTests
 
     [Theory]
     [InlineData("tied q8_0")]
+    [InlineData("tied q6_k")]
     [InlineData("moe q4_0")]
     public void OtherRepackedModelsGiveTheFileLayoutsLogitsBitForBit(string kind)
     {
-        string path = kind == "tied q8_0" ? SyntheticModels.SmallTiedQ8_0 : SyntheticModels.SmallMoeQ4_0;
+        string path = kind switch { "tied q8_0" => SyntheticModels.SmallTiedQ8_0, "tied q6_k" => SyntheticModels.SmallTiedQ6_K, _ => SyntheticModels.SmallMoeQ4_0 };
         using var repacked = Qwen2Model.Load(path);
         using var plain = Qwen2Model.Load(path, new ModelLoadOptions { RepackWeights = false });
         var layer = repacked.Weights.Layers[0];
-        bool expectRepack = kind != "tied q8_0" || System.Runtime.Intrinsics.X86.AvxVnni.IsSupported;
+        bool expectRepack = kind switch
+        {
+            "tied q8_0" => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported,
+            "tied q6_k" => QwenSharp.Tensors.Kernels.Interleaved8.Eligible(GgmlType.Q6_K, 8, 256),
+            _ => true,
+        };
         var expected = expectRepack ? WeightLayout.Interleaved8 : WeightLayout.Rows;
         Assert.Equal(expected, layer.Wq.Layout);
-        if (kind == "tied q8_0")
+        if (kind is "tied q8_0" or "tied q6_k")
         {
             // the tied embedding is the output matmul's matrix: repacked, and looked up by copying its row out
             Assert.True(repacked.Weights.TiedOutput);

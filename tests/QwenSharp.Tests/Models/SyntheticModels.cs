@@ -59,6 +59,13 @@ internal static class SyntheticModels
         WeightType = GgmlType.Q8_0, HiddenSize = 256, FeedForwardSize = 768, HeadCount = 4, KvHeadCount = 2,
         TiedEmbeddings = true, VocabRows = (SyntheticVocabulary.ByteLevel().Tokens.Length + 7) / 8 * 8 + 8, InitStd = 0.1f, Seed = 12,
     });
+    /// <summary>Q6_K, tied (vocabulary rows a whole number of eights): repacked at load into Q6_KInterleaved's layout
+    /// where the 512-bit Q6_K decode kernel runs.</summary>
+    public static string SmallTiedQ6_K => Get("small-tied-q6_k", Tiny with
+    {
+        WeightType = GgmlType.Q6_K, HiddenSize = 256, FeedForwardSize = 768, HeadCount = 4, KvHeadCount = 2,
+        TiedEmbeddings = true, VocabRows = (SyntheticVocabulary.ByteLevel().Tokens.Length + 7) / 8 * 8 + 8, InitStd = 0.1f, Seed = 16,
+    });
     public static string SmallMoeQ4_0 => Get("small-moe-q4_0", Tiny with
     {
         WeightType = GgmlType.Q4_0, HiddenSize = 256, HeadCount = 4, KvHeadCount = 2, InitStd = 0.1f, Seed = 13,

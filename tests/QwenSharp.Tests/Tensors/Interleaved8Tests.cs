@@ -151,12 +151,12 @@ public unsafe class Interleaved8Tests
         {
             byte* pw = w, pa = a;
             float* po = o;
-            Assert.Throws<QwenSharpException>(() => VecDot.MatMulRows(GgmlType.Q6_K, WeightLayout.Interleaved8, pw, 256, 0, 8, pa, 1, po, 8));
+            Assert.Throws<QwenSharpException>(() => VecDot.MatMulRows(GgmlType.Q5_K, WeightLayout.Interleaved8, pw, 256, 0, 8, pa, 1, po, 8));
             Assert.Throws<QwenSharpException>(() => VecDot.MatMulRows(GgmlType.Q4_0, WeightLayout.Interleaved8, pw, 96, 0, 8, pa, 1, po, 8));
         }
         Assert.False(Interleaved8.Eligible(GgmlType.Q4_0, 12, 256));
         Assert.False(Interleaved8.Eligible(GgmlType.Q4_0, 16, 288));
-        Assert.False(Interleaved8.Eligible(GgmlType.Q6_K, 16, 256));
+        Assert.False(Interleaved8.Eligible(GgmlType.Q5_K, 16, 256));
         Assert.Equal(System.Runtime.Intrinsics.X86.AvxVnni.IsSupported, Interleaved8.Eligible(GgmlType.Q8_0, 16, 256));
     }
 

@@ -105,7 +105,8 @@ internal static unsafe class Interleaved8
     }
 
     /// <summary>The types with an interleaved layout: Q4_0 and Q8_0 (<see cref="Interleaved8{TBlock}"/>), Q4_K
-    /// (<see cref="Q4_KInterleaved8"/>); null for the others.</summary>
+    /// (<see cref="Q4_KInterleaved8"/>), Q6_K (<see cref="Q6_KInterleaved"/>: four rows block by block, read through
+    /// this API in units of eight rows); null for the others.</summary>
     private static Layout? For(GgmlType type) => type switch
     {
         GgmlType.Q4_0 => new Layout(&Interleaved8<Q4_0Interleaved>.Eligible, &Interleaved8<Q4_0Interleaved>.Interleave,
@@ -114,6 +115,8 @@ internal static unsafe class Interleaved8
             &Interleaved8<Q8_0Interleaved>.Deinterleave, &Interleaved8<Q8_0Interleaved>.CopyRow, &Interleaved8<Q8_0Interleaved>.MatMulRows),
         GgmlType.Q4_K => new Layout(&Q4_KInterleaved8.Eligible, &Q4_KInterleaved8.Interleave,
             &Q4_KInterleaved8.Deinterleave, &Q4_KInterleaved8.CopyRow, &Q4_KInterleaved8.MatMulRows),
+        GgmlType.Q6_K => new Layout(&Q6_KInterleaved.Eligible, &Q6_KInterleaved.Interleave,
+            &Q6_KInterleaved.Deinterleave, &Q6_KInterleaved.CopyRow, &Q6_KInterleaved.MatMulRows),
         _ => null,
     };
 

@@ -47,7 +47,7 @@ internal static unsafe class Q6_KRows512
         long rowBytes = (long)blocks * Block;
         int r = rowStart;
         for (; r + 4 <= rowEnd; r += 4)
-            FourRows(weights + r * rowBytes, rowBytes, blocks, activation, output + r, n);
+            FourRows(weights + r * rowBytes, rowBytes, Block, blocks, activation, output + r, n, interleaved: false);
         for (; r < rowEnd; r++)
             output[r] = OneRow(weights + r * rowBytes, blocks, activation, n);
     }
@@ -114,14 +114,17 @@ internal static unsafe class Q6_KRows512
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Sums(w, y0, y1, y2, y3, bsums)), Vector256.Create(da * dw), acc);
     }
 
-    private static void FourRows(byte* w, long rowBytes, int blocks, byte* a, float* o, int n)
+    /// <summary>Four rows, <paramref name="rowOffset"/> bytes apart, whose super-blocks follow each other
+    /// <paramref name="blockStride"/> bytes apart: the file's rows (rowBytes, 210) or an interleaved group (210, 840).</summary>
+    private static void FourRows(byte* w, long rowOffset, long blockStride, int blocks, byte* a, float* o, int n, bool interleaved)
     {
-        byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
+        byte* w0 = w, w1 = w + rowOffset, w2 = w + 2 * rowOffset, w3 = w + 3 * rowOffset;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         int g0 = 0, g1 = 0, g2 = 0, g3 = 0;
-        long ahead = Block32Rows.TileAhead(rowBytes);
+        // one stream when interleaved; four streams a row apart otherwise, each prefetched at least a tile ahead
+        long ahead = interleaved ? Block32Rows.PrefetchAhead : Block32Rows.TileAhead(rowOffset);
         byte* ab = a;
-        for (int b = 0; b < blocks; b++, ab += BlockBytes, w0 += Block, w1 += Block, w2 += Block, w3 += Block)
+        for (int b = 0; b < blocks; b++, ab += BlockBytes, w0 += blockStride, w1 += blockStride, w2 += blockStride, w3 += blockStride)
         {
             Q6_KRowSteps.Prefetch(w0, ahead); Q6_KRowSteps.Prefetch(w1, ahead); Q6_KRowSteps.Prefetch(w2, ahead); Q6_KRowSteps.Prefetch(w3, ahead);
             float da = *(float*)ab;
@@ -137,10 +140,48 @@ internal static unsafe class Q6_KRows512
             acc3 = Step(w3, y0, y1, y2, y3, bsums, da, acc3, ref g3);
         }
         float s0 = Simd256.Sum(acc0), s1 = Simd256.Sum(acc1), s2 = Simd256.Sum(acc2), s3 = Simd256.Sum(acc3);
+        if (interleaved)
+        {
+            o[0] = g0 < 0 ? FileRowDot(w, 0, a, n) : s0;
+            o[1] = g1 < 0 ? FileRowDot(w, 1, a, n) : s1;
+            o[2] = g2 < 0 ? FileRowDot(w, 2, a, n) : s2;
+            o[3] = g3 < 0 ? FileRowDot(w, 3, a, n) : s3;
+            return;
+        }
         o[0] = Q6_KRowSteps.Finish(s0, g0, w, a, n);
-        o[1] = Q6_KRowSteps.Finish(s1, g1, w + rowBytes, a, n);
-        o[2] = Q6_KRowSteps.Finish(s2, g2, w + 2 * rowBytes, a, n);
-        o[3] = Q6_KRowSteps.Finish(s3, g3, w + 3 * rowBytes, a, n);
+        o[1] = Q6_KRowSteps.Finish(s1, g1, w + rowOffset, a, n);
+        o[2] = Q6_KRowSteps.Finish(s2, g2, w + 2 * rowOffset, a, n);
+        o[3] = Q6_KRowSteps.Finish(s3, g3, w + 3 * rowOffset, a, n);
+    }
+
+    /// <summary>Dot256 of row r of an interleaved group, copied back into the file's layout first: a row with an
+    /// infinite or NaN d (hostile weights), as <see cref="Q6_KRowSteps.Finish"/> does for the file's rows.</summary>
+    private static float FileRowDot(byte* group, int r, byte* a, int n)
+    {
+        var row = new byte[n / 256 * Block];   // never in a normal decode
+        fixed (byte* p = row)
+        {
+            Q6_KInterleaved.CopyRow(group, r, n, p);
+            return Q6_KKernels.Dot256(p, a, n);
+        }
+    }
+
+    /// <summary>Batch-1 rows [rowStart, rowEnd) of a matrix in <see cref="Q6_KInterleaved"/>'s layout (groups of
+    /// four rows, super-block by super-block): <see cref="FourRows"/> on each group, its rows 210 bytes apart and its
+    /// super-blocks 840; a group cut by the range is computed whole into a small buffer and its rows in range copied.</summary>
+    public static void MatVecInterleaved(byte* weights, int n, int rowStart, int rowEnd, byte* activation, float* output)
+    {
+        int blocks = n / 256;
+        long groupBytes = 4L * blocks * Block;
+        float* partial = stackalloc float[4];
+        for (int g = rowStart / 4; g * 4 < rowEnd; g++)
+        {
+            int first = g * 4;
+            bool whole = first >= rowStart && first + 4 <= rowEnd;
+            FourRows(weights + g * groupBytes, Block, 4 * Block, blocks, activation, whole ? output + first : partial, n, interleaved: true);
+            if (!whole)
+                for (int r = Math.Max(first, rowStart); r < Math.Min(first + 4, rowEnd); r++) output[r] = partial[r - first];
+        }
     }
 
     private static float OneRow(byte* w, int blocks, byte* a, int n)
