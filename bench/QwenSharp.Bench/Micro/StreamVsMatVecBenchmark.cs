@@ -11,7 +11,7 @@ namespace QwenSharp.Bench.Micro;
 /// (<see cref="MemoryBandwidth.Probe"/>, the streaming sum `qwen bench` divides by) on the same number of bytes from
 /// DRAM (1 GiB each, far past the L3, both on 2 MiB pages where Linux gives them), one and two threads, alternating; in the file's layout, then (for a type the
 /// load repacks) interleaved. Weights are random bytes with a normal fp16
-/// scale (2^-7) in every block: the values of Q8_0/Q4_0 quants do not change an integer kernel's speed.
+/// scale (2^-7) in every block (where the type keeps it): the values of Q8_0/Q4_0 quants do not change an integer kernel's speed.
 /// QWEN_BENCH_STREAM_TYPES=q8_0,q4_0 picks the types.</summary>
 internal static unsafe class StreamVsMatVecBenchmark
 {
@@ -32,7 +32,14 @@ internal static unsafe class StreamVsMatVecBenchmark
             var weights = (byte*)HugePages.Allocate(bytes);   // like the probe's buffer and a load's repacked windows
             for (long at = 0; at < bytes; at += 1 << 20) rng.NextBytes(new Span<byte>(weights + at, (int)Math.Min(1 << 20, bytes - at)));
             int blockBytes = GgmlTypeInfo.Block(type).TypeSize;
-            for (long at = 0; at < bytes; at += blockBytes) *(ushort*)(weights + at) = 0x2000; // 2^-7
+            // 2^-7 where the type keeps its fp16 d (Q6_K: last; Q4_K: d and dmin first), so that no block has an
+            // infinite or NaN scale, which sends a row to the slow exact path
+            int scaleAt = type == GgmlType.Q6_K ? 208 : 0;
+            for (long at = 0; at < bytes; at += blockBytes)
+            {
+                *(ushort*)(weights + at + scaleAt) = 0x2000;
+                if (type == GgmlType.Q4_K) *(ushort*)(weights + at + 2) = 0x2000;
+            }
             var activation = new byte[VecDot.ActivationRowBytes(type, n)];
             VecDot.QuantizeActivation(type, activationFloats, activation);
             var result = (float*)NativeMemory.Alloc((nuint)rows * sizeof(float));

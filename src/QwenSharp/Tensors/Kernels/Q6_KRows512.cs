@@ -154,11 +154,15 @@ internal static unsafe class Q6_KRows512
         o[3] = Q6_KRowSteps.Finish(s3, g3, w + 3 * rowOffset, a, n);
     }
 
+    [ThreadStatic] private static byte[]? fileRow;
+
     /// <summary>Dot256 of row r of an interleaved group, copied back into the file's layout first: a row with an
     /// infinite or NaN d (hostile weights), as <see cref="Q6_KRowSteps.Finish"/> does for the file's rows.</summary>
     private static float FileRowDot(byte* group, int r, byte* a, int n)
     {
-        var row = new byte[n / 256 * Block];   // never in a normal decode
+        int bytes = n / 256 * Block;
+        var row = fileRow;
+        if (row == null || row.Length < bytes) fileRow = row = new byte[bytes];   // grown once per thread
         fixed (byte* p = row)
         {
             Q6_KInterleaved.CopyRow(group, r, n, p);
