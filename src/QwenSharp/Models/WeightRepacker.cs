@@ -18,7 +18,8 @@ internal sealed unsafe class WeightRepacker(ITensorSource source, bool enabled)
     /// model against a RepackWeights = false load of the same file, alternating rounds, both on 2 MiB pages): F16
     /// per-round medians 1.196, 1.146, 1.141 (after evicting and re-reading the file) and 1.108 over four runs of
     /// 6-8 rounds, against a control of 1.012 with neither copied; BF16 1.065 and 1.046 (rounds from 0.952), Q6_K
-    /// 0.973 (8 rounds) and 1.033 against a control of 1.026 (12 rounds each), so those stay shared. Why anonymous pages read faster than the page cache's 2 MiB folios for this
+    /// 0.973 (8 rounds) and 1.033 against a control of 1.026 (12 rounds each), so those stay shared (Q6_K has been
+    /// repacked since, where its 512-bit kernel runs: Q6_KInterleaved). Why anonymous pages read faster than the page cache's 2 MiB folios for this
     /// kernel is not known. The copy costs load time: warm loads 217-326 ms instead of 88-182 for 907 MB. On the AMD EPYC
     /// that replaced that VM the same comparison showed no difference either way (file-mapped / copied 0.97-1.02 with
     /// the four-row F16 kernel, 0.99-1.03 with the one-row kernel, both bandwidth states, one run each across a
