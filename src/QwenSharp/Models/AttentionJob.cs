@@ -113,11 +113,13 @@ internal sealed unsafe class AttentionJob : ComputeJob
             int i = Interlocked.Increment(ref _next) - 1;
             if (i >= _itemCount) return;
             var item = _items[i];
-            Block(threadIndex, item.A, item.B, item.C);
+            // the item this thread most likely takes next (threads claim in turn), for SingleRows to prefetch
+            int next = i + threadCount;
+            Block(threadIndex, item.A, item.B, item.C, next < _itemCount ? next : -1);
         }
     }
 
-    private void Block(int threadIndex, int run, int kvHead, int rowGroup)
+    private void Block(int threadIndex, int run, int kvHead, int rowGroup, int nextItem)
     {
         var c = _ctx.Model.Config;
         int d = c.HeadDim, group = c.HeadsPerKvHead;
@@ -129,7 +131,7 @@ internal sealed unsafe class AttentionJob : ComputeJob
         var cache = _ctx.Cache;
         if (rowEnd - rowStart <= SingleRowMax)
         {
-            SingleRows(s, b0, kvHead, rowStart, rowEnd);
+            SingleRows(s, b0, kvHead, rowStart, rowEnd, nextItem);
             return;
         }
 
@@ -183,22 +185,37 @@ internal sealed unsafe class AttentionJob : ComputeJob
         }
     }
 
-    private void SingleRows(ThreadScratch s, int b0, int kvHead, int rowStart, int rowEnd)
+    private void SingleRows(ThreadScratch s, int b0, int kvHead, int rowStart, int rowEnd, int nextItem)
     {
         var c = _ctx.Model.Config;
         int d = c.HeadDim, group = c.HeadsPerKvHead, sequence = _entries[b0].Sequence;
         var cache = _ctx.Cache;
         float scale = 1f / MathF.Sqrt(d);
+        // The keys and values of the next item's KV head (rows d apart in the cache), prefetched while the last row
+        // here runs (SingleRowAttention.Run's decode overload): a decode step reads every head cold from DRAM.
+        byte* nextKeys = null, nextValues = null;
+        int nextCount = 0;
+        if (nextItem >= 0)
+        {
+            var next = _items[nextItem];
+            int nb0 = _runStart[next.A];
+            nextKeys = cache.KeyHead(_layer, _entries[nb0].Sequence, next.B);
+            nextValues = cache.ValueHead(_layer, _entries[nb0].Sequence, next.B);
+            nextCount = _entries[nb0].Position + _runLength[next.A];
+        }
         fixed (float* scores = s.Scores)
             for (int r = rowStart; r < rowEnd; r++)
             {
                 int b = b0 + r / group, head = kvHead * group + r % group, keyCount = _entries[b].Position + 1;
                 float* q = _ctx.QueryRow(b) + head * d, o = _ctx.AttentionRow(b) + head * d;
                 byte* keys = cache.KeyHead(_layer, sequence, kvHead), values = cache.ValueHead(_layer, sequence, kvHead);
+                bool last = r == rowEnd - 1;
                 if (cache.Type == KvCacheType.F16)
-                    SingleRowAttention.Run(d, q, (Half*)keys, (Half*)values, d, keyCount, scale, scores, o);
+                    SingleRowAttention.Run(d, q, (Half*)keys, (Half*)values, d, keyCount, scale, scores, o,
+                                           last ? (Half*)nextKeys : null, (Half*)nextValues, nextCount);
                 else
-                    SingleRowAttention.Run(d, q, (float*)keys, (float*)values, d, keyCount, scale, scores, o);
+                    SingleRowAttention.Run(d, q, (float*)keys, (float*)values, d, keyCount, scale, scores, o,
+                                           last ? (float*)nextKeys : null, (float*)nextValues, nextCount);
             }
     }
 }

@@ -50,6 +50,36 @@ public unsafe class SingleRowAttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(128)]
+    [InlineData(80)]
+    public void PrefetchingTheNextHeadChangesNoBit(int d)
+    {
+        // The decode overload prefetches another head's rows during its loops; the outputs are the plain call's.
+        var rng = new Random(d);
+        foreach (int keyCount in new[] { 1, 15, 16, 40, 300 })
+        {
+            var q = new float[d];
+            for (int i = 0; i < d; i++) q[i] = (float)(rng.NextDouble() * 4 - 2);
+            var k = new Half[keyCount * d];
+            var v = new Half[keyCount * d];
+            var next = new Half[2 * keyCount * d];
+            for (int i = 0; i < k.Length; i++) { k[i] = (Half)(rng.NextDouble() * 2 - 1); v[i] = (Half)(rng.NextDouble() * 2 - 1); }
+            var plain = new float[d];
+            var prefetching = new float[d];
+            var scores = new float[SingleRowAttention.ScoresLength(keyCount)];
+            fixed (float* pq = q, po = plain, pp = prefetching, ps = scores)
+            fixed (Half* pk = k, pv = v, pn = next)
+            {
+                SingleRowAttention.Run(d, pq, pk, pv, d, keyCount, 0.125f, ps, po);
+                SingleRowAttention.Run(d, pq, pk, pv, d, keyCount, 0.125f, ps, pp, pn, pn + keyCount * d, keyCount + 7);
+            }
+            for (int j = 0; j < d; j++)
+                Assert.True(BitConverter.SingleToInt32Bits(plain[j]) == BitConverter.SingleToInt32Bits(prefetching[j]), $"d {d} keys {keyCount} column {j}");
+        }
+    }
+
     [Fact]
     public void HalfLoadsAreExactOnEveryRung()
     {
