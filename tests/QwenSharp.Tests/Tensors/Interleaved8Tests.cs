@@ -24,7 +24,7 @@ public unsafe class Interleaved8Tests
         return data;
     }
 
-    private static byte[] RandomMatrix(GgmlType type, int rows, int n, Random rng)
+    internal static byte[] RandomMatrix(GgmlType type, int rows, int n, Random rng)
     {
         long rowBytes = GgmlTypeInfo.RowBytes(type, n);
         var weights = new byte[rows * rowBytes];
@@ -33,14 +33,14 @@ public unsafe class Interleaved8Tests
     }
 
     /// <summary>batch activation rows of n random values, one after another.</summary>
-    private static float[] RandomBatch(int batch, int n, Random rng)
+    internal static float[] RandomBatch(int batch, int n, Random rng)
     {
         var x = new float[batch * n];
         for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
         return x;
     }
 
-    private static byte[] Interleaved(GgmlType type, byte[] standard, int rows, int n)
+    internal static byte[] Interleaved(GgmlType type, byte[] standard, int rows, int n)
     {
         var copy = (byte[])standard.Clone();
         fixed (byte* p = copy) Interleaved8.Interleave(type, p, rows, n);
@@ -161,8 +161,9 @@ public unsafe class Interleaved8Tests
     }
 
     /// <summary>MatMulRows over the interleaved copy against the standard layout on the same rung, range by range:
-    /// rows outside the range untouched, rows inside bit-identical (NaN where the standard gives NaN).</summary>
-    private static void Check(GgmlType type, KernelPath path, int n, byte[] standard, float[] x, int batch)
+    /// rows outside the range untouched, rows inside bit-identical (NaN where the standard gives NaN). Shared with
+    /// Q6_KInterleavedTests (a layout with the same promise).</summary>
+    internal static void Check(GgmlType type, KernelPath path, int n, byte[] standard, float[] x, int batch)
     {
         var packed = Interleaved(type, standard, Rows, n);
         long actBytes = VecDot.ActivationRowBytes(type, n);

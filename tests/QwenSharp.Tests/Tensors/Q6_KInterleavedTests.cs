@@ -12,40 +12,16 @@ namespace QwenSharp.Tests.Tensors;
 public unsafe class Q6_KInterleavedTests
 {
     private const int Rows = 40, Block = 210;
-    private static readonly (int Start, int End)[] RowRanges = [(0, 40), (0, 8), (8, 16), (3, 21), (5, 6), (9, 9), (33, 40), (2, 3)];
 
     public static TheoryData<string> Paths() => new(TensorTestData.SupportedPaths);
 
-    private static byte[] RandomMatrix(int rows, int n, Random rng)
-    {
-        long rowBytes = GgmlTypeInfo.RowBytes(GgmlType.Q6_K, n);
-        var weights = new byte[rows * rowBytes];
-        for (int r = 0; r < rows; r++) TensorTestData.RandomRow(GgmlType.Q6_K, n, rng).CopyTo(weights, r * rowBytes);
-        return weights;
-    }
+    private static byte[] RandomMatrix(int rows, int n, Random rng) => Interleaved8Tests.RandomMatrix(GgmlType.Q6_K, rows, n, rng);
 
-    private static float[] RandomBatch(int batch, int n, Random rng)
-    {
-        var x = new float[batch * n];
-        for (int b = 0; b < batch; b++) TensorTestData.RandomActivations(n, rng).CopyTo(x, b * n);
-        return x;
-    }
+    private static byte[] Interleaved(byte[] standard, int rows, int n) => Interleaved8Tests.Interleaved(GgmlType.Q6_K, standard, rows, n);
 
-    private static byte[] Interleaved(byte[] standard, int rows, int n)
-    {
-        var copy = (byte[])standard.Clone();
-        fixed (byte* p = copy) Interleaved8.Interleave(GgmlType.Q6_K, p, rows, n);
-        return copy;
-    }
-
-    private static byte[] Quantized(float[] x, int batch, int n, KernelPath path)
-    {
-        long actBytes = VecDot.ActivationRowBytes(GgmlType.Q6_K, n);
-        var activations = new byte[batch * actBytes];
-        for (int b = 0; b < batch; b++)
-            VecDot.QuantizeActivation(GgmlType.Q6_K, x.AsSpan(b * n, n), activations.AsSpan((int)(b * actBytes), (int)actBytes), path);
-        return activations;
-    }
+    /// <summary>Interleaved8Tests.Check: every row range against the file layout on the same rung, bit for bit.</summary>
+    private static void Check(KernelPath path, int n, byte[] weights, float[] x, int batch) =>
+        Interleaved8Tests.Check(GgmlType.Q6_K, path, n, weights, x, batch);
 
     [Fact]
     public void InterleavingIsLosslessAndPutsEachSuperBlockWhereTheKernelReadsIt()
@@ -80,7 +56,7 @@ public unsafe class Q6_KInterleavedTests
     {
         var rng = new Random(9200);
         foreach (var (n, batch) in new[] { (256, 1), (1024, 1), (2816, 1), (512, 2), (512, 3), (768, 5), (512, 8), (256, 17) })
-            Check(TensorTestData.Path(path), n, RandomMatrix(Rows, n, rng), RandomBatch(batch, n, rng), batch);
+            Check(TensorTestData.Path(path), n, RandomMatrix(Rows, n, rng), Interleaved8Tests.RandomBatch(batch, n, rng), batch);
     }
 
     [Theory]
@@ -117,35 +93,5 @@ public unsafe class Q6_KInterleavedTests
         Assert.False(Interleaved8.Eligible(GgmlType.Q6_K, 16, 288));
         Assert.Equal(Q6_KRows512.IsSupported && KernelTable.DotPath(GgmlType.Q6_K) == KernelPath.Vector256AvxVnni,
                      Interleaved8.Eligible(GgmlType.Q6_K, 16, 256));
-    }
-
-    /// <summary>MatMulRows over the interleaved copy, range by range: rows outside the range untouched, rows inside
-    /// bit-identical to the file layout's MatMulRows on the same rung.</summary>
-    private static void Check(KernelPath path, int n, byte[] standard, float[] x, int batch)
-    {
-        var packed = Interleaved(standard, Rows, n);
-        var activations = Quantized(x, batch, n, path);
-        int stride = Rows + 1;
-        var expected = new float[batch * stride];
-        var got = new float[batch * stride];
-        fixed (byte* ps = standard, pp = packed, pa = activations)
-        fixed (float* pe = expected, pg = got)
-            foreach (var (start, end) in RowRanges)
-            {
-                Array.Fill(expected, float.NaN);
-                VecDot.MatMulRows(GgmlType.Q6_K, ps, n, start, end, pa, batch, pe, stride, path);
-                Array.Fill(got, float.NaN);
-                VecDot.MatMulRows(GgmlType.Q6_K, WeightLayout.Interleaved8, pp, n, start, end, pa, batch, pg, stride, path);
-                for (int b = 0; b < batch; b++)
-                    for (int r = 0; r < stride; r++)
-                    {
-                        float e = expected[b * stride + r], g = got[b * stride + r];
-                        string where = $"{path} n {n} batch {batch} rows [{start}, {end}): activation {b} row {r}";
-                        if (r < start || r >= end) { Assert.True(float.IsNaN(g), $"{where} outside the call was written"); continue; }
-                        if (float.IsNaN(e)) { Assert.True(float.IsNaN(g), $"{where} = {g:R}, expected NaN"); continue; }
-                        Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(g),
-                                    $"{where} = {g:R} ({BitConverter.SingleToInt32Bits(g):X8}), expected {e:R} ({BitConverter.SingleToInt32Bits(e):X8})");
-                    }
-            }
     }
 }

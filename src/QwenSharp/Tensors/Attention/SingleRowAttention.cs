@@ -158,8 +158,8 @@ internal static unsafe class SingleRowAttention
         }
     }
 
-    /// <summary>q·k's four 16-lane accumulators over steps of 64, added (0 + 2) + (1 + 3): the vector that
-    /// <see cref="Dot"/> sums across lanes (for d a multiple of 64, with no tail).</summary>
+    /// <summary>q·k's four 16-lane accumulators over the first <paramref name="d"/> elements (a multiple of 64) in
+    /// steps of 64, added (0 + 2) + (1 + 3): the vector that <see cref="Dot"/> sums across lanes before its tail.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static L Partial<L, T, N>(int d, float* q, T* k) where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag
     {
@@ -179,15 +179,7 @@ internal static unsafe class SingleRowAttention
     private static float Dot<L, T, N>(int d, float* q, T* k) where L : unmanaged, IRowLanes<L> where T : unmanaged where N : struct, IFlag
     {
         int steps = d / 64 * 64;
-        L c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int j = 0; j < steps; j += 64)
-        {
-            c0 = L.MulAdd(L.Load(q + j), Load<L, T, N>(k + j), c0);
-            c1 = L.MulAdd(L.Load(q + j + 16), Load<L, T, N>(k + j + 16), c1);
-            c2 = L.MulAdd(L.Load(q + j + 32), Load<L, T, N>(k + j + 32), c2);
-            c3 = L.MulAdd(L.Load(q + j + 48), Load<L, T, N>(k + j + 48), c3);
-        }
-        float sum = L.SumLanes(L.Add(L.Add(c0, c2), L.Add(c1, c3)));
+        float sum = L.SumLanes(Partial<L, T, N>(steps, q, k));
         for (int j = steps; j < d; j++) sum = L.MulAddOne(q[j], LoadOne(k + j), sum);
         return sum;
     }
