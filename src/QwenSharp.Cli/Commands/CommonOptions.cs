@@ -16,7 +16,7 @@ internal sealed class RuntimeOptions
     /// <summary>--no-repack: keep every weight in the file's layout (ModelLoadOptions.RepackWeights = false).</summary>
     public static Option<bool> NoRepackOption() => new("--no-repack")
     {
-        Description = "Keep Q4_0, Q8_0 and Q4_K weights in the file's layout instead of repacking them at load, and F16 weights in the file's pages instead of private copies, both for faster decoding and prompts (loads faster; the file's pages stay shared)",
+        Description = "Keep Q4_0, Q8_0, Q4_K and Q6_K weights in the file's layout instead of repacking them at load, and F16 weights in the file's pages instead of private copies, both for faster decoding and prompts (loads faster; the file's pages stay shared)",
     };
 
     public RuntimeOptions(string defaultKvType = "f16")

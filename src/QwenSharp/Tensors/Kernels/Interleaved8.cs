@@ -127,7 +127,8 @@ internal static unsafe class Interleaved8
     public static bool HasLayout(GgmlType type) => For(type) != null;
 
     /// <summary>Whether a rows × n matrix of this type can be interleaved on this machine: whole groups of eight rows
-    /// and whole 256-element rows, and the instructions its kernel needs (Q4_0, Q4_K: AVX2 + FMA; Q8_0: AVX-VNNI).</summary>
+    /// and whole 256-element rows, and the instructions its kernel needs (Q4_0, Q4_K: AVX2 + FMA; Q8_0: AVX-VNNI; Q6_K:
+    /// Q6_KRows512's AVX-512 BW/DQ/VL, GFNI and AVX-VNNI).</summary>
     public static bool Eligible(GgmlType type, int rows, int n) => For(type) is { } layout && layout.Eligible(rows, n);
 
     public static void Interleave(GgmlType type, byte* data, int rows, int n) => Require(type).Interleave(data, rows, n);
