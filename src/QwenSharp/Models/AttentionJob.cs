@@ -209,13 +209,13 @@ internal sealed unsafe class AttentionJob : ComputeJob
                 int b = b0 + r / group, head = kvHead * group + r % group, keyCount = _entries[b].Position + 1;
                 float* q = _ctx.QueryRow(b) + head * d, o = _ctx.AttentionRow(b) + head * d;
                 byte* keys = cache.KeyHead(_layer, sequence, kvHead), values = cache.ValueHead(_layer, sequence, kvHead);
-                bool last = r == rowEnd - 1;
+                int prefetchRows = r == rowEnd - 1 ? nextCount : 0;   // rows before the last share this head's keys
                 if (cache.Type == KvCacheType.F16)
                     SingleRowAttention.Run(d, q, (Half*)keys, (Half*)values, d, keyCount, scale, scores, o,
-                                           last ? (Half*)nextKeys : null, (Half*)nextValues, nextCount);
+                                           (Half*)nextKeys, (Half*)nextValues, prefetchRows);
                 else
                     SingleRowAttention.Run(d, q, (float*)keys, (float*)values, d, keyCount, scale, scores, o,
-                                           last ? (float*)nextKeys : null, (float*)nextValues, nextCount);
+                                           (float*)nextKeys, (float*)nextValues, prefetchRows);
             }
     }
 }

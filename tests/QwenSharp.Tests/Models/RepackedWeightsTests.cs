@@ -70,7 +70,9 @@ public class RepackedWeightsTests
         bool expectRepack = kind switch
         {
             "tied q8_0" => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported,
-            "tied q6_k" => QwenSharp.Tensors.Kernels.Interleaved8.Eligible(GgmlType.Q6_K, 8, 256),
+            // the hardware the 512-bit Q6_K kernel needs, not the repacker's own predicate
+            "tied q6_k" => QwenSharp.Tensors.Kernels.Q6_KRows512.IsSupported
+                           && QwenSharp.Tensors.Kernels.KernelTable.DotPath(GgmlType.Q6_K) == QwenSharp.Tensors.Simd.KernelPath.Vector256AvxVnni,
             _ => true,
         };
         var expected = expectRepack ? WeightLayout.Interleaved8 : WeightLayout.Rows;

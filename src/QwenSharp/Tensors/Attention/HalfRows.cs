@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Tensors.Attention;
 
@@ -40,21 +41,18 @@ internal static unsafe class HalfRows
         return true;
     }
 
-    /// <summary>fp32 values of finite halves given sign-extended to 32 bits: the sign copies in bits 28..30 cleared,
-    /// exponent and mantissa moved into place, then ·2^112 (exact: a power of two, and the result is a normal fp32
-    /// or zero).</summary>
+    /// <summary>fp32 values of finite halves given sign-extended to 32 bits: h·2^-112
+    /// (<see cref="Fp16.SignExtendedToScaledDown(Vector512{int})"/>, as the F16 weight kernels read them) times 2^112,
+    /// exact (a power of two, and the result is a normal fp32 or zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> FiniteToSingle(Vector512<int> signExtended) =>
-        ((signExtended << 13) & Vector512.Create(KeepSign)).AsSingle() * Vector512.Create(Scale);
+        Fp16.SignExtendedToScaledDown(signExtended) * Vector512.Create(Fp16.ScaleUp);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> FiniteToSingle(Vector256<int> signExtended) =>
-        ((signExtended << 13) & Vector256.Create(KeepSign)).AsSingle() * Vector256.Create(Scale);
+        Fp16.SignExtendedToScaledDown(signExtended) * Vector256.Create(Fp16.ScaleUp);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> FiniteToSingle(Vector128<int> signExtended) =>
-        ((signExtended << 13) & Vector128.Create(KeepSign)).AsSingle() * Vector128.Create(Scale);
-
-    private const int KeepSign = unchecked((int)0x8FFF_FFFF);
-    private const float Scale = 5.192296858534828e33f;   // 2^112
+        Fp16.SignExtendedToScaledDown(signExtended) * Vector128.Create(Fp16.ScaleUp);
 }

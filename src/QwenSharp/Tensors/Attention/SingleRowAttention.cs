@@ -47,9 +47,9 @@ internal static unsafe class SingleRowAttention
     /// loops, <paramref name="nextCount"/> rows of the keys and of the values (d apart) of the head the caller runs
     /// next: a key row per key during the scores, a value row per key during the weighted sum. A decode step reads every head's
     /// keys and values cold from DRAM (they were last touched a token ago); measured on the AMD EPYC, one row, d 64,
-    /// 64 F16 keys, one thread: 1.20-1.34 µs cold, 0.58-0.61 hot, 0.65-0.70 with the next head prefetched so. The
-    /// same prefetches issued as one burst before the call did not help (1.08-1.26 µs): the line-fill buffers fill
-    /// and the rest are dropped.</summary>
+    /// 64 F16 keys, one thread, heads apart as in the cache: 1.20-1.40 µs cold, 0.58-0.62 hot, 0.72-0.75 with the next
+    /// head prefetched so. The same prefetches issued as one burst before the call helped little (0.96-1.26 µs): the
+    /// line-fill buffers fill and the rest are dropped.</summary>
     internal static void Run<T>(int d, float* q, T* keys, T* values, int stride, int keyCount, float scale,
                                 float* scores, float* output, T* nextKeys, T* nextValues, int nextCount) where T : unmanaged =>
         Run(d, q, keys, values, stride, keyCount, scale, scores, output, KernelPaths.Best, nextKeys, nextValues, nextCount);
@@ -220,8 +220,8 @@ internal static unsafe class SingleRowAttention
     /// <summary>output[j] = Σ_t p[t] · values[t][j], t ascending: 128 columns (eight accumulators) per pass over the
     /// keys, then 64 (four), then 16, then the last d mod 16 columns one at a time. Each accumulator is a chain of one
     /// fused multiply-add per key, so a pass costs at least that latency per key whatever its width: one pass of 128
-    /// columns, not two of 64 (d = 128 at every Qwen1.5 size above 0.5B).</summary>
-    /// <summary>also: alsoCount rows d apart to prefetch, one per key of the first pass, or null.</summary>
+    /// columns, not two of 64 (d = 128 at every Qwen1.5 size above 0.5B). also: alsoCount rows d apart to prefetch, one
+    /// per key of the first pass (0 or a null also: none).</summary>
     private static void WeightedValues<L, T>(int d, float* p, T* values, int stride, int keyCount, float* output, T* also, int alsoCount)
         where L : unmanaged, IRowLanes<L> where T : unmanaged
     {

@@ -78,7 +78,7 @@ internal static unsafe class F16Rows
     /// <summary>Sixteen halves at p as w·2^-112 in fp32 (exact for finite halves).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Weights(byte* p) =>
-        ((Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p)) << 13) & Vector512.Create(unchecked((int)0x8FFF_FFFF))).AsSingle();
+        Fp16.SignExtendedToScaledDown(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p)));
 
     private static float OneRow<TPolicy>(byte* w, float* a, byte* activation, int n) where TPolicy : struct, ISubnormalPolicy
     {
@@ -144,7 +144,7 @@ internal static unsafe class F16Rows
     /// <summary>Eight halves at p as w·2^-112 in fp32 (exact for finite halves).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Weights8(byte* p) =>
-        ((Avx2.ConvertToVector256Int32((short*)p) << 13) & Vector256.Create(unchecked((int)0x8FFF_FFFF))).AsSingle();
+        Fp16.SignExtendedToScaledDown(Avx2.ConvertToVector256Int32((short*)p));
 
     private static float OneRow256<TPolicy>(byte* w, float* a, byte* activation, int n) where TPolicy : struct, ISubnormalPolicy
     {

@@ -8,10 +8,10 @@ namespace QwenSharp.Tensors.Kernels;
 /// (<see cref="Q6_KRows512.MatVecInterleaved"/>) is Q6_KRows512's four-row pass reading the same bytes in the same
 /// order, so every output is bit-identical to the file layout's; it only no longer walks four streams a row apart.
 /// Measured on the AMD EPYC (2026-11-27, one thread, 1 GiB of 1024-wide rows from DRAM, alternating with a streaming
-/// sum over the same buffer): 84-89 % of that sum in the file's layout, 90-96 % block-major by four, 71-88 % by
-/// eight in one pass of eight rows. In the 0.5B models, tg128 in one process, the repacked Q6_K against the same
-/// file with Q6_K left in its layout, six alternating rounds per run, per-run median ratios over eight runs
-/// (mostly with the memory bus busy): q4_0 1.03-1.09 and q4_k_m 1.04-1.13 (their output matrix is Q6_K), q6_k
+/// sum over the same buffer, ten rounds): 84-89 % of that sum in the file's layout and 90-96 % block-major by four in
+/// nine rounds (78 and 82 % in the tenth, across a drop in bandwidth); 71-88 % by eight rows in one pass (five
+/// rounds). In the 0.5B models, tg128 in one process, the repacked Q6_K against the same file with Q6_K left in its
+/// layout, five alternating rounds per run, per-run median ratios over six runs (mostly with the memory bus busy): q4_0 1.03-1.09 and q4_k_m 1.04-1.13 (their output matrix is Q6_K), q6_k
 /// 1.03-1.16, q8_0 (no Q6_K: a control) 0.99-1.06. On the Intel VM before, the same layout had measured 0.998 in the
 /// model (Tensors/README.md).
 ///

@@ -47,7 +47,7 @@ internal static unsafe class Q6_KRows512
         long rowBytes = (long)blocks * Block;
         int r = rowStart;
         for (; r + 4 <= rowEnd; r += 4)
-            FourRows(weights + r * rowBytes, rowBytes, Block, blocks, activation, output + r, n, interleaved: false);
+            FourRows(weights + r * rowBytes, rowBytes, Block, blocks, activation, output + r, n);
         for (; r < rowEnd; r++)
             output[r] = OneRow(weights + r * rowBytes, blocks, activation, n);
     }
@@ -116,8 +116,9 @@ internal static unsafe class Q6_KRows512
 
     /// <summary>Four rows, <paramref name="rowOffset"/> bytes apart, whose super-blocks follow each other
     /// <paramref name="blockStride"/> bytes apart: the file's rows (rowBytes, 210) or an interleaved group (210, 840).</summary>
-    private static void FourRows(byte* w, long rowOffset, long blockStride, int blocks, byte* a, float* o, int n, bool interleaved)
+    private static void FourRows(byte* w, long rowOffset, long blockStride, int blocks, byte* a, float* o, int n)
     {
+        bool interleaved = blockStride != Block;
         byte* w0 = w, w1 = w + rowOffset, w2 = w + 2 * rowOffset, w3 = w + 3 * rowOffset;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         int g0 = 0, g1 = 0, g2 = 0, g3 = 0;
@@ -182,7 +183,7 @@ internal static unsafe class Q6_KRows512
         {
             int first = g * 4;
             bool whole = first >= rowStart && first + 4 <= rowEnd;
-            FourRows(weights + g * groupBytes, Block, 4 * Block, blocks, activation, whole ? output + first : partial, n, interleaved: true);
+            FourRows(weights + g * groupBytes, Block, 4 * Block, blocks, activation, whole ? output + first : partial, n);
             if (!whole)
                 for (int r = Math.Max(first, rowStart); r < Math.Min(first + 4, rowEnd); r++) output[r] = partial[r - first];
         }

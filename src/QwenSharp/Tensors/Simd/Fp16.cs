@@ -62,6 +62,20 @@ internal static unsafe class Fp16
     public static Vector256<float> ToSingleScaledDown(Vector256<int> lanes) =>
         (((lanes << 16) >> 3) & Vector256.Create(unchecked((int)0x8FFF_E000))).AsSingle();
 
+    /// <summary>Halves sign-extended to 32 bits (vpmovsxwd) as h·2^-112: shifted left by 13, the sign copies in bits
+    /// 28..30 cleared; the same exactness as <see cref="ToSingleScaledDown"/> (finite halves exact, subnormals become
+    /// fp32 subnormals, infinities and NaNs finite).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SignExtendedToScaledDown(Vector512<int> h) => ((h << 13) & Vector512.Create(KeepSignAndValue)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SignExtendedToScaledDown(Vector256<int> h) => ((h << 13) & Vector256.Create(KeepSignAndValue)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SignExtendedToScaledDown(Vector128<int> h) => ((h << 13) & Vector128.Create(KeepSignAndValue)).AsSingle();
+
+    private const int KeepSignAndValue = unchecked((int)0x8FFF_FFFF);
+
     /// <summary>Round to nearest even; overflow goes to infinity, NaN stays a quiet NaN.</summary>
     public static ushort FromSingle(float value)
     {
