@@ -6,7 +6,16 @@ namespace QwenSharp.Bench;
 
 internal sealed record ComparisonSettings(
     IReadOnlyList<BenchType> Types, int Threads, int PromptTokens, int GenTokens, int Reps,
-    string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, bool WarmCache, string CommandLine);
+    string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, bool WarmCache, int Depth, string CommandLine)
+{
+    /// <summary>Both runtimes' context, as llama-bench sizes it: n_depth + n_prompt + n_gen.</summary>
+    public int ContextLength => Depth + PromptTokens + GenTokens;
+
+    /// <summary>llama-bench's test names: "pp512", "tg128", with " @ d2048" at a depth.</summary>
+    public string PromptTest => $"pp{PromptTokens}{DepthSuffix}";
+    public string GenTest => $"tg{GenTokens}{DepthSuffix}";
+    private string DepthSuffix => Depth > 0 ? $" @ d{Depth}" : "";
+}
 
 /// <summary>One type's results: tokens/s of both runtimes, each tg rep's share of the bandwidth bound (against the
 /// probe run right after that rep), and QwenSharp's memory.</summary>
@@ -63,14 +72,15 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         long afterLoad = ProcessMemory.RssBytes();
         var footprint = ModelFootprint.Of(model);
         int[] tokens = QwenDecodeBench.PromptTokens(s.PromptTokens, model.Config.VocabSize);
+        int[] depthTokens = QwenDecodeBench.PromptTokens(s.Depth, model.Config.VocabSize, seed: 4321);
         var options = new ContextOptions
         {
-            ContextLength = s.PromptTokens + s.GenTokens,
+            ContextLength = s.ContextLength,
             MaxBatch = LlamaDecodeBench.Batch,
             Threads = s.Threads,
             KvCacheType = KvCacheType.F16,
         };
-        using var qwen = new QwenDecodeBench(model, options, tokens);
+        using var qwen = new QwenDecodeBench(model, options, tokens, depthTokens);
         qwen.Prompt();
         qwen.Generate(Math.Min(4, s.GenTokens));
         long afterWarmUp = ProcessMemory.RssBytes();
@@ -78,7 +88,7 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         long anonHuge = PageCache.AnonymousOnHugePages() - anonHugeBefore;
         Thread.Sleep(HandOverMs);
 
-        using var llama = new LlamaDecodeBench(path, s.Threads, s.PromptTokens + s.GenTokens, s.FlashAttention, tokens);
+        using var llama = new LlamaDecodeBench(path, s.Threads, s.ContextLength, s.FlashAttention, tokens, depthTokens);
         llama.Prompt();
         llama.Generate(Math.Min(4, s.GenTokens));
         var bothFile = PageCache.MappedOnHugePages(path);

@@ -12,13 +12,15 @@ internal static class ComparisonReport
     public static void Write(ComparisonResults r, TextWriter o)
     {
         var s = r.Settings;
-        string pp = $"pp{s.PromptTokens}", tg = $"tg{s.GenTokens}";
+        string pp = s.PromptTest, tg = s.GenTest;
         o.WriteLine($"QwenSharp vs llama.cpp, {s.Shape.Description} (random weights), {s.Threads} threads");
         o.WriteLine();
         o.WriteLine($"- date: {r.StartedUtc.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC");
         o.WriteLine($"- machine: {MachineInfo.Describe()}; load average {r.LoadAtStart} at start, {r.LoadAtEnd} at end");
-        o.WriteLine($"- llama.cpp: LLamaSharp 0.30.0 ({r.LlamaLibrary}), n_batch = n_ubatch = {LlamaDecodeBench.Batch}, KV cache f16, flash attention {(s.FlashAttention ? "on" : "off")}, context {s.PromptTokens + s.GenTokens}");
-        o.WriteLine($"- QwenSharp: MaxBatch {LlamaDecodeBench.Batch}, KV cache f16, context {s.PromptTokens + s.GenTokens}");
+        o.WriteLine($"- llama.cpp: LLamaSharp 0.30.0 ({r.LlamaLibrary}), n_batch = n_ubatch = {LlamaDecodeBench.Batch}, KV cache f16, flash attention {(s.FlashAttention ? "on" : "off")}, context {s.ContextLength}");
+        o.WriteLine($"- QwenSharp: MaxBatch {LlamaDecodeBench.Batch}, KV cache f16, context {s.ContextLength}");
+        if (s.Depth > 0)
+            o.WriteLine($"- depth: both runtimes' caches hold {s.Depth} tokens when each test starts (decoded once, untimed; each test cuts the cache back to them); the bandwidth bound still counts the weights only, not the cache's keys and values that every tg token also reads");
         o.WriteLine($"- command: `{s.CommandLine}`");
         o.WriteLine($"- t/s: median ± standard deviation of {s.Reps} reps per runtime, reps alternating between the runtimes after one warm-up each; ratio = QwenSharp / llama.cpp of the medians (> 1: QwenSharp faster), and in brackets of the best reps, the better guide when other processes load the machine (they can only slow a rep down)");
         var probes = r.Types.SelectMany(t => t.Probes).ToArray();

@@ -7,9 +7,10 @@ using QwenSharp.Tests.Oracle;
 
 namespace QwenSharp.Bench;
 
-/// <summary>The same two tests as QwenDecodeBench, on llama.cpp: pp = the prompt in one llama_decode per 512 tokens
-/// on a cleared KV cache, logits for the last token only; tg = tokens decoded one at a time from a cleared cache,
-/// each the argmax of the previous logits. Reading the logits inside the timed region waits for the computation.</summary>
+/// <summary>The same two tests as QwenDecodeBench, on llama.cpp: pp = the prompt in one llama_decode per 512 tokens,
+/// logits for the last token only; tg = tokens decoded one at a time, each the argmax of the previous logits. Both
+/// start from a cache that holds only the depth's tokens (decoded once, untimed; each test removes the positions
+/// past them, as llama-bench's -d). Reading the logits inside the timed region waits for the computation.</summary>
 internal sealed class LlamaDecodeBench : IDisposable
 {
     /// <summary>n_batch = n_ubatch = 512, as QwenSharp's MaxBatch.</summary>
@@ -18,10 +19,11 @@ internal sealed class LlamaDecodeBench : IDisposable
     private readonly LLamaWeights _weights;
     private readonly LLamaContext _context;
     private readonly List<LLamaBatch> _promptChunks = [];
+    private readonly int _depth;
     private readonly LLamaBatch _step = new();
     private readonly int _firstToken;
 
-    public LlamaDecodeBench(string path, int threads, int contextLength, bool flashAttention, int[] promptTokens)
+    public LlamaDecodeBench(string path, int threads, int contextLength, bool flashAttention, int[] promptTokens, int[]? depthTokens = null)
     {
         LlamaCppNative.Initialize();
         var p = new ModelParams(path)
@@ -39,19 +41,43 @@ internal sealed class LlamaDecodeBench : IDisposable
         };
         _weights = LLamaWeights.LoadFromFile(p);
         _context = _weights.CreateContext(p);
-        for (int start = 0; start < promptTokens.Length; start += Batch)
+        depthTokens ??= [];
+        _depth = depthTokens.Length;
+        _promptChunks.AddRange(Chunks(promptTokens, _depth, wantLast: true));
+        _firstToken = promptTokens[0];
+        _context.NativeHandle.MemoryClear(false);
+        foreach (var chunk in Chunks(depthTokens, 0, wantLast: false)) Decode(chunk);
+    }
+
+    /// <summary>tokens at positions first.. in batches of <see cref="Batch"/>; logits for the last one if wantLast.</summary>
+    private static IEnumerable<LLamaBatch> Chunks(int[] tokens, int first, bool wantLast)
+    {
+        for (int start = 0; start < tokens.Length; start += Batch)
         {
             var chunk = new LLamaBatch();
-            int end = Math.Min(promptTokens.Length, start + Batch);
-            for (int i = start; i < end; i++) chunk.Add(promptTokens[i], i, LLamaSeqId.Zero, i == promptTokens.Length - 1);
-            _promptChunks.Add(chunk);
+            int end = Math.Min(tokens.Length, start + Batch);
+            for (int i = start; i < end; i++) chunk.Add(tokens[i], first + i, LLamaSeqId.Zero, wantLast && i == tokens.Length - 1);
+            yield return chunk;
         }
-        _firstToken = promptTokens[0];
+    }
+
+    /// <summary>The cache back to the depth's tokens: later positions removed.</summary>
+    private void CutToDepth()
+    {
+        if (_depth == 0)
+        {
+            _context.NativeHandle.MemoryClear(false);
+            return;
+        }
+        _context.NativeHandle.MemorySequenceRemove(LLamaSeqId.Zero, _depth, -1);   // p1 < 0: to the end
+        int last = _context.NativeHandle.MemorySequenceMaxPosition(LLamaSeqId.Zero).Value;
+        if (last != _depth - 1)
+            throw new QwenSharpException($"llama.cpp's cache ends at position {last} after cutting it back to {_depth} tokens");
     }
 
     public double Prompt()
     {
-        _context.NativeHandle.MemoryClear(false);
+        CutToDepth();
         long start = Stopwatch.GetTimestamp();
         foreach (var chunk in _promptChunks) Decode(chunk);
         var last = _promptChunks[^1];
@@ -61,10 +87,10 @@ internal sealed class LlamaDecodeBench : IDisposable
 
     public double Generate(int count)
     {
-        _context.NativeHandle.MemoryClear(false);
+        CutToDepth();
         int token = _firstToken;
         long start = Stopwatch.GetTimestamp();
-        for (int pos = 0; pos < count; pos++)
+        for (int pos = _depth; pos < _depth + count; pos++)
         {
             _step.Clear();
             _step.Add(token, pos, LLamaSeqId.Zero, true);

@@ -14,6 +14,7 @@ public static class Program
         var threads = new Option<int>("--threads", "-t") { Description = "Threads for both runtimes (default: physical cores)" };
         var prompt = new Option<int>("-p", "--n-prompt") { Description = "Prompt tokens (pp test)", DefaultValueFactory = _ => 512 };
         var gen = new Option<int>("-n", "--n-gen") { Description = "Generated tokens (tg test)", DefaultValueFactory = _ => 128 };
+        var depth = new Option<int>("-d", "--n-depth") { Description = "Tokens already in the KV cache when each test starts, as llama-bench's -d (default 0)", DefaultValueFactory = _ => 0 };
         var reps = new Option<int>("--reps", "-r") { Description = "Timed repetitions per test and runtime", DefaultValueFactory = _ => 3 };
         var dir = new Option<string>("--dir") { Description = "Where the model files are cached (default $QWEN_HOME/bench or ~/.cache/qwensharp/bench)" };
         var flash = new Option<bool>("--flash-attn") { Description = "Turn llama.cpp's flash attention on (default off, as QwenSharp has none)" };
@@ -22,7 +23,7 @@ public static class Program
         var warmCache = new Option<bool>("--warm-cache") { Description = "Keep each model file's page cache as found (default: evict it before the type runs, so it is read in again as after a reboot: in 2 MiB folios on Linux 6.18, where a file cached as it was written has small ones)" };
         var root = new RootCommand("Benchmark QwenSharp against llama.cpp on synthetic Qwen1.5-0.5B-shaped models")
         {
-            types, threads, prompt, gen, reps, dir, flash, keep, shape, warmCache,
+            types, threads, prompt, gen, depth, reps, dir, flash, keep, shape, warmCache,
         };
         root.Subcommands.Add(TokenizerBench.Create());
         root.Subcommands.Add(ServeBench.Create(DefaultDirectory));
@@ -40,6 +41,7 @@ public static class Program
                 KeepSource: r.GetValue(keep),
                 Shape: BenchShape.Parse(r.GetValue(shape)!),
                 WarmCache: r.GetValue(warmCache),
+                Depth: r.GetValue(depth) >= 0 ? r.GetValue(depth) : throw new QwenSharpException($"-d must be 0 or more, got {r.GetValue(depth)}"),
                 CommandLine: "dotnet run --project bench/QwenSharp.Bench -c Release --" + string.Concat(args.Select(a => " " + a)));
             var comparison = new Comparison(settings, Console.Error);
             var report = comparison.Run();

@@ -60,7 +60,48 @@ public class BenchCommandTests
         Assert.Contains("% of the memory-bandwidth bound", stdout);
     }
 
+    [Fact]
+    public void ADepthNamesTheTestsAsLlamaBenchAndIsInTheJson()
+    {
+        var (code, stdout, stderr) = Qwen(["bench", TinyModel.Value, .. Quick, "-t", "1", "-d", "20"]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("| pp16 @ d20 |", stdout);
+        Assert.Contains("| tg4 @ d20 |", stdout);
+        Assert.Contains("at depth 20", stdout);
+        (code, stdout, stderr) = Qwen(["bench", TinyModel.Value, .. Quick, "-t", "1", "--n-depth", "20", "--json"]);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(20, doc.RootElement.GetProperty("depth").GetInt32());
+        Assert.True(doc.RootElement.GetProperty("tg_tps").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void EveryTestStartsFromTheDepthsTokensAndExtendsThem()
+    {
+        using var m = Qwen2Model.Load(TinyModel.Value);
+        var options = new ContextOptions { ContextLength = 40, MaxBatch = 8, Threads = 1 };
+        int[] prompt = QwenDecodeBench.PromptTokens(6, m.Config.VocabSize);
+        int[] depth = QwenDecodeBench.PromptTokens(21, m.Config.VocabSize, seed: 4321);   // three batches of 8
+        using var bench = new QwenDecodeBench(m, options, prompt, depth);
+        Assert.Equal(21, bench.Depth);
+        Assert.Equal(21, bench.CachedTokens);
+        for (int round = 0; round < 2; round++)
+        {
+            bench.Prompt();
+            Assert.Equal(27, bench.CachedTokens);
+            bench.Generate(5);
+            Assert.Equal(26, bench.CachedTokens);
+        }
+        // without a depth, as before: from an empty cache
+        using var flat = new QwenDecodeBench(m, options, prompt);
+        flat.Generate(3);
+        Assert.Equal(3, flat.CachedTokens);
+        // a depth the context cannot hold is the context's error, not a crash
+        Assert.Throws<ContextFullException>(() => new QwenDecodeBench(m, options, prompt, new int[41]));
+    }
+
     [Theory]
+    [InlineData(1, "-d", "-1")]
     [InlineData(1, "-p", "0")]
     [InlineData(1, "-p", "-5")]
     [InlineData(1, "-n", "0")]

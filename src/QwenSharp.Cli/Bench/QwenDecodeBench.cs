@@ -5,43 +5,67 @@ using QwenSharp.Models;
 namespace QwenSharp.Cli.Bench;
 
 /// <summary>The two llama-bench tests on a QwenSharp context. pp: a prompt of P tokens in one Decode call
-/// (logits for the last token only) on an empty cache. tg: N tokens decoded one call at a time from an empty
-/// cache, each fed the argmax of the previous step's logits. Both time only the Decode calls' work; the batches
+/// (logits for the last token only). tg: N tokens decoded one call at a time, each fed the argmax of the previous
+/// step's logits. Both start from a cache that holds only the depth's tokens (none by default; llama-bench's
+/// -d: how fast the tests run deep into a conversation, where attention reads a long cache). The depth is decoded
+/// once, untimed, and every test cuts the cache back to it. Both time only the Decode calls' work; the batches
 /// are built before the clock starts.</summary>
 internal sealed class QwenDecodeBench : IDisposable
 {
     private readonly Qwen2Context _ctx;
     private readonly BatchEntry[] _prompt;
+    private readonly BatchEntry[] _depth;
     private readonly BatchEntry[] _step = new BatchEntry[1];
     private readonly int _firstToken;
 
-    public QwenDecodeBench(Qwen2Model model, ContextOptions options, int[] promptTokens)
+    /// <param name="depthTokens">Tokens the cache holds before each test (may be empty); the context must have
+    /// room for them and for the longer test.</param>
+    public QwenDecodeBench(Qwen2Model model, ContextOptions options, int[] promptTokens, int[]? depthTokens = null)
     {
         if (promptTokens.Length == 0) throw new ArgumentException("empty prompt", nameof(promptTokens));
+        depthTokens ??= [];
         _ctx = new Qwen2Context(model, options);
+        int d = depthTokens.Length;
+        _depth = new BatchEntry[d];
+        for (int i = 0; i < d; i++) _depth[i] = new BatchEntry(depthTokens[i], i, 0, false);
         _prompt = new BatchEntry[promptTokens.Length];
-        for (int i = 0; i < promptTokens.Length; i++) _prompt[i] = new BatchEntry(promptTokens[i], i, 0, i == promptTokens.Length - 1);
+        for (int i = 0; i < promptTokens.Length; i++) _prompt[i] = new BatchEntry(promptTokens[i], d + i, 0, i == promptTokens.Length - 1);
         _firstToken = promptTokens[0];
+        try
+        {
+            if (d > 0) _ctx.Decode(_depth);   // Decode splits it into batches of the context's MaxBatch
+        }
+        catch
+        {
+            _ctx.Dispose();   // its pool's threads
+            throw;
+        }
     }
 
     public int ThreadCount => _ctx.Pool.ThreadCount;
 
-    /// <summary>Seconds to process the prompt on a fresh cache.</summary>
+    /// <summary>Tokens in the cache when each test starts.</summary>
+    public int Depth => _depth.Length;
+
+    /// <summary>Tokens in the cache now.</summary>
+    internal int CachedTokens => _ctx.Cache.Length(0);
+
+    /// <summary>Seconds to process the prompt on a cache cut back to the depth.</summary>
     public double Prompt()
     {
-        _ctx.Cache.Clear(0);
+        _ctx.Cache.Truncate(0, Depth);
         long start = Stopwatch.GetTimestamp();
         _ctx.Decode(_prompt);
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
-    /// <summary>Seconds to generate <paramref name="count"/> tokens greedily on a fresh cache.</summary>
+    /// <summary>Seconds to generate <paramref name="count"/> tokens greedily on a cache cut back to the depth.</summary>
     public double Generate(int count)
     {
-        _ctx.Cache.Clear(0);
+        _ctx.Cache.Truncate(0, Depth);
         int token = _firstToken;
         long start = Stopwatch.GetTimestamp();
-        for (int pos = 0; pos < count; pos++)
+        for (int pos = Depth; pos < Depth + count; pos++)
         {
             _step[0] = new BatchEntry(token, pos, 0, true);
             _ctx.Decode(_step);

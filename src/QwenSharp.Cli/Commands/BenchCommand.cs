@@ -15,6 +15,7 @@ internal static class BenchCommand
         var threads = new Option<int>("--threads", "-t") { Description = "Compute threads (default: physical cores)" };
         var prompt = new Option<int>("-p", "--n-prompt") { Description = "Prompt tokens processed in one batch (pp test)", DefaultValueFactory = _ => 512 };
         var gen = new Option<int>("-n", "--n-gen") { Description = "Tokens generated one at a time (tg test)", DefaultValueFactory = _ => 128 };
+        var depth = new Option<int>("-d", "--n-depth") { Description = "Tokens already in the KV cache when each test starts (llama-bench's -d; default 0)", DefaultValueFactory = _ => 0 };
         var reps = new Option<int>("--reps", "-r") { Description = "Timed repetitions of each test (after one warm-up)", DefaultValueFactory = _ => 5 };
         var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f16 or f32 (default f16)", DefaultValueFactory = _ => "f16" };
         var bandwidthMiB = new Option<int>("--bandwidth-mib") { Description = "Buffer of the memory-bandwidth probe in MiB; far larger than the L3 cache (default 1024)", DefaultValueFactory = _ => 1024 };
@@ -22,7 +23,7 @@ internal static class BenchCommand
         var noRepack = RuntimeOptions.NoRepackOption();
         var cmd = new Command("bench", "Measure prompt-processing and generation speed (llama-bench style), peak memory and memory-bandwidth use")
         {
-            model, threads, prompt, gen, reps, kvType, bandwidthMiB, json, noRepack,
+            model, threads, prompt, gen, depth, reps, kvType, bandwidthMiB, json, noRepack,
         };
         cmd.SetAction(r =>
         {
@@ -30,6 +31,7 @@ internal static class BenchCommand
                 Threads: Positive(r.GetValue(threads), "--threads", allowZero: true),
                 PromptTokens: Positive(r.GetValue(prompt), "-p"),
                 GenTokens: Positive(r.GetValue(gen), "-n"),
+                Depth: Positive(r.GetValue(depth), "-d", allowZero: true),
                 Reps: Positive(r.GetValue(reps), "--reps"),
                 KvType: r.GetValue(kvType)?.ToLowerInvariant() switch
                 {
@@ -51,7 +53,13 @@ internal static class BenchCommand
         value > 0 || (allowZero && value == 0) ? value
             : throw new QwenSharpException($"{name} must be {(allowZero ? "0 (default) or more" : "at least 1")}, got {value}");
 
-    internal sealed record BenchSettings(int Threads, int PromptTokens, int GenTokens, int Reps, KvCacheType KvType, long BandwidthBytes);
+    internal sealed record BenchSettings(int Threads, int PromptTokens, int GenTokens, int Reps, KvCacheType KvType, long BandwidthBytes, int Depth = 0)
+    {
+        /// <summary>llama-bench's test names: "pp512", "tg128", with " @ d2048" at a depth.</summary>
+        public string PromptTest => $"pp{PromptTokens}{DepthSuffix}";
+        public string GenTest => $"tg{GenTokens}{DepthSuffix}";
+        private string DepthSuffix => Depth > 0 ? $" @ d{Depth}" : "";
+    }
 
     internal sealed record BenchReport(
         ModelFootprint Model, BenchSettings Settings, int Threads,
@@ -68,9 +76,10 @@ internal static class BenchCommand
     {
         var footprint = ModelFootprint.Of(m);
         int[] tokens = QwenDecodeBench.PromptTokens(s.PromptTokens, m.Config.VocabSize);
+        int[] depthTokens = QwenDecodeBench.PromptTokens(s.Depth, m.Config.VocabSize, seed: 4321);
         var options = new ContextOptions
         {
-            ContextLength = s.PromptTokens + s.GenTokens, // as llama-bench sizes its context: n_prompt + n_gen
+            ContextLength = checked(s.Depth + s.PromptTokens + s.GenTokens), // as llama-bench sizes its context: n_depth + n_prompt + n_gen
             MaxBatch = 512,
             Threads = s.Threads,
             KvCacheType = s.KvType,
@@ -78,7 +87,7 @@ internal static class BenchCommand
         var pp = new List<double>();
         var tg = new List<double>();
         int threads;
-        using (var bench = new QwenDecodeBench(m, options, tokens))
+        using (var bench = new QwenDecodeBench(m, options, tokens, depthTokens))
         {
             threads = bench.ThreadCount;
             // Warm-up: touches every weight page and buffer once, so rep 1 is not a page-fault benchmark.
@@ -100,14 +109,16 @@ internal static class BenchCommand
         string name = $"{m.Name} {m.WeightType}";
         o.WriteLine("| model | size | params | threads | test | t/s |");
         o.WriteLine("| ----- | ---: | -----: | ------: | ---- | --: |");
-        o.WriteLine($"| {name} | {m.SizeText} | {m.ParamsText} | {r.Threads} | pp{r.Settings.PromptTokens} | {r.PromptTps.Format()} |");
-        o.WriteLine($"| {name} | {m.SizeText} | {m.ParamsText} | {r.Threads} | tg{r.Settings.GenTokens} | {r.GenTps.Format()} |");
+        o.WriteLine($"| {name} | {m.SizeText} | {m.ParamsText} | {r.Threads} | {r.Settings.PromptTest} | {r.PromptTps.Format()} |");
+        o.WriteLine($"| {name} | {m.SizeText} | {m.ParamsText} | {r.Threads} | {r.Settings.GenTest} | {r.GenTps.Format()} |");
         o.WriteLine();
         o.WriteLine($"t/s: median ± standard deviation of {r.Settings.Reps} reps after a warm-up " +
                     $"(pp min-max {r.PromptTps.Min:F2}-{r.PromptTps.Max:F2}, tg min-max {r.GenTps.Min:F2}-{r.GenTps.Max:F2}); KV cache {r.Settings.KvType.ToString().ToLowerInvariant()}");
         o.WriteLine($"peak RSS: {ModelFootprint.FormatBytes(r.PeakRssBytes)} ({ProcessMemory.Source}; counts the touched pages of the memory-mapped model file)");
         o.WriteLine($"memory read bandwidth: {r.Bandwidth.GBps:F1} GB/s (streaming sum over {ModelFootprint.FormatBytes(r.Bandwidth.BufferBytes)}, {r.Bandwidth.Threads} threads, best of {r.Bandwidth.Passes})");
         o.WriteLine($"tg reads {ModelFootprint.FormatBytes(m.WeightBytesPerToken)} of weights per token: bound {r.BoundTps:F2} t/s, measured {r.GenTps.Median:F2} t/s = {r.BandwidthPct:F1}% of the memory-bandwidth bound");
+        if (r.Settings.Depth > 0)
+            o.WriteLine($"the bound counts the weights only: at depth {r.Settings.Depth} each tg token also reads the cache's keys and values of {r.Settings.Depth}+ positions");
     }
 
     private static void WriteJson(BenchReport r, TextWriter o)
@@ -128,6 +139,7 @@ internal static class BenchCommand
             w.WriteNumber("file_bytes", r.Model.FileBytes);
             w.WriteNumber("params", r.Model.Parameters);
             w.WriteNumber("reps", r.Settings.Reps);
+            w.WriteNumber("depth", r.Settings.Depth);
             w.WriteString("kv_type", r.Settings.KvType.ToString().ToLowerInvariant());
             WriteStats(w, "pp_tps", r.PromptTps);
             WriteStats(w, "tg_tps", r.GenTps);
