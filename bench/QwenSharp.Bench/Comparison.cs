@@ -9,7 +9,8 @@ internal sealed record ComparisonSettings(
     string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, bool WarmCache, int Depth, string CommandLine)
 {
     /// <summary>Both runtimes' context, as llama-bench sizes it: n_depth + n_prompt + n_gen.</summary>
-    public int ContextLength => Depth + PromptTokens + GenTokens;
+    public int ContextLength => (long)Depth + PromptTokens + GenTokens is var n && n <= int.MaxValue ? (int)n
+        : throw new QwenSharpException($"-d + -p + -n is {(long)Depth + PromptTokens + GenTokens} tokens, more than a context can hold ({int.MaxValue})");
 
     /// <summary>llama-bench's test names: "pp512", "tg128", with " @ d2048" at a depth.</summary>
     public string PromptTest => $"pp{PromptTokens}{DepthSuffix}";
@@ -72,7 +73,6 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         long afterLoad = ProcessMemory.RssBytes();
         var footprint = ModelFootprint.Of(model);
         int[] tokens = QwenDecodeBench.PromptTokens(s.PromptTokens, model.Config.VocabSize);
-        int[] depthTokens = QwenDecodeBench.PromptTokens(s.Depth, model.Config.VocabSize, seed: 4321);
         var options = new ContextOptions
         {
             ContextLength = s.ContextLength,
@@ -80,7 +80,7 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
             Threads = s.Threads,
             KvCacheType = KvCacheType.F16,
         };
-        using var qwen = new QwenDecodeBench(model, options, tokens, depthTokens);
+        using var qwen = new QwenDecodeBench(model, options, tokens, s.Depth);
         qwen.Prompt();
         qwen.Generate(Math.Min(4, s.GenTokens));
         long afterWarmUp = ProcessMemory.RssBytes();
@@ -88,7 +88,8 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         long anonHuge = PageCache.AnonymousOnHugePages() - anonHugeBefore;
         Thread.Sleep(HandOverMs);
 
-        using var llama = new LlamaDecodeBench(path, s.Threads, s.ContextLength, s.FlashAttention, tokens, depthTokens);
+        using var llama = new LlamaDecodeBench(path, s.Threads, s.ContextLength, s.FlashAttention, tokens,
+            QwenDecodeBench.DepthTokens(s.Depth, model.Config.VocabSize));
         llama.Prompt();
         llama.Generate(Math.Min(4, s.GenTokens));
         var bothFile = PageCache.MappedOnHugePages(path);

@@ -43,6 +43,7 @@ public static class Program
                 WarmCache: r.GetValue(warmCache),
                 Depth: r.GetValue(depth) >= 0 ? r.GetValue(depth) : throw new QwenSharpException($"-d must be 0 or more, got {r.GetValue(depth)}"),
                 CommandLine: "dotnet run --project bench/QwenSharp.Bench -c Release --" + string.Concat(args.Select(a => " " + a)));
+            _ = settings.ContextLength;   // a sum past the largest context fails here, before any model is made
             var comparison = new Comparison(settings, Console.Error);
             var report = comparison.Run();
             ComparisonReport.Write(report, Console.Out);

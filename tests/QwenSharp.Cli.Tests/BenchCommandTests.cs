@@ -81,8 +81,7 @@ public class BenchCommandTests
         using var m = Qwen2Model.Load(TinyModel.Value);
         var options = new ContextOptions { ContextLength = 40, MaxBatch = 8, Threads = 1 };
         int[] prompt = QwenDecodeBench.PromptTokens(6, m.Config.VocabSize);
-        int[] depth = QwenDecodeBench.PromptTokens(21, m.Config.VocabSize, seed: 4321);   // three batches of 8
-        using var bench = new QwenDecodeBench(m, options, prompt, depth);
+        using var bench = new QwenDecodeBench(m, options, prompt, depth: 21);   // three batches of 8
         Assert.Equal(21, bench.Depth);
         Assert.Equal(21, bench.CachedTokens);
         for (int round = 0; round < 2; round++)
@@ -97,11 +96,12 @@ public class BenchCommandTests
         flat.Generate(3);
         Assert.Equal(3, flat.CachedTokens);
         // a depth the context cannot hold is the context's error, not a crash
-        Assert.Throws<ContextFullException>(() => new QwenDecodeBench(m, options, prompt, new int[41]));
+        Assert.Throws<ContextFullException>(() => new QwenDecodeBench(m, options, prompt, depth: 41));
     }
 
     [Theory]
     [InlineData(1, "-d", "-1")]
+    [InlineData(1, "-d", "2147483100")]   // with the default -p 512 and -n 128, past the largest context
     [InlineData(1, "-p", "0")]
     [InlineData(1, "-p", "-5")]
     [InlineData(1, "-n", "0")]

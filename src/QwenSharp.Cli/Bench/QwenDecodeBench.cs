@@ -18,14 +18,15 @@ internal sealed class QwenDecodeBench : IDisposable
     private readonly BatchEntry[] _step = new BatchEntry[1];
     private readonly int _firstToken;
 
-    /// <param name="depthTokens">Tokens the cache holds before each test (may be empty); the context must have
-    /// room for them and for the longer test.</param>
-    public QwenDecodeBench(Qwen2Model model, ContextOptions options, int[] promptTokens, int[]? depthTokens = null)
+    /// <param name="depth">Tokens (<see cref="DepthTokens"/>) the cache holds before each test; the context must
+    /// have room for them and for the longer test.</param>
+    public QwenDecodeBench(Qwen2Model model, ContextOptions options, int[] promptTokens, int depth = 0)
     {
         if (promptTokens.Length == 0) throw new ArgumentException("empty prompt", nameof(promptTokens));
-        depthTokens ??= [];
-        _ctx = new Qwen2Context(model, options);
-        int d = depthTokens.Length;
+        ArgumentOutOfRangeException.ThrowIfNegative(depth);
+        _ctx = new Qwen2Context(model, options);   // first: it checks that the context fits in memory
+        int[] depthTokens = DepthTokens(depth, model.Config.VocabSize);
+        int d = depth;
         _depth = new BatchEntry[d];
         for (int i = 0; i < d; i++) _depth[i] = new BatchEntry(depthTokens[i], i, 0, false);
         _prompt = new BatchEntry[promptTokens.Length];
@@ -73,6 +74,9 @@ internal sealed class QwenDecodeBench : IDisposable
         }
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
+
+    /// <summary>The depth's tokens: <see cref="PromptTokens"/> with a seed of their own.</summary>
+    public static int[] DepthTokens(int count, int vocabSize) => PromptTokens(count, vocabSize, seed: 4321);
 
     /// <summary>Reproducible pseudo-random token ids below <paramref name="vocabSize"/>, as llama-bench feeds random
     /// tokens (the speed of a dense model does not depend on which tokens they are).</summary>

@@ -40,6 +40,7 @@ internal static class BenchCommand
                     var other => throw new QwenSharpException($"--kv-type must be f16 or f32, got '{other}'"),
                 },
                 BandwidthBytes: (long)Positive(r.GetValue(bandwidthMiB), "--bandwidth-mib") << 20);
+            _ = settings.ContextLength;   // a sum past the largest context fails here, before the model loads
             using var m = ModelLocator.Load(r.GetValue(model)!, io, new ModelLoadOptions { RepackWeights = !r.GetValue(noRepack) });
             var report = Measure(m, settings);
             if (r.GetValue(json)) WriteJson(report, io.Out);
@@ -55,6 +56,10 @@ internal static class BenchCommand
 
     internal sealed record BenchSettings(int Threads, int PromptTokens, int GenTokens, int Reps, KvCacheType KvType, long BandwidthBytes, int Depth = 0)
     {
+        /// <summary>As llama-bench sizes its context: n_depth + n_prompt + n_gen.</summary>
+        public int ContextLength => (long)Depth + PromptTokens + GenTokens is var n && n <= int.MaxValue ? (int)n
+            : throw new QwenSharpException($"-d + -p + -n is {(long)Depth + PromptTokens + GenTokens} tokens, more than a context can hold ({int.MaxValue})");
+
         /// <summary>llama-bench's test names: "pp512", "tg128", with " @ d2048" at a depth.</summary>
         public string PromptTest => $"pp{PromptTokens}{DepthSuffix}";
         public string GenTest => $"tg{GenTokens}{DepthSuffix}";
@@ -76,10 +81,9 @@ internal static class BenchCommand
     {
         var footprint = ModelFootprint.Of(m);
         int[] tokens = QwenDecodeBench.PromptTokens(s.PromptTokens, m.Config.VocabSize);
-        int[] depthTokens = QwenDecodeBench.PromptTokens(s.Depth, m.Config.VocabSize, seed: 4321);
         var options = new ContextOptions
         {
-            ContextLength = checked(s.Depth + s.PromptTokens + s.GenTokens), // as llama-bench sizes its context: n_depth + n_prompt + n_gen
+            ContextLength = s.ContextLength,
             MaxBatch = 512,
             Threads = s.Threads,
             KvCacheType = s.KvType,
@@ -87,7 +91,7 @@ internal static class BenchCommand
         var pp = new List<double>();
         var tg = new List<double>();
         int threads;
-        using (var bench = new QwenDecodeBench(m, options, tokens, depthTokens))
+        using (var bench = new QwenDecodeBench(m, options, tokens, s.Depth))
         {
             threads = bench.ThreadCount;
             // Warm-up: touches every weight page and buffer once, so rep 1 is not a page-fault benchmark.

@@ -71,7 +71,8 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         MaxBatch = options.MaxBatch;
         AvailableMemory.Require(MemoryPlan.ForFile(model.Source, _c, ContextLength, options.KvCacheType, options.MaxSequences, MaxBatch).ContextBytes,
             $"a {ContextLength}-token context ({options.MaxSequences} sequence(s), {options.KvCacheType} KV cache)",
-            "Lower --ctx, use the f16 KV cache, or free memory.", options.AvailableMemoryBytes);
+            options.KvCacheType == KvCacheType.F32 ? "Lower the context length (--ctx), use the f16 KV cache, or free memory."
+                : "Lower the context length (--ctx) or free memory.", options.AvailableMemoryBytes);
         Cache = new KvCache(_c.LayerCount, options.MaxSequences, ContextLength, _c.KvHeadCount, _c.HeadDim, options.KvCacheType);
         Pool = new ComputePool(options.Threads > 0 ? options.Threads : ComputePool.DefaultThreadCount);
 
