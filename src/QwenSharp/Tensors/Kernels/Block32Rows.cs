@@ -45,8 +45,8 @@ internal static unsafe class Block32Rows
         if (bytes > 256) Sse.Prefetch0(p + 256);
     }
 
-    /// <summary><see cref="PrefetchBlock"/> for a batch-1 (decode) kernel: each line also into L2,
-    /// <see cref="PrefetchFar"/> further on (<see cref="PrefetchLine"/>). The small-batch and prompt kernels keep the
+    /// <summary><see cref="PrefetchBlock"/> for a batch-1 (decode) kernel: two non-temporal prefetches per line,
+    /// the second <see cref="PrefetchFar"/> further on (<see cref="PrefetchLine"/>). The small-batch and prompt kernels keep the
     /// one prefetch: with four sequences the second cost 0.94-1.00 (tg of four sequences at once, q4_k_m, q4_0, q8_0,
     /// q6_k, one process, alternating rounds), and q4_k_m's prompt kernel shares the record prefetch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -61,7 +61,8 @@ internal static unsafe class Block32Rows
         if (bytes > 256) PrefetchLine(p + 256);
     }
 
-    /// <summary>How much further than the L1 prefetch a second prefetch into L2 reaches. On this project's Zen 5
+    /// <summary>How much further than the first decode prefetch the second reaches (both prefetchnta since 2026-11-28,
+    /// <see cref="PrefetchLine"/>; the measurements here were of prefetcht0 and prefetcht1). On this project's Zen 5
     /// machine (2026-11-27) the L1 prefetch alone at 4 KB left decode short of line fills whenever the memory bus was
     /// free, yet moving it to 8 KB cost 5-8 % whenever the bus was busy (other tenants): the read bandwidth there flips
     /// between about 45 and 82 GB/s for two threads. A second prefetch into L2, 4 KB further, gives about 1.0 while
@@ -70,13 +71,19 @@ internal static unsafe class Block32Rows
     /// switches it, and so the second prefetch costs no load or branch.</summary>
     internal const int PrefetchFar = 4096;
 
-    /// <summary>The decode prefetch of one line <paramref name="p"/> (already <see cref="PrefetchAhead"/> ahead): into
-    /// L1, and <see cref="PrefetchFar"/> further on into L2.</summary>
+    /// <summary>The decode prefetch of one line <paramref name="p"/> (already <see cref="PrefetchAhead"/> ahead), and
+    /// <see cref="PrefetchFar"/> further on, both prefetchnta: a decode step reads each weight once and not again
+    /// until the next token, by which time some 300 MB have passed through the caches. On this project's Zen 5
+    /// machine (2026-11-28; prefetcht0 here and prefetcht1 further on before), tg128 in one process, rounds of both
+    /// alternating, each round classed by its own bandwidth probes: q4_0 1.013 with the bus busy (39 rounds) and 1.039
+    /// free (100), q6_k 1.027 (52) and 1.015 (71), q8_0 1.032 (64) and 1.090 (24), q4_k_m 0.986 (66) and 1.017 (82);
+    /// decode attention's time per token fell by 18-26 µs in the busy rounds of each. F16 and BF16 keep prefetcht0:
+    /// the same hint there gave f16 1.023 busy and 1.001 free, bf16 1.025 and 0.988.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void PrefetchLine(byte* p)
     {
-        Sse.Prefetch0(p);
-        Sse.Prefetch1(p + PrefetchFar);
+        Sse.PrefetchNonTemporal(p);
+        Sse.PrefetchNonTemporal(p + PrefetchFar);
     }
 
     private const int BlockBytes = 34;   // Q8_0 weights and activations alike

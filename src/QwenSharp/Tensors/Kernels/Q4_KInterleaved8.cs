@@ -288,7 +288,7 @@ internal static unsafe class Q4_KInterleaved8
         for (int line = 0; line < Record; line += 64) Sse.Prefetch0(p + line);
     }
 
-    /// <summary>The decode kernel's record prefetch: each line also into L2, further on (<see cref="Block32Rows.PrefetchLine"/>).</summary>
+    /// <summary>The decode kernel's record prefetch: each line twice, non-temporal, the second further on (<see cref="Block32Rows.PrefetchLine"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchRecordDecode(byte* record, long ahead)
     {
