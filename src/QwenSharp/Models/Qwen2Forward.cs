@@ -3,6 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors;
+using QwenSharp.Tensors.Kernels;
 using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Models;
@@ -24,8 +25,19 @@ public sealed unsafe partial class Qwen2Context
         foreach (var e in batch) if (e.WantLogits) wanted++;
         if (_logits.Length < (long)wanted * _c.VocabSize) _logits = new float[checked(wanted * _c.VocabSize)];
         _outputCount = 0;
-        for (int start = 0; start < batch.Length; start += MaxBatch)
-            ForwardChunk(batch.Slice(start, Math.Min(MaxBatch, batch.Length - start)));
+        // a single-entry step may be timed by the prefetch-distance tuner (Tensors/Kernels/PrefetchDistanceTuner.cs)
+        var tuner = PrefetchDistanceTuner.Shared;
+        bool timed = tuner.Begin(batch.Length);
+        long start = timed ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        try
+        {
+            for (int first = 0; first < batch.Length; first += MaxBatch)
+                ForwardChunk(batch.Slice(first, Math.Min(MaxBatch, batch.Length - first)));
+        }
+        finally
+        {
+            if (timed) tuner.End(System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        }
         return _outputCount;
     }
 

@@ -21,8 +21,9 @@ internal static unsafe class Block32Rows
     /// <summary>How far ahead of each row's weight stream to prefetch, in bytes (all four rows' streams together
     /// land on the next tile). Decode reads weights from DRAM once per token and the hardware prefetcher alone
     /// leaves a core short of line fills: measured on a 151936×1024 matrix at batch 1, 6.8 -> 10.0 GB/s (Q8_0)
-    /// and 4.3 -> 5.9 GB/s (Q4_0) on one thread, flat from 4 KB to 16 KB ahead. A field, not a constant, only so
-    /// the benchmark can switch it off; prefetches never fault, so reading ahead past the matrix is harmless.</summary>
+    /// and 4.3 -> 5.9 GB/s (Q4_0) on one thread, flat from 4 KB to 16 KB ahead. A field, not a constant: decode
+    /// steps set it to 4 or 8 KiB, whichever they measure faster now (<see cref="PrefetchDistanceTuner"/>), and
+    /// benchmarks switch it off; prefetches never fault, so reading ahead past the matrix is harmless.</summary>
     internal static int PrefetchAhead = 4096;
 
     /// <summary>How far ahead a four-row pass over whole rows prefetches each row: <see cref="PrefetchAhead"/>, but

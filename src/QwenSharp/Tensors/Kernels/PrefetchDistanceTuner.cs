@@ -1,0 +1,87 @@
+namespace QwenSharp.Tensors.Kernels;
+
+/// <summary>Chooses <see cref="Block32Rows.PrefetchAhead"/> for decode steps while they run: 4 KiB or 8 KiB, whichever
+/// the steps themselves show to be faster now. Why at run time: on this project's Zen 5 machine the memory bus is
+/// shared with other tenants and flips from minute to minute between about 45 and 82 GB/s for two threads, and 8 KiB
+/// gains 4-5 % of a token while it is free yet loses about 3 % while it is busy (tg128, one process, rounds classed by
+/// their own bandwidth probes: q4_0 1.049 / 0.973, q6_k 1.037 / 0.968; Tensors/README.md).
+///
+/// How: single-entry decode steps are counted in epochs of <see cref="Epoch"/>. The last <see cref="Trial"/> steps of
+/// an epoch run at the other distance, the <see cref="Trial"/> before them at the current one, and the ratio of their
+/// times feeds a moving average; when it falls below <see cref="SwitchBelow"/> the other distance becomes the current
+/// one. A step costs the same whichever distance it reads with (prefetches never change a result), so this only moves
+/// time. Exploring costs 2 steps in 32 at the slower distance (about 0.2 % of a token while the bus is busy).
+/// Steps of other batch sizes are not timed, and neither is a step that overlaps another context's (the timings would
+/// measure each other): a step only takes part when it gets the tuner's lock at once.
+///
+/// Measured (2026-11-28, q4_0 0.5B, tg128 in one process, rounds of the tuner and of a fixed 4 KiB alternating, each
+/// pair classed by its own bandwidth probes): 0.998 while the bus was busy (138 pairs), 1.038 while it was free (46);
+/// the tuner was at 8 KiB after 57 of its 206 rounds. A fixed 8 KiB: 0.973 and 1.049.</summary>
+internal sealed class PrefetchDistanceTuner
+{
+    public const int Near = 4096, Far = 8192;
+    public const int Epoch = 32, Trial = 2;
+    /// <summary>Weight of the newest epoch's ratio in the moving average.</summary>
+    public const double Alpha = 0.3;
+    /// <summary>Switch when the other distance's steps take less than this share of the current one's, on average: with
+    /// the ratios measured on the AMD machine (0.95-0.96 to switch to 8 KiB on a free bus, 0.97 back on a busy one) both
+    /// moves happen, while a move the wrong way needs the average of 2-step timings (noise ~3 % each) 3 standard
+    /// deviations off.</summary>
+    public const double SwitchBelow = 0.985;
+
+    /// <summary>The one tuner of the process (the distance is one static): used by every context's decode.</summary>
+    public static readonly PrefetchDistanceTuner Shared = new();
+
+    /// <summary>Off: the tuner neither times a step nor sets the distance (benchmarks that set
+    /// <see cref="Block32Rows.PrefetchAhead"/> themselves switch it off).</summary>
+    internal static bool Enabled = true;
+
+    private readonly object _gate = new();
+    private int _current = Near, _step;
+    private long _referenceTicks, _trialTicks;
+    private double _average = 1;
+
+    public int Current => _current;
+    public int Other => _current == Near ? Far : Near;
+
+    /// <summary>Before a step of <paramref name="batch"/> entries: true when the tuner times it (it has then set
+    /// <see cref="Block32Rows.PrefetchAhead"/> for it, and <see cref="End"/> must follow); false leaves the distance
+    /// as it is (the current one, which <see cref="End"/> puts back after every timed step).</summary>
+    public bool Begin(int batch) => Begin(batch, out _);
+
+    /// <summary><see cref="Begin(int)"/>, also giving the distance the timed step reads with.</summary>
+    public bool Begin(int batch, out int distance)
+    {
+        distance = 0;
+        if (!Enabled || batch != 1 || !Monitor.TryEnter(_gate)) return false;
+        Block32Rows.PrefetchAhead = distance = _step % Epoch >= Epoch - Trial ? Other : _current;
+        return true;
+    }
+
+    /// <summary>The timed step took <paramref name="ticks"/>; releases the lock <see cref="Begin"/> took.</summary>
+    public void End(long ticks)
+    {
+        try
+        {
+            int k = _step % Epoch;
+            if (k >= Epoch - Trial) _trialTicks += ticks;
+            else if (k >= Epoch - 2 * Trial) _referenceTicks += ticks;
+            if (++_step % Epoch != 0) return;
+            if (_referenceTicks > 0 && _trialTicks > 0)
+            {
+                _average = (1 - Alpha) * _average + Alpha * ((double)_trialTicks / _referenceTicks);
+                if (_average < SwitchBelow)
+                {
+                    _current = Other;
+                    _average = 1;
+                }
+            }
+            _referenceTicks = _trialTicks = 0;
+        }
+        finally
+        {
+            Block32Rows.PrefetchAhead = _current;
+            Monitor.Exit(_gate);
+        }
+    }
+}
