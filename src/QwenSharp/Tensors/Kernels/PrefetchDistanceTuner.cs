@@ -44,16 +44,27 @@ internal sealed class PrefetchDistanceTuner
     public int Current => _current;
     public int Other => _current == Near ? Far : Near;
 
-    /// <summary>Before a step of <paramref name="batch"/> entries: true when the tuner times it (it has then set
-    /// <see cref="Block32Rows.PrefetchAhead"/> for it, and <see cref="End"/> must follow); false leaves the distance
-    /// as it is (the current one, which <see cref="End"/> puts back after every timed step).</summary>
+    /// <summary>Before a step of <paramref name="batch"/> entries: sets <see cref="Block32Rows.PrefetchAhead"/> for
+    /// it (a single entry: the tuner's distance; a batch: <see cref="Near"/>) and returns true when the tuner times it
+    /// (then <see cref="End"/> must follow). Disabled, it does nothing.</summary>
     public bool Begin(int batch) => Begin(batch, out _);
 
     /// <summary><see cref="Begin(int)"/>, also giving the distance the timed step reads with.</summary>
     public bool Begin(int batch, out int distance)
     {
         distance = 0;
-        if (!Enabled || batch != 1 || !Monitor.TryEnter(_gate)) return false;
+        if (!Enabled) return false;
+        if (batch != 1)
+        {
+            // prompts and several sequences at once: the distance they were measured with (none of the A/Bs above)
+            Block32Rows.PrefetchAhead = Near;
+            return false;
+        }
+        if (!Monitor.TryEnter(_gate))
+        {
+            Block32Rows.PrefetchAhead = _current;
+            return false;
+        }
         Block32Rows.PrefetchAhead = distance = _step % Epoch >= Epoch - Trial ? Other : _current;
         return true;
     }
