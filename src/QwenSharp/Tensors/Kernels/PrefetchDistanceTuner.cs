@@ -16,7 +16,10 @@ namespace QwenSharp.Tensors.Kernels;
 ///
 /// Measured (2026-11-28, q4_0 0.5B, tg128 in one process, rounds of the tuner and of a fixed 4 KiB alternating, each
 /// pair classed by its own bandwidth probes): 0.998 while the bus was busy (138 pairs), 1.038 while it was free (46);
-/// the tuner was at 8 KiB after 57 of its 206 rounds. A fixed 8 KiB: 0.973 and 1.049.</summary>
+/// the tuner was at 8 KiB after 57 of its 206 rounds. A fixed 8 KiB: 0.973 and 1.049. q6_k: 0.993 busy (19), 1.018
+/// free (171), at 8 KiB after 186 of 236 rounds; q8_0: 1.001 busy (10), 0.995 free (83), at 4 KiB after 137 of
+/// 138 (8 KiB did not pay for it then); f16 (whose kernels read the same distance; tg64): 0.998 busy (35), 1.049
+/// free (83), at 8 KiB after 115 of 142.</summary>
 internal sealed class PrefetchDistanceTuner
 {
     public const int Near = 4096, Far = 8192;
