@@ -8,14 +8,10 @@ internal sealed record ComparisonSettings(
     IReadOnlyList<BenchType> Types, int Threads, int PromptTokens, int GenTokens, int Reps,
     string Directory, bool FlashAttention, bool KeepSource, BenchShape Shape, bool WarmCache, int Depth, string CommandLine)
 {
-    /// <summary>Both runtimes' context, as llama-bench sizes it: n_depth + n_prompt + n_gen.</summary>
-    public int ContextLength => (long)Depth + PromptTokens + GenTokens is var n && n <= int.MaxValue ? (int)n
-        : throw new QwenSharpException($"-d + -p + -n is {(long)Depth + PromptTokens + GenTokens} tokens, more than a context can hold ({int.MaxValue})");
-
-    /// <summary>llama-bench's test names: "pp512", "tg128", with " @ d2048" at a depth.</summary>
-    public string PromptTest => $"pp{PromptTokens}{DepthSuffix}";
-    public string GenTest => $"tg{GenTokens}{DepthSuffix}";
-    private string DepthSuffix => Depth > 0 ? $" @ d{Depth}" : "";
+    /// <summary>Both runtimes' context.</summary>
+    public int ContextLength => QwenDecodeBench.ContextLength(Depth, PromptTokens, GenTokens);
+    public string PromptTest => QwenDecodeBench.TestName("pp", PromptTokens, Depth);
+    public string GenTest => QwenDecodeBench.TestName("tg", GenTokens, Depth);
 }
 
 /// <summary>One type's results: tokens/s of both runtimes, each tg rep's share of the bandwidth bound (against the

@@ -26,15 +26,14 @@ internal sealed class QwenDecodeBench : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(depth);
         _ctx = new Qwen2Context(model, options);   // first: it checks that the context fits in memory
         int[] depthTokens = DepthTokens(depth, model.Config.VocabSize);
-        int d = depth;
-        _depth = new BatchEntry[d];
-        for (int i = 0; i < d; i++) _depth[i] = new BatchEntry(depthTokens[i], i, 0, false);
+        _depth = new BatchEntry[depth];
+        for (int i = 0; i < depth; i++) _depth[i] = new BatchEntry(depthTokens[i], i, 0, false);
         _prompt = new BatchEntry[promptTokens.Length];
-        for (int i = 0; i < promptTokens.Length; i++) _prompt[i] = new BatchEntry(promptTokens[i], d + i, 0, i == promptTokens.Length - 1);
+        for (int i = 0; i < promptTokens.Length; i++) _prompt[i] = new BatchEntry(promptTokens[i], depth + i, 0, i == promptTokens.Length - 1);
         _firstToken = promptTokens[0];
         try
         {
-            if (d > 0) _ctx.Decode(_depth);   // Decode splits it into batches of the context's MaxBatch
+            if (depth > 0) _ctx.Decode(_depth);   // Decode splits it into batches of the context's MaxBatch
         }
         catch
         {
@@ -74,6 +73,15 @@ internal sealed class QwenDecodeBench : IDisposable
         }
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
+
+    /// <summary>The context both tests need, as llama-bench sizes it: n_depth + n_prompt + n_gen; a sum past the
+    /// largest context is a <see cref="QwenSharpException"/> naming the options.</summary>
+    public static int ContextLength(int depth, int promptTokens, int genTokens) =>
+        (long)depth + promptTokens + genTokens is var n && n <= int.MaxValue ? (int)n
+            : throw new QwenSharpException($"-d + -p + -n is {(long)depth + promptTokens + genTokens} tokens, more than a context can hold ({int.MaxValue})");
+
+    /// <summary>llama-bench's test name: "pp512" or "tg128", with " @ d2048" at a depth.</summary>
+    public static string TestName(string test, int tokens, int depth) => depth > 0 ? $"{test}{tokens} @ d{depth}" : $"{test}{tokens}";
 
     /// <summary>The depth's tokens: <see cref="PromptTokens"/> with a seed of their own.</summary>
     public static int[] DepthTokens(int count, int vocabSize) => PromptTokens(count, vocabSize, seed: 4321);

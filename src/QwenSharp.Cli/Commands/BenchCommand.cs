@@ -56,14 +56,9 @@ internal static class BenchCommand
 
     internal sealed record BenchSettings(int Threads, int PromptTokens, int GenTokens, int Reps, KvCacheType KvType, long BandwidthBytes, int Depth = 0)
     {
-        /// <summary>As llama-bench sizes its context: n_depth + n_prompt + n_gen.</summary>
-        public int ContextLength => (long)Depth + PromptTokens + GenTokens is var n && n <= int.MaxValue ? (int)n
-            : throw new QwenSharpException($"-d + -p + -n is {(long)Depth + PromptTokens + GenTokens} tokens, more than a context can hold ({int.MaxValue})");
-
-        /// <summary>llama-bench's test names: "pp512", "tg128", with " @ d2048" at a depth.</summary>
-        public string PromptTest => $"pp{PromptTokens}{DepthSuffix}";
-        public string GenTest => $"tg{GenTokens}{DepthSuffix}";
-        private string DepthSuffix => Depth > 0 ? $" @ d{Depth}" : "";
+        public int ContextLength => QwenDecodeBench.ContextLength(Depth, PromptTokens, GenTokens);
+        public string PromptTest => QwenDecodeBench.TestName("pp", PromptTokens, Depth);
+        public string GenTest => QwenDecodeBench.TestName("tg", GenTokens, Depth);
     }
 
     internal sealed record BenchReport(

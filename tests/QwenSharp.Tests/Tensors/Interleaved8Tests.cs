@@ -61,10 +61,25 @@ public unsafe class Interleaved8Tests
             // record b of group 0: row r's d at 2r, its quant bytes 4j..4j+3 at 16 + 32j + 4r (Q8_0's sign-flipped)
             Assert.Equal(standard[rowBytes * 3 + block], packed[record + 6]);                                   // row 3, block 1, d low byte
             Assert.Equal(standard[rowBytes * 5 + block + 2 + 9] ^ flip, packed[record + 16 + 32 * 2 + 4 * 5 + 1]); // row 5, block 1, quant byte 9
-            var back = new byte[standard.Length];
-            fixed (byte* src = packed, dst = back) Interleaved8.Deinterleave(type, src, dst, 2, n);
-            Assert.Equal(standard, back);
+            AssertUndoes(type, standard, packed, n, [0, 3, 7, 8, 13, 15]);
         }
+    }
+
+    /// <summary>16 interleaved rows (<paramref name="packed"/>, two groups) give back <paramref name="standard"/>
+    /// whole (Deinterleave) and row by row (CopyRow, for the rows named).</summary>
+    internal static void AssertUndoes(GgmlType type, byte[] standard, byte[] packed, int n, int[] rows)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(type, n);
+        var back = new byte[standard.Length];
+        fixed (byte* src = packed, dst = back) Interleaved8.Deinterleave(type, src, dst, 2, n);
+        Assert.Equal(standard, back);
+        var row = new byte[rowBytes];
+        fixed (byte* src = packed, dst = row)
+            foreach (int r in rows)
+            {
+                Interleaved8.CopyRow(type, src, r, n, dst);
+                Assert.Equal(standard.AsSpan((int)(r * rowBytes), (int)rowBytes).ToArray(), row);
+            }
     }
 
     [Theory]

@@ -61,16 +61,7 @@ public unsafe class Q4_KInterleaved8Tests
             long group1 = 8 * rowBytes;
             Assert.Equal(standard[13 * rowBytes + 16 + 37], packed[group1 + 32 * 13 + 4 * 5 + 1]);
             Assert.Equal(standard[9 * rowBytes + 4 + 10], packed[group1 + 32 * 3 + 4 * 1 + 2]);   // packed scale byte 10
-            var back = new byte[standard.Length];
-            fixed (byte* src = packed, dst = back) Interleaved8.Deinterleave(GgmlType.Q4_K, src, dst, 2, n);
-            Assert.Equal(standard, back);
-            var row = new byte[rowBytes];
-            fixed (byte* src = packed, dst = row)
-                foreach (int r in new[] { 0, 7, 8, 13, 15 })
-                {
-                    Interleaved8.CopyRow(GgmlType.Q4_K, src, r, n, dst);
-                    Assert.Equal(standard.AsSpan((int)(r * rowBytes), (int)rowBytes).ToArray(), row);
-                }
+            Interleaved8Tests.AssertUndoes(GgmlType.Q4_K, standard, packed, n, [0, 7, 8, 13, 15]);
         }
     }
 

@@ -37,16 +37,7 @@ public unsafe class Q6_KInterleavedTests
             long group2 = 8 * rowBytes, at = group2 + ((blocks - 1) * 4 + 2) * (long)Block;
             Assert.Equal(standard.AsSpan((int)(10 * rowBytes + (blocks - 1) * Block), Block).ToArray(), packed.AsSpan((int)at, Block).ToArray());
             if (blocks > 1) Assert.NotEqual(standard, packed);   // one super-block per row: the same bytes
-            var back = new byte[standard.Length];
-            fixed (byte* src = packed, dst = back) Interleaved8.Deinterleave(GgmlType.Q6_K, src, dst, 2, n);
-            Assert.Equal(standard, back);
-            var row = new byte[rowBytes];
-            fixed (byte* src = packed, dst = row)
-                foreach (int r in new[] { 0, 3, 4, 7, 8, 13, 15 })
-                {
-                    Interleaved8.CopyRow(GgmlType.Q6_K, src, r, n, dst);
-                    Assert.Equal(standard.AsSpan((int)(r * rowBytes), (int)rowBytes).ToArray(), row);
-                }
+            Interleaved8Tests.AssertUndoes(GgmlType.Q6_K, standard, packed, n, [0, 3, 4, 7, 8, 13, 15]);
         }
     }
 

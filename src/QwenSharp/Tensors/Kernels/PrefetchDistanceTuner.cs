@@ -10,7 +10,7 @@ namespace QwenSharp.Tensors.Kernels;
 /// an epoch run at the other distance, the <see cref="Trial"/> before them at the current one, and the ratio of their
 /// times feeds a moving average; when it falls below <see cref="SwitchBelow"/> the other distance becomes the current
 /// one. A step costs the same whichever distance it reads with (prefetches never change a result), so this only moves
-/// time. Exploring costs 2 steps in 32 at the slower distance (about 0.2 % of a token while the bus is busy).
+/// time. Exploring runs 2 steps in 32 at the other distance: while the bus is busy, 2/32 of the ~3 % such a step loses.
 /// Steps of other batch sizes are not timed, and neither is a step that overlaps another context's (the timings would
 /// measure each other): a step only takes part when it gets the tuner's lock at once.
 ///
@@ -26,18 +26,14 @@ internal sealed class PrefetchDistanceTuner
     public const int Epoch = 32, Trial = 2;
     /// <summary>Weight of the newest epoch's ratio in the moving average.</summary>
     public const double Alpha = 0.3;
-    /// <summary>Switch when the other distance's steps take less than this share of the current one's, on average: with
-    /// the ratios measured on the AMD machine (0.95-0.96 to switch to 8 KiB on a free bus, 0.97 back on a busy one) both
-    /// moves happen, while a move the wrong way needs the average of 2-step timings (noise ~3 % each) 3 standard
-    /// deviations off.</summary>
+    /// <summary>Switch when the other distance's steps take less than this share of the current one's, on average: below
+    /// the ratios measured on the AMD machine (0.95-0.96 to 8 KiB on a free bus, 0.97 back on a busy one), so both moves
+    /// happen, and far enough below 1 that simulated ±3 % noise per step moved it 14 times in 1000 epochs of equal
+    /// distances and never in 1000 with the other 3 % slower (PrefetchDistanceTunerTests).</summary>
     public const double SwitchBelow = 0.985;
 
     /// <summary>The one tuner of the process (the distance is one static): used by every context's decode.</summary>
     public static readonly PrefetchDistanceTuner Shared = new();
-
-    /// <summary>Off: the tuner neither times a step nor sets the distance (benchmarks that set
-    /// <see cref="Block32Rows.PrefetchAhead"/> themselves switch it off).</summary>
-    internal static bool Enabled = true;
 
     private readonly object _gate = new();
     private int _current = Near, _step;
@@ -49,14 +45,13 @@ internal sealed class PrefetchDistanceTuner
 
     /// <summary>Before a step of <paramref name="batch"/> entries: sets <see cref="Block32Rows.PrefetchAhead"/> for
     /// it (a single entry: the tuner's distance; a batch: <see cref="Near"/>) and returns true when the tuner times it
-    /// (then <see cref="End"/> must follow). Disabled, it does nothing.</summary>
+    /// (then <see cref="End"/> must follow).</summary>
     public bool Begin(int batch) => Begin(batch, out _);
 
     /// <summary><see cref="Begin(int)"/>, also giving the distance the timed step reads with.</summary>
     public bool Begin(int batch, out int distance)
     {
         distance = 0;
-        if (!Enabled) return false;
         if (batch != 1)
         {
             // prompts and several sequences at once: the distance they were measured with (none of the A/Bs above)
