@@ -7,7 +7,7 @@ namespace QwenSharp.Models;
 /// exit. When off, every call is a test of one static readonly flag, which the JIT removes.</summary>
 internal static class ForwardProfile
 {
-    public enum Phase { Embed, Norm, Quantize, MatMulQkv, BiasRopeStore, Attention, MatMulO, Residual, MatMulGateUp, SwiGlu, MatMulDown, Moe, Output, Count }
+    public enum Phase { Embed, Norm, Quantize, MatMulQkv, BiasRopeStore, Attention, QkvAttention, MatMulO, Residual, MatMulGateUp, SwiGlu, MatMulDown, Moe, Output, Count }
 
     public static readonly bool Enabled = Environment.GetEnvironmentVariable("QWENSHARP_PROFILE") == "1";
     private static readonly long[] Ticks = new long[(int)Phase.Count];

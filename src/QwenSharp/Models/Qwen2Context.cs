@@ -59,6 +59,14 @@ public sealed unsafe partial class Qwen2Context : IDisposable
     private readonly QkvFinishJob _qkvFinish = new();
     private readonly MatMulGroupJob _matMulGroup = new();
     private readonly AttentionJob _attention;
+    private readonly DecodeAttentionJob _decodeAttention;
+
+    /// <summary>Single-entry steps run each layer's attention block as one job (<see cref="DecodeAttentionJob"/>);
+    /// false sends them through the general three-step path, for tests that hold one against the other.</summary>
+    internal bool FusedDecodeAttention { get; set; } = true;
+
+    /// <summary>Layers run through <see cref="DecodeAttentionJob"/> so far.</summary>
+    internal long FusedAttentionRuns { get; private set; }
 
     public Qwen2Context(Qwen2Model model, ContextOptions? options = null)
     {
@@ -93,6 +101,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         _outputRows = new int[MaxBatch];
         _lengthCheck = new int[options.MaxSequences];
         _attention = new AttentionJob(Pool.ThreadCount, ContextLength, _c.HeadDim, MaxBatch, _c.HeadCount, _c.KvHeadCount, options.KvCacheType == KvCacheType.F16);
+        _decodeAttention = new DecodeAttentionJob(Pool.ThreadCount, ContextLength);
     }
 
     /// <summary>Number of logit rows the last <see cref="Decode"/> produced.</summary>
@@ -116,4 +125,6 @@ public sealed unsafe partial class Qwen2Context
 {
     internal float* QueryRow(int b) => _q + (long)b * _c.HiddenSize;
     internal float* AttentionRow(int b) => _attn + (long)b * _c.HiddenSize;
+    internal float* KeyRow(int b) => _k + (long)b * _c.KvDim;
+    internal float* ValueRow(int b) => _v + (long)b * _c.KvDim;
 }

@@ -60,14 +60,26 @@ public sealed unsafe partial class Qwen2Context
             // attention block
             NormQuantize(layer.AttnNorm, n, layer.Wq.Type);
             t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
-            t = MatMulGroup(layer.Wq, _q, layer.Wk, _k, layer.Wv, _v, n, ForwardProfile.Phase.MatMulQkv, t);
-            _qkvFinish.Set(this, layer, l, batch);
-            RunRows(_qkvFinish, n);
-            foreach (var e in batch) Cache.MarkWritten(e.Sequence, e.Position);
-            t = ForwardProfile.Stop(ForwardProfile.Phase.BiasRopeStore, t);
-            _attention.Set(this, l, batch);
-            Pool.Run(_attention);
-            t = ForwardProfile.Stop(ForwardProfile.Phase.Attention, t);
+            if (n == 1 && FusedDecodeAttention && DecodeAttentionJob.Fits(_c, layer, Pool.ThreadCount))
+            {
+                // one entry: q/k/v, RoPE, cache and attention per KV head, in one job (DecodeAttentionJob.cs)
+                _decodeAttention.Set(this, layer, l, batch[0], _act);
+                Pool.Run(_decodeAttention);
+                FusedAttentionRuns++;
+                Cache.MarkWritten(batch[0].Sequence, batch[0].Position);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.QkvAttention, t);
+            }
+            else
+            {
+                t = MatMulGroup(layer.Wq, _q, layer.Wk, _k, layer.Wv, _v, n, ForwardProfile.Phase.MatMulQkv, t);
+                _qkvFinish.Set(this, layer, l, batch);
+                RunRows(_qkvFinish, n);
+                foreach (var e in batch) Cache.MarkWritten(e.Sequence, e.Position);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.BiasRopeStore, t);
+                _attention.Set(this, l, batch);
+                Pool.Run(_attention);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.Attention, t);
+            }
             t = MatMul(layer.Wo, _attn, n, _xn, ForwardProfile.Phase.MatMulO, t);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
             t = ForwardProfile.Stop(ForwardProfile.Phase.Residual, t);
@@ -182,18 +194,24 @@ public sealed unsafe partial class Qwen2Context
     private const int InlineRowLimit = 4;
 
     /// <summary>One entry's q/k/v: biases, RoPE on q and k, k and v into the cache.</summary>
-    internal void FinishQkvRow(Qwen2LayerWeights layer, int layerIndex, BatchEntry e, int b)
+    internal void FinishQkvRow(Qwen2LayerWeights layer, int layerIndex, BatchEntry e, int b) =>
+        FinishQkvHeads(layer, layerIndex, e, b, 0, _c.KvHeadCount);
+
+    /// <summary><see cref="FinishQkvRow"/> for KV heads [kvStart, kvEnd) and the query heads that read them only
+    /// (element-wise, so the same bits as the whole row).</summary>
+    internal void FinishQkvHeads(Qwen2LayerWeights layer, int layerIndex, BatchEntry e, int b, int kvStart, int kvEnd)
     {
-        int h = _c.HiddenSize, kv = _c.KvDim;
-        var q = new Span<float>(_q + (long)b * h, h);
-        var k = new Span<float>(_k + (long)b * kv, kv);
-        var v = new Span<float>(_v + (long)b * kv, kv);
-        TensorPrimitives.Add(q, layer.Bq, q);
-        TensorPrimitives.Add(k, layer.Bk, k);
-        TensorPrimitives.Add(v, layer.Bv, v);
-        ApplyRope(_q + (long)b * h, _c.HeadCount, b);
-        ApplyRope(_k + (long)b * kv, _c.KvHeadCount, b);
-        StoreKv(layerIndex, e, b);
+        int h = _c.HiddenSize, kv = _c.KvDim, d = _c.HeadDim, group = _c.HeadsPerKvHead;
+        int q0 = kvStart * group * d, qCount = (kvEnd - kvStart) * group * d, k0 = kvStart * d, kCount = (kvEnd - kvStart) * d;
+        var q = new Span<float>(_q + (long)b * h + q0, qCount);
+        var k = new Span<float>(_k + (long)b * kv + k0, kCount);
+        var v = new Span<float>(_v + (long)b * kv + k0, kCount);
+        TensorPrimitives.Add(q, layer.Bq.AsSpan(q0, qCount), q);
+        TensorPrimitives.Add(k, layer.Bk.AsSpan(k0, kCount), k);
+        TensorPrimitives.Add(v, layer.Bv.AsSpan(k0, kCount), v);
+        ApplyRope(_q + (long)b * h + q0, (kvEnd - kvStart) * group, b);
+        ApplyRope(_k + (long)b * kv + k0, kvEnd - kvStart, b);
+        StoreKv(layerIndex, e, b, kvStart, kvEnd);
     }
 
     private void RmsNorm(float* input, float[] weight, float* output, int n)
@@ -307,11 +325,11 @@ public sealed unsafe partial class Qwen2Context
     }
 
     /// <summary>The entry's keys and values into the cache, head by head (each head's positions are contiguous).</summary>
-    private void StoreKv(int layer, BatchEntry e, int b)
+    private void StoreKv(int layer, BatchEntry e, int b, int kvStart, int kvEnd)
     {
         int kv = _c.KvDim, d = _c.HeadDim;
         long offset = (long)e.Position * d;
-        for (int head = 0; head < _c.KvHeadCount; head++)
+        for (int head = kvStart; head < kvEnd; head++)
         {
             var k = new ReadOnlySpan<float>(_k + (long)b * kv + head * d, d);
             var v = new ReadOnlySpan<float>(_v + (long)b * kv + head * d, d);

@@ -1,0 +1,83 @@
+using QwenSharp.Models;
+
+namespace QwenSharp.Tests.Models;
+
+/// <summary>A single-entry decode step runs each layer's q/k/v, RoPE, cache store and attention as one job split by
+/// KV heads (DecodeAttentionJob) when they split evenly over the threads; the general path does the same in three
+/// steps. Both must give the same bits, for interleaved quantized weights and F32 ones, MHA and GQA, either cache
+/// type, one thread or several; with three threads on two or four KV heads decode takes the general path.</summary>
+public class DecodeAttentionJobTests
+{
+    public static TheoryData<string, int, KvCacheType> Cases()
+    {
+        var data = new TheoryData<string, int, KvCacheType>();
+        foreach (string model in new[] { "q4_0", "tied-q8_0", "mha-f32", "tiny-gqa-f32" })
+            foreach (int threads in new[] { 1, 2, 3, 4 })
+                data.Add(model, threads, KvCacheType.F16);
+        data.Add("q4_0", 2, KvCacheType.F32);
+        data.Add("mha-f32", 4, KvCacheType.F32);
+        return data;
+    }
+
+    private static string Model(string name) => name switch
+    {
+        "q4_0" => SyntheticModels.SmallQ4_0,              // 4 heads on 2 KV heads, head dim 64, repacked Interleaved8
+        "tied-q8_0" => SyntheticModels.SmallTiedQ8_0,
+        "mha-f32" => SyntheticModels.Get("mha-hd64-f32", SyntheticModels.Tiny with { HiddenSize = 256, HeadCount = 4, KvHeadCount = 4, Seed = 11 }),
+        _ => SyntheticModels.TinyF32,                     // head dim 16
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void TheOneJobBlockGivesTheSameBitsAsTheThreeStepPath(string name, int threads, KvCacheType kv)
+    {
+        using var model = Qwen2Model.Load(Model(name));
+        var options = new ContextOptions { ContextLength = 64, Threads = threads, KvCacheType = kv };
+        using var fused = new Qwen2Context(model, options);
+        using var general = new Qwen2Context(model, options) { FusedDecodeAttention = false };
+        var rng = new Random(threads * 31 + name.Length);
+        int token = 65;
+        for (int position = 0; position < 40; position++)
+        {
+            fused.Decode([new BatchEntry(token, position, 0, true)]);
+            general.Decode([new BatchEntry(token, position, 0, true)]);
+            var a = fused.Logits(0);
+            var b = general.Logits(0);
+            for (int j = 0; j < a.Length; j++)
+                Assert.True(BitConverter.SingleToInt32Bits(a[j]) == BitConverter.SingleToInt32Bits(b[j]),
+                    $"position {position} logit {j}: one job {a[j]:R}, three steps {b[j]:R}");
+            token = rng.Next(32, 127);
+        }
+        bool even = model.Config.KvHeadCount % threads == 0;
+        Assert.Equal(even ? 40L * model.Config.LayerCount : 0, fused.FusedAttentionRuns);   // the one-job path did run
+        Assert.Equal(0, general.FusedAttentionRuns);
+    }
+
+    [Fact]
+    public void StepsOfSeveralEntriesTakeTheGeneralPath()
+    {
+        using var model = Qwen2Model.Load(SyntheticModels.SmallQ4_0);
+        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2, MaxSequences = 2 });
+        ctx.Decode([new BatchEntry(65, 0, 0, true), new BatchEntry(66, 0, 1, true)]);
+        Assert.Equal(0, ctx.FusedAttentionRuns);
+        ctx.Decode([new BatchEntry(67, 1, 0, true)]);
+        Assert.Equal(model.Config.LayerCount, ctx.FusedAttentionRuns);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void EachThreadTriesItsOwnSlotFirstThenEveryOtherOnce(int slots)
+    {
+        for (int t = 0; t < slots; t++)
+        {
+            var order = Enumerable.Range(0, slots).Select(step => DecodeAttentionJob.SlotOrder(t, slots, step)).ToArray();
+            Assert.Equal(t, order[0]);
+            Assert.Equal(Enumerable.Range(0, slots), order.OrderBy(s => s));
+            // the others from the far end: a late thread's own slot is taken over last
+            Assert.Equal(Enumerable.Range(0, slots).Where(s => s != t).Reverse(), order.Skip(1));
+        }
+    }
+}
