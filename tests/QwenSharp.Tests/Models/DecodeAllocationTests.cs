@@ -71,5 +71,6 @@ public class DecodeAllocationTests
             if (failure.Length == 0) break;
         }
         Assert.True(failure.Length == 0, failure);
+        Assert.Equal((long)pos * model.Config.LayerCount, ctx.FusedAttentionRuns);   // every step took the one-job attention block
     }
 }
