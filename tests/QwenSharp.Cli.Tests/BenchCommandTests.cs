@@ -200,4 +200,32 @@ public class BenchCommandTests
         Assert.True(pairs[^1].Now > 0);
         Assert.True(pairs[^1].Peak >= pairs[^1].Now, string.Join("; ", pairs.Select(p => $"rss {p.Now}, peak {p.Peak}")));
     }
+
+    [Fact]
+    public void EachTgRepIsHeldAgainstTheProbeRightAfterIt()
+    {
+        // The arithmetic, on made-up numbers: 100 MB per token; reps of 400, 300, 500 t/s after probes of 80, 40,
+        // 50 GB/s (bounds 800, 400, 500 t/s) are 50, 75 and 100 % of their bounds, whatever the median probe says.
+        var footprint = new ModelFootprint("m", 1, 1, 1, "Q8_0", 100_000_000);
+        var settings = new global::QwenSharp.Cli.Commands.BenchCommand.BenchSettings(2, 16, 4, 3, KvCacheType.F16, 1 << 20);
+        MemoryBandwidth.Result Probe(double gbps) => new(gbps, 1 << 20, 2, 3);
+        double[] tg = [400, 300, 500];
+        var report = new global::QwenSharp.Cli.Commands.BenchCommand.BenchReport(footprint, settings, 2,
+            SampleStats.Of([1.0]), SampleStats.Of(tg), 0, [Probe(80), Probe(40), Probe(50)], tg);
+        Assert.Equal(75, report.BandwidthPct, 9);
+        Assert.Equal(50, report.RepBandwidthPct.Min, 9);
+        Assert.Equal(100, report.RepBandwidthPct.Max, 9);
+        Assert.Equal(50, report.BandwidthGBps.Median, 9);
+        Assert.Equal(500, report.BoundTps, 9);   // at the median probe
+
+        // End to end: one probe per rep, and the JSON's spread brackets its median.
+        var (code, stdout, stderr) = Qwen(["bench", TinyModel.Value, "-p", "16", "-n", "4", "--reps", "3", "--bandwidth-mib", "32", "-t", "2", "--json"]);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        double pct = root.GetProperty("bandwidth_pct").GetDouble(), gb = root.GetProperty("read_bandwidth_gbps").GetDouble();
+        Assert.InRange(pct, root.GetProperty("bandwidth_pct_min").GetDouble(), root.GetProperty("bandwidth_pct_max").GetDouble());
+        Assert.InRange(gb, root.GetProperty("read_bandwidth_gbps_min").GetDouble(), root.GetProperty("read_bandwidth_gbps_max").GetDouble());
+        Assert.True(gb > 0 && pct > 0, $"{gb} GB/s, {pct} %");
+    }
 }

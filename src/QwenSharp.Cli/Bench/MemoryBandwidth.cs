@@ -45,6 +45,9 @@ internal static unsafe class MemoryBandwidth
             _pool.Run(_job);        // warm-up pass
         }
 
+        /// <summary>Bytes of the buffer, all resident from construction to disposal.</summary>
+        public long ResidentBytes => _words * sizeof(ulong);
+
         public Result Measure(int passes = 3)
         {
             if (passes < 1) throw new QwenSharpException($"bandwidth probe: passes must be at least 1, got {passes}");

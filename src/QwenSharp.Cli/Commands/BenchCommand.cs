@@ -61,15 +61,26 @@ internal static class BenchCommand
         public string GenTest => QwenDecodeBench.TestName("tg", GenTokens, Depth);
     }
 
+    /// <summary>What a run measured. <paramref name="Bandwidth"/> holds one probe per tg rep, taken right after it:
+    /// on a shared machine the read bandwidth can move by a factor of two from one minute to the next (this project's
+    /// VM flips between about 45 and 82 GB/s), so each rep is held against its own probe.</summary>
     internal sealed record BenchReport(
         ModelFootprint Model, BenchSettings Settings, int Threads,
-        SampleStats PromptTps, SampleStats GenTps, long PeakRssBytes, MemoryBandwidth.Result Bandwidth)
+        SampleStats PromptTps, SampleStats GenTps, long PeakRssBytes, IReadOnlyList<MemoryBandwidth.Result> Bandwidth,
+        IReadOnlyList<double> GenRepTps)
     {
-        /// <summary>Tokens per second if every decode step only had to stream the weights once at the measured bandwidth.</summary>
-        public double BoundTps => Bandwidth.GBps * 1e9 / Model.WeightBytesPerToken;
+        /// <summary>The probes' GB/s: median, min, max.</summary>
+        public SampleStats BandwidthGBps => SampleStats.Of(Bandwidth.Select(b => b.GBps).ToList());
 
-        /// <summary>Measured generation speed as a percentage of that bound.</summary>
-        public double BandwidthPct => 100 * GenTps.Median / BoundTps;
+        /// <summary>Tokens per second if every decode step only had to stream the weights once at the median probe's bandwidth.</summary>
+        public double BoundTps => BandwidthGBps.Median * 1e9 / Model.WeightBytesPerToken;
+
+        /// <summary>Each tg rep's speed as a percentage of the bound at its own probe.</summary>
+        public SampleStats RepBandwidthPct => SampleStats.Of(
+            GenRepTps.Select((tps, i) => 100 * tps / (Bandwidth[i].GBps * 1e9 / Model.WeightBytesPerToken)).ToList());
+
+        /// <summary>The median of the reps' percentages.</summary>
+        public double BandwidthPct => RepBandwidthPct.Median;
     }
 
     internal static BenchReport Measure(Qwen2Model m, BenchSettings s)
@@ -85,7 +96,9 @@ internal static class BenchCommand
         };
         var pp = new List<double>();
         var tg = new List<double>();
+        var probes = new List<MemoryBandwidth.Result>();
         int threads;
+        long peak;
         using (var bench = new QwenDecodeBench(m, options, tokens, s.Depth))
         {
             threads = bench.ThreadCount;
@@ -93,13 +106,18 @@ internal static class BenchCommand
             bench.Prompt();
             bench.Generate(Math.Min(s.GenTokens, 4));
             for (int i = 0; i < s.Reps; i++) pp.Add(s.PromptTokens / bench.Prompt());
-            for (int i = 0; i < s.Reps; i++) tg.Add(s.GenTokens / bench.Generate(s.GenTokens));
+            // The peak so far (load, repacking, prompts) before the probe's buffer is resident; the tg reps' own peak
+            // is read at the end less that buffer, which stays resident throughout.
+            peak = ProcessMemory.PeakRssBytes();
+            using var probe = new MemoryBandwidth.Probe(threads, s.BandwidthBytes);
+            for (int i = 0; i < s.Reps; i++)
+            {
+                tg.Add(s.GenTokens / bench.Generate(s.GenTokens));
+                probes.Add(probe.Measure());
+            }
+            peak = Math.Max(peak, ProcessMemory.PeakRssBytes() - probe.ResidentBytes);
         }
-        // Read the peak before the bandwidth probe allocates its buffer, and probe after the context's threads are
-        // gone so they do not compete with it.
-        long peak = ProcessMemory.PeakRssBytes();
-        var bandwidth = MemoryBandwidth.Measure(threads, s.BandwidthBytes);
-        return new BenchReport(footprint, s, threads, SampleStats.Of(pp), SampleStats.Of(tg), peak, bandwidth);
+        return new BenchReport(footprint, s, threads, SampleStats.Of(pp), SampleStats.Of(tg), peak, probes, tg);
     }
 
     private static void WriteTable(BenchReport r, TextWriter o)
@@ -114,8 +132,12 @@ internal static class BenchCommand
         o.WriteLine($"t/s: median ± standard deviation of {r.Settings.Reps} reps after a warm-up " +
                     $"(pp min-max {r.PromptTps.Min:F2}-{r.PromptTps.Max:F2}, tg min-max {r.GenTps.Min:F2}-{r.GenTps.Max:F2}); KV cache {r.Settings.KvType.ToString().ToLowerInvariant()}");
         o.WriteLine($"peak RSS: {ModelFootprint.FormatBytes(r.PeakRssBytes)} ({ProcessMemory.Source}; counts the touched pages of the memory-mapped model file)");
-        o.WriteLine($"memory read bandwidth: {r.Bandwidth.GBps:F1} GB/s (streaming sum over {ModelFootprint.FormatBytes(r.Bandwidth.BufferBytes)}, {r.Bandwidth.Threads} threads, best of {r.Bandwidth.Passes})");
-        o.WriteLine($"tg reads {ModelFootprint.FormatBytes(m.WeightBytesPerToken)} of weights per token: bound {r.BoundTps:F2} t/s, measured {r.GenTps.Median:F2} t/s = {r.BandwidthPct:F1}% of the memory-bandwidth bound");
+        var probe = r.Bandwidth[0];
+        var gbps = r.BandwidthGBps;
+        o.WriteLine($"memory read bandwidth: {gbps.Median:F1} GB/s median, {gbps.Min:F1}-{gbps.Max:F1} (probed after each tg rep: streaming sum over {ModelFootprint.FormatBytes(probe.BufferBytes)}, {probe.Threads} threads, best of {probe.Passes})");
+        var pct = r.RepBandwidthPct;
+        o.WriteLine($"tg reads {ModelFootprint.FormatBytes(m.WeightBytesPerToken)} of weights per token: bound {r.BoundTps:F2} t/s at the median probe; " +
+                    $"each rep against its own probe: {r.BandwidthPct:F1}% of the memory-bandwidth bound (median; reps {pct.Min:F1}-{pct.Max:F1}%)");
         if (r.Settings.Depth > 0)
             o.WriteLine($"the bound counts the weights only: at depth {r.Settings.Depth} each tg token also reads the cache's keys and values of {r.Settings.Depth}+ positions");
     }
@@ -143,8 +165,12 @@ internal static class BenchCommand
             WriteStats(w, "pp_tps", r.PromptTps);
             WriteStats(w, "tg_tps", r.GenTps);
             w.WriteNumber("weight_bytes_per_token", r.Model.WeightBytesPerToken);
-            w.WriteNumber("read_bandwidth_gbps", r.Bandwidth.GBps);
+            w.WriteNumber("read_bandwidth_gbps", r.BandwidthGBps.Median);
+            w.WriteNumber("read_bandwidth_gbps_min", r.BandwidthGBps.Min);
+            w.WriteNumber("read_bandwidth_gbps_max", r.BandwidthGBps.Max);
             w.WriteNumber("bandwidth_bound_tps", r.BoundTps);
+            w.WriteNumber("bandwidth_pct_min", r.RepBandwidthPct.Min);
+            w.WriteNumber("bandwidth_pct_max", r.RepBandwidthPct.Max);
             w.WriteEndObject();
         }
         o.WriteLine();
