@@ -99,7 +99,7 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
             Thread.Sleep(HandOverMs);
             double gbps = probe.Measure().GBps;
             probes.Add(gbps);
-            return 100 * tps * footprint.WeightBytesPerToken / (gbps * 1e9);
+            return footprint.BandwidthPct(tps, gbps);
         }
         for (int rep = 0; rep < s.Reps; rep++)
         {

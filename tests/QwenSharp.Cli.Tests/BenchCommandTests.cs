@@ -211,21 +211,25 @@ public class BenchCommandTests
         MemoryBandwidth.Result Probe(double gbps) => new(gbps, 1 << 20, 2, 3);
         double[] tg = [400, 300, 500];
         var report = new global::QwenSharp.Cli.Commands.BenchCommand.BenchReport(footprint, settings, 2,
-            SampleStats.Of([1.0]), SampleStats.Of(tg), 0, [Probe(80), Probe(40), Probe(50)], tg);
+            SampleStats.Of([1.0]), tg, 0, [Probe(80), Probe(40), Probe(50)]);
         Assert.Equal(75, report.BandwidthPct, 9);
         Assert.Equal(50, report.RepBandwidthPct.Min, 9);
         Assert.Equal(100, report.RepBandwidthPct.Max, 9);
         Assert.Equal(50, report.BandwidthGBps.Median, 9);
         Assert.Equal(500, report.BoundTps, 9);   // at the median probe
 
-        // End to end: one probe per rep, and the JSON's spread brackets its median.
+        // End to end: each rep's percentage lies between what the slowest rep at the fastest probe and the fastest
+        // rep at the slowest probe would give (a formula upside down, or probes not per rep, falls outside).
         var (code, stdout, stderr) = Qwen(["bench", TinyModel.Value, "-p", "16", "-n", "4", "--reps", "3", "--bandwidth-mib", "32", "-t", "2", "--json"]);
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
         var root = doc.RootElement;
-        double pct = root.GetProperty("bandwidth_pct").GetDouble(), gb = root.GetProperty("read_bandwidth_gbps").GetDouble();
-        Assert.InRange(pct, root.GetProperty("bandwidth_pct_min").GetDouble(), root.GetProperty("bandwidth_pct_max").GetDouble());
-        Assert.InRange(gb, root.GetProperty("read_bandwidth_gbps_min").GetDouble(), root.GetProperty("read_bandwidth_gbps_max").GetDouble());
-        Assert.True(gb > 0 && pct > 0, $"{gb} GB/s, {pct} %");
+        double Get(string key) => root.GetProperty(key).GetDouble();
+        double bytes = Get("weight_bytes_per_token");
+        double lowest = 100 * Get("tg_tps_min") * bytes / (Get("read_bandwidth_gbps_max") * 1e9);
+        double highest = 100 * Get("tg_tps_max") * bytes / (Get("read_bandwidth_gbps_min") * 1e9);
+        foreach (string key in new[] { "bandwidth_pct_min", "bandwidth_pct", "bandwidth_pct_max" })
+            Assert.InRange(Get(key), lowest * (1 - 1e-9), highest * (1 + 1e-9));
+        Assert.True(lowest > 0, $"{lowest} %");
     }
 }

@@ -15,12 +15,6 @@ internal static unsafe class MemoryBandwidth
 {
     public readonly record struct Result(double GBps, long BufferBytes, int Threads, int Passes);
 
-    public static Result Measure(int threads, long bufferBytes, int passes = 3)
-    {
-        using var probe = new Probe(threads, bufferBytes);
-        return probe.Measure(passes);
-    }
-
     /// <summary>A probe that keeps its buffer (resident, filled in parallel) and its threads, so it can be measured
     /// again and again, e.g. right after each benchmark rep: the machine's bandwidth moves from minute to minute.</summary>
     public sealed class Probe : IDisposable

@@ -7,6 +7,12 @@ namespace QwenSharp.Cli.Bench;
 /// how many weight bytes one decoded token reads.</summary>
 internal sealed record ModelFootprint(string Name, long FileBytes, long TensorBytes, long Parameters, string WeightType, long WeightBytesPerToken)
 {
+    /// <summary>Tokens per second if every decode step only had to stream the weights once at <paramref name="gbps"/>.</summary>
+    public double BoundTps(double gbps) => gbps * 1e9 / WeightBytesPerToken;
+
+    /// <summary>A decode speed as a percentage of that bound: how close it comes to the memory bandwidth.</summary>
+    public double BandwidthPct(double tps, double gbps) => 100 * tps / BoundTps(gbps);
+
     public static ModelFootprint Of(Qwen2Model m)
     {
         long parameters = 0, bytes = 0;

@@ -66,18 +66,18 @@ internal static class BenchCommand
     /// VM flips between about 45 and 82 GB/s), so each rep is held against its own probe.</summary>
     internal sealed record BenchReport(
         ModelFootprint Model, BenchSettings Settings, int Threads,
-        SampleStats PromptTps, SampleStats GenTps, long PeakRssBytes, IReadOnlyList<MemoryBandwidth.Result> Bandwidth,
-        IReadOnlyList<double> GenRepTps)
+        SampleStats PromptTps, IReadOnlyList<double> GenRepTps, long PeakRssBytes, IReadOnlyList<MemoryBandwidth.Result> Bandwidth)
     {
+        public SampleStats GenTps => SampleStats.Of(GenRepTps);
+
         /// <summary>The probes' GB/s: median, min, max.</summary>
         public SampleStats BandwidthGBps => SampleStats.Of(Bandwidth.Select(b => b.GBps).ToList());
 
-        /// <summary>Tokens per second if every decode step only had to stream the weights once at the median probe's bandwidth.</summary>
-        public double BoundTps => BandwidthGBps.Median * 1e9 / Model.WeightBytesPerToken;
+        /// <summary>The bound at the median probe's bandwidth.</summary>
+        public double BoundTps => Model.BoundTps(BandwidthGBps.Median);
 
         /// <summary>Each tg rep's speed as a percentage of the bound at its own probe.</summary>
-        public SampleStats RepBandwidthPct => SampleStats.Of(
-            GenRepTps.Select((tps, i) => 100 * tps / (Bandwidth[i].GBps * 1e9 / Model.WeightBytesPerToken)).ToList());
+        public SampleStats RepBandwidthPct => SampleStats.Of(GenRepTps.Select((tps, i) => Model.BandwidthPct(tps, Bandwidth[i].GBps)).ToList());
 
         /// <summary>The median of the reps' percentages.</summary>
         public double BandwidthPct => RepBandwidthPct.Median;
@@ -117,7 +117,7 @@ internal static class BenchCommand
             }
             peak = Math.Max(peak, ProcessMemory.PeakRssBytes() - probe.ResidentBytes);
         }
-        return new BenchReport(footprint, s, threads, SampleStats.Of(pp), SampleStats.Of(tg), peak, probes, tg);
+        return new BenchReport(footprint, s, threads, SampleStats.Of(pp), tg, peak, probes);
     }
 
     private static void WriteTable(BenchReport r, TextWriter o)
