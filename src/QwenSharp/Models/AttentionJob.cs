@@ -210,12 +210,25 @@ internal sealed unsafe class AttentionJob : ComputeJob
                 float* q = _ctx.QueryRow(b) + head * d, o = _ctx.AttentionRow(b) + head * d;
                 byte* keys = cache.KeyHead(_layer, sequence, kvHead), values = cache.ValueHead(_layer, sequence, kvHead);
                 int prefetchRows = r == rowEnd - 1 ? nextCount : 0;   // rows before the last share this head's keys
-                if (cache.Type == KvCacheType.F16)
-                    SingleRowAttention.Run(d, q, (Half*)keys, (Half*)values, d, keyCount, scale, scores, o,
-                                           (Half*)nextKeys, (Half*)nextValues, prefetchRows);
-                else
-                    SingleRowAttention.Run(d, q, (float*)keys, (float*)values, d, keyCount, scale, scores, o,
-                                           (float*)nextKeys, (float*)nextValues, prefetchRows);
+                AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, prefetchRows);
             }
     }
+
+    /// <summary>One query row over a KV head's cached rows (d apart) in the cache's element type, prefetching
+    /// <paramref name="nextCount"/> rows of the next head's keys and values as it goes
+    /// (<see cref="SingleRowAttention"/>).</summary>
+    internal static void AttendCached(KvCacheType type, int d, float* q, byte* keys, byte* values, int keyCount, float scale,
+                                      float* scores, float* output, byte* nextKeys, byte* nextValues, int nextCount)
+    {
+        if (type == KvCacheType.F16)
+            SingleRowAttention.Run(d, q, (Half*)keys, (Half*)values, d, keyCount, scale, scores, output,
+                                   (Half*)nextKeys, (Half*)nextValues, nextCount);
+        else
+            SingleRowAttention.Run(d, q, (float*)keys, (float*)values, d, keyCount, scale, scores, output,
+                                   (float*)nextKeys, (float*)nextValues, nextCount);
+    }
+
+    /// <summary>Thread <paramref name="thread"/>'s scores scratch (context length × 16 floats), for the one-job
+    /// decode block (<see cref="DecodeAttentionJob"/>), which never runs at the same time as this job.</summary>
+    internal float[] Scores(int thread) => _scratch[thread].Scores;
 }

@@ -1,5 +1,4 @@
 using QwenSharp.Tensors;
-using QwenSharp.Tensors.Attention;
 
 namespace QwenSharp.Models;
 
@@ -24,19 +23,19 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
 
     private readonly int _slots;
     private readonly int[] _taken;
-    private readonly float[][] _scores;
+    private readonly AttentionJob _scratch;
     private Qwen2Context _ctx = null!;
     private Qwen2LayerWeights _layer = null!;
     private int _layerIndex, _run;
     private BatchEntry _entry;
     private byte* _act;
 
-    public DecodeAttentionJob(int threads, int contextLength)
+    /// <param name="scratch">The context's general attention job, whose per-thread scores buffers this one borrows.</param>
+    public DecodeAttentionJob(int threads, AttentionJob scratch)
     {
         _slots = threads;
         _taken = new int[(_slots + 1) * FlagStride];
-        _scores = new float[threads][];
-        for (int t = 0; t < threads; t++) _scores[t] = new float[SingleRowAttention.ScoresLength(contextLength)];
+        _scratch = scratch;
     }
 
     /// <summary>Whether the block can run so: the KV heads split evenly over the threads, and q, k and v read one
@@ -89,8 +88,7 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
         _ctx.FinishQkvHeads(layer, _layerIndex, _entry, 0, kv0, kv1);
 
         float scale = 1f / MathF.Sqrt(d);
-        bool f16 = cache.Type == KvCacheType.F16;
-        fixed (float* scores = _scores[threadIndex])
+        fixed (float* scores = _scratch.Scores(threadIndex))
             for (int g = kv0; g < kv1; g++)
             {
                 byte* keys = cache.KeyHead(_layerIndex, sequence, g), values = cache.ValueHead(_layerIndex, sequence, g);
@@ -101,12 +99,7 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
                 {
                     float* q = _ctx.QueryRow(0) + head * d, o = _ctx.AttentionRow(0) + head * d;
                     int next = head == (g + 1) * group - 1 && nextKeys != null ? keyCount : 0;
-                    if (f16)
-                        SingleRowAttention.Run(d, q, (Half*)keys, (Half*)values, d, keyCount, scale, scores, o,
-                                               (Half*)nextKeys, (Half*)nextValues, next);
-                    else
-                        SingleRowAttention.Run(d, q, (float*)keys, (float*)values, d, keyCount, scale, scores, o,
-                                               (float*)nextKeys, (float*)nextValues, next);
+                    AttentionJob.AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, next);
                 }
             }
     }

@@ -101,7 +101,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         _outputRows = new int[MaxBatch];
         _lengthCheck = new int[options.MaxSequences];
         _attention = new AttentionJob(Pool.ThreadCount, ContextLength, _c.HeadDim, MaxBatch, _c.HeadCount, _c.KvHeadCount, options.KvCacheType == KvCacheType.F16);
-        _decodeAttention = new DecodeAttentionJob(Pool.ThreadCount, ContextLength);
+        _decodeAttention = new DecodeAttentionJob(Pool.ThreadCount, _attention);
     }
 
     /// <summary>Number of logit rows the last <see cref="Decode"/> produced.</summary>
