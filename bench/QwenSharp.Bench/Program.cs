@@ -69,7 +69,7 @@ public static class Program
     private static int AtLeastOne(int value, string name) =>
         value >= 1 ? value : throw new QwenSharpException($"{name} must be at least 1, got {value}");
 
-    private static string DefaultDirectory()
+    internal static string DefaultDirectory()
     {
         string home = Environment.GetEnvironmentVariable("QWEN_HOME") is { Length: > 0 } h
             ? h : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "qwensharp");

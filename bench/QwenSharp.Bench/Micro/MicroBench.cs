@@ -14,6 +14,7 @@ internal static class MicroBench
         ("stream", "batch-1 matvec vs the bandwidth probe's streaming sum over 1 GiB from DRAM, one and two threads (QWEN_BENCH_STREAM_TYPES=q8_0,q4_0)", StreamVsMatVecBenchmark.Run),
         ("prompt-attention", "BlockAttention.Run for one 16-row group, fp32 keys, thread CPU time", PromptAttentionBenchmark.Run),
         ("attention", "one layer of decode attention, 8 sequences x 16 heads, thread CPU time (QWEN_BENCH_ATTENTION_ROUNDS)", DecodeAttentionBenchmark.OneLayerOfDecodeAttention),
+        ("decode-trace", "a traced tg128 on a model file: each pool run's span, threads' parts, join lag, idle and close, and the calling thread's work between runs (QWEN_BENCH_TRACE_MODEL, _TOKENS, QWEN_BENCH_THREADS)", DecodeTraceBenchmark.Run),
     ];
 
     public static Command Create()

@@ -65,6 +65,8 @@ public sealed class ComputePool : IDisposable
     private int _joined;   // workers that joined this run
     private bool _disposed;
     private Exception? _failure;
+    private PoolTrace? _trace;   // the run's trace (PoolTrace.Active when it opened) and its index there
+    private int _tracedRun;
 
     public int ThreadCount { get; }
 
@@ -89,13 +91,21 @@ public sealed class ComputePool : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         job.BeginRun();
+        var trace = PoolTrace.Active;
+        int traced = trace?.Open(job, ThreadCount) ?? -1;
+        if (traced < 0) trace = null;
         if (_workers.Length == 0)
         {
+            trace?.Start(traced, 0);
             job.Execute(0, 1);
+            trace?.End(traced, 0);
+            trace?.Close(traced);
             return;
         }
         bool everyThread = job.EveryThreadMustRun;
         _job = job;
+        _trace = trace;
+        _tracedRun = traced;
         _failure = null;
         Volatile.Write(ref _joined, 0);
         lock (_sleepLock)
@@ -106,7 +116,9 @@ public sealed class ComputePool : IDisposable
         }
         try
         {
+            trace?.Start(traced, 0);
             job.Execute(0, ThreadCount);
+            trace?.End(traced, 0);
         }
         finally
         {
@@ -115,7 +127,9 @@ public sealed class ComputePool : IDisposable
                 while (Volatile.Read(ref _joined) != _workers.Length) spin.SpinOnce(-1);
             Interlocked.Or(ref _state, ClosedBit);
             while ((Volatile.Read(ref _state) & ActiveMask) != 0) spin.SpinOnce(-1);
+            trace?.Close(traced);
             _job = null;
+            _trace = null;
         }
         if (_failure is { } failure) throw new AggregateException("a compute thread failed", failure);
     }
@@ -146,7 +160,11 @@ public sealed class ComputePool : IDisposable
             Interlocked.Increment(ref _joined);
             try
             {
+                var trace = _trace;
+                int traced = _tracedRun;
+                trace?.Start(traced, index);
                 _job!.Execute(index, ThreadCount);
+                trace?.End(traced, index);
             }
             catch (Exception e)
             {
