@@ -42,7 +42,7 @@ internal static class DecodeTraceBenchmark
             }
             return count / Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
-        Decode(Math.Min(32, tokens));   // JIT, page faults
+        for (int warm = 0; warm < 3; warm++) Decode(tokens);   // JIT (tier 1 comes after some 30 calls and a delay), page faults
         var trace = new PoolTrace(threads, 400 * tokens + 1024);
         PoolTrace.Active = trace;
         double tps;
