@@ -89,6 +89,18 @@ internal static unsafe class DecodeAttentionBenchmark
                         }
                 }
 
+                void SingleHeadMajorKnownFinite()
+                {
+                    // as the model calls it: the cache's per-head flag says the rows are finite, so no scan
+                    for (int seq = 0; seq < Sequences; seq++)
+                        for (int head = 0; head < Heads; head++)
+                        {
+                            long at = ((long)seq * Heads + head) * keyCount * D;
+                            SingleRowAttention.Run(D, q + (seq * Heads + head) * D, kh + at, vh + at, D, keyCount, scale, s, outp + (seq * Heads + head) * D,
+                                                   (Half*)null, (Half*)null, 0, rowsFinite: true);
+                        }
+                }
+
                 void SingleFromScratch()
                 {
                     // The alternative to reading halves in place: convert the head's rows to fp32 first.
@@ -110,6 +122,7 @@ internal static unsafe class DecodeAttentionBenchmark
                     ("single row, F16 in place, no prefetch", () => { SingleRowAttention.PrefetchRows = 1 << 30; Single(1); SingleRowAttention.PrefetchRows = 8; }),
                     ("single row, F16 in place, prefetch 8", () => Single(1)),
                     ("single row, head-major (KvCache layout)", SingleHeadMajor),
+                    ("single row, head-major, rows known finite", SingleHeadMajorKnownFinite),
                     ("single row, F16 converted to scratch", SingleFromScratch),
                     ("block, 2 rows per item", () => Block(2)),
                     ("single row x2 (GQA 2)", () => Single(2)),

@@ -210,19 +210,21 @@ internal sealed unsafe class AttentionJob : ComputeJob
                 float* q = _ctx.QueryRow(b) + head * d, o = _ctx.AttentionRow(b) + head * d;
                 byte* keys = cache.KeyHead(_layer, sequence, kvHead), values = cache.ValueHead(_layer, sequence, kvHead);
                 int prefetchRows = r == rowEnd - 1 ? nextCount : 0;   // rows before the last share this head's keys
-                AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, prefetchRows);
+                AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, prefetchRows,
+                             cache.RowsFinite(_layer, sequence, kvHead));
             }
     }
 
     /// <summary>One query row over a KV head's cached rows (d apart) in the cache's element type, prefetching
     /// <paramref name="nextCount"/> rows of the next head's keys and values as it goes
-    /// (<see cref="SingleRowAttention"/>).</summary>
+    /// (<see cref="SingleRowAttention"/>); rowsFinite: the cache's word that the head's fp16 rows hold no infinity or
+    /// NaN (<see cref="KvCache.RowsFinite"/>), which spares the kernel its scan of them.</summary>
     internal static void AttendCached(KvCacheType type, int d, float* q, byte* keys, byte* values, int keyCount, float scale,
-                                      float* scores, float* output, byte* nextKeys, byte* nextValues, int nextCount)
+                                      float* scores, float* output, byte* nextKeys, byte* nextValues, int nextCount, bool rowsFinite)
     {
         if (type == KvCacheType.F16)
             SingleRowAttention.Run(d, q, (Half*)keys, (Half*)values, d, keyCount, scale, scores, output,
-                                   (Half*)nextKeys, (Half*)nextValues, nextCount);
+                                   (Half*)nextKeys, (Half*)nextValues, nextCount, rowsFinite);
         else
             SingleRowAttention.Run(d, q, (float*)keys, (float*)values, d, keyCount, scale, scores, output,
                                    (float*)nextKeys, (float*)nextValues, nextCount);

@@ -99,7 +99,8 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
                 {
                     float* q = _ctx.QueryRow(0) + head * d, o = _ctx.AttentionRow(0) + head * d;
                     int next = head == (g + 1) * group - 1 && nextKeys != null ? keyCount : 0;
-                    AttentionJob.AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, next);
+                    AttentionJob.AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, next,
+                                              cache.RowsFinite(_layerIndex, sequence, g));
                 }
             }
     }

@@ -12,13 +12,16 @@ public enum KvCacheType { F16, F32 }
 /// whole history per token, and in a [position][kvDim] layout that was two cache lines out of every KV row (2 KiB at
 /// 0.5B), a new page every two keys, which the hardware prefetchers do not follow. Measured (synthetic 0.5B q4_0,
 /// `qwen bench -p 1 -n 256 -t 2 --reps 3` with QWENSHARP_PROFILE=1, two alternating pairs): decode attention 2.75 /
-/// 2.39 ms per token in the row layout, 1.45 / 1.44 in this one; tg256 46.0 / 51.3 -> 53.4 / 54.8 t/s.</summary>
+/// 2.39 ms per token in the row layout, 1.45 / 1.44 in this one; tg256 46.0 / 51.3 -> 53.4 / 54.8 t/s.
+/// The writer of an fp16 row notes whether it holds an infinity or NaN (<see cref="RowsFinite"/>), so that decode
+/// attention need not scan a head's history for them every step.</summary>
 public sealed unsafe class KvCache : IDisposable
 {
     private readonly byte*[] _keys;
     private readonly byte*[] _values;
     private readonly int[] _lengths;
     private readonly long _headBytes;   // one head's slice of a position
+    private readonly bool[] _nonFinite; // [layer, sequence, KV head]: a row stored since the sequence was cleared holds an infinity or NaN
 
     public KvCacheType Type { get; }
     public int LayerCount { get; }
@@ -38,6 +41,7 @@ public sealed unsafe class KvCache : IDisposable
         HeadDim = headDim;
         _headBytes = (long)headDim * (type == KvCacheType.F32 ? 4 : 2);
         _lengths = new int[sequences];
+        _nonFinite = new bool[layers * sequences * kvHeads];
         _keys = new byte*[layers];
         _values = new byte*[layers];
         nuint bytes = (nuint)(_headBytes * kvHeads * contextLength * sequences);
@@ -61,7 +65,23 @@ public sealed unsafe class KvCache : IDisposable
         _lengths[sequence] = length;
     }
 
-    public void Clear(int sequence) => _lengths[sequence] = 0;
+    public void Clear(int sequence)
+    {
+        _lengths[sequence] = 0;
+        for (int l = 0; l < LayerCount; l++)
+            Array.Clear(_nonFinite, FlagIndex(l, sequence, 0), KvHeadCount);
+    }
+
+    /// <summary>Called by the writer of an fp16 key or value row that holds an infinity or NaN (hostile weights).</summary>
+    internal void NoteNonFinite(int layer, int sequence, int kvHead) => _nonFinite[FlagIndex(layer, sequence, kvHead)] = true;
+
+    /// <summary>Every key and value row stored for this head since the sequence was last cleared is finite, so that
+    /// decode attention may convert its fp16 rows the fast way without scanning them first (an extra pass over a
+    /// head's history on every step: at 512 keys a third of attention's time). Truncation keeps the flag: a stale
+    /// "not finite" only sends a head the exact way, which gives the same bits.</summary>
+    internal bool RowsFinite(int layer, int sequence, int kvHead) => !_nonFinite[FlagIndex(layer, sequence, kvHead)];
+
+    private int FlagIndex(int layer, int sequence, int kvHead) => (layer * SequenceCount + sequence) * KvHeadCount + kvHead;
 
     internal void MarkWritten(int sequence, int position)
     {

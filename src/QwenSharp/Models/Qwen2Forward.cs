@@ -3,6 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors;
+using QwenSharp.Tensors.Attention;
 using QwenSharp.Tensors.Kernels;
 using QwenSharp.Tensors.Simd;
 
@@ -343,6 +344,9 @@ public sealed unsafe partial class Qwen2Context
             {
                 Fp16.FromSingle(_k + (long)b * kv + head * d, (ushort*)kDst + offset, d);
                 Fp16.FromSingle(_v + (long)b * kv + head * d, (ushort*)vDst + offset, d);
+                // checked as stored: a finite float past ±65504 is an fp16 infinity
+                if (!HalfRows.AllFinite((ushort*)kDst + offset, d) || !HalfRows.AllFinite((ushort*)vDst + offset, d))
+                    Cache.NoteNonFinite(layer, e.Sequence, head);
             }
         }
     }

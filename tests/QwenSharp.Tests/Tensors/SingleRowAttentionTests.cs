@@ -80,6 +80,43 @@ public unsafe class SingleRowAttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(128)]
+    [InlineData(80)]
+    public void SkippingTheScanOfRowsKnownFiniteChangesNoBit(int d)
+    {
+        // rowsFinite (the KV cache's word that no row holds an infinity or NaN) skips the kernel's own scan; on every
+        // rung the fast fp16 conversion it then takes is exact, so the outputs are the scanning call's, subnormal
+        // and zero halves included.
+        var rng = new Random(d + 5);
+        foreach (var path in KernelPaths.All.Where(KernelPaths.IsSupported))
+            foreach (int keyCount in new[] { 1, 15, 16, 40, 300 })
+            {
+                var q = new float[d];
+                for (int i = 0; i < d; i++) q[i] = (float)(rng.NextDouble() * 4 - 2);
+                var k = new Half[keyCount * d];
+                var v = new Half[keyCount * d];
+                for (int i = 0; i < k.Length; i++)
+                {
+                    k[i] = i % 37 == 0 ? BitConverter.UInt16BitsToHalf((ushort)rng.Next(1, 0x400)) : (Half)(rng.NextDouble() * 2 - 1);
+                    v[i] = i % 41 == 0 ? (Half)0f : (Half)(rng.NextDouble() * 2 - 1);
+                }
+                var scanned = new float[d];
+                var trusted = new float[d];
+                var scores = new float[SingleRowAttention.ScoresLength(keyCount)];
+                fixed (float* pq = q, po = scanned, pt = trusted, ps = scores)
+                fixed (Half* pk = k, pv = v)
+                {
+                    SingleRowAttention.Run(d, pq, pk, pv, d, keyCount, 0.125f, ps, po, path);
+                    SingleRowAttention.Run(d, pq, pk, pv, d, keyCount, 0.125f, ps, pt, path, rowsFinite: true);
+                }
+                for (int j = 0; j < d; j++)
+                    Assert.True(BitConverter.SingleToInt32Bits(scanned[j]) == BitConverter.SingleToInt32Bits(trusted[j]),
+                        $"{path} d {d} keys {keyCount} column {j}: scanned {scanned[j]:R}, trusted {trusted[j]:R}");
+            }
+    }
+
     [Fact]
     public void HalfLoadsAreExactOnEveryRung()
     {

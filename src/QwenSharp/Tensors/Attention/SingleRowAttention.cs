@@ -49,39 +49,43 @@ internal static unsafe class SingleRowAttention
     /// keys and values cold from DRAM (they were last touched a token ago); measured on the AMD EPYC, one row, d 64,
     /// 64 F16 keys, one thread, heads apart as in the cache: 1.20-1.40 µs cold, 0.58-0.62 hot, 0.72-0.75 with the next
     /// head prefetched so. The same prefetches issued as one burst before the call helped little (0.96-1.26 µs): the
-    /// line-fill buffers fill and the rest are dropped.</summary>
+    /// line-fill buffers fill and the rest are dropped. <paramref name="rowsFinite"/>: the caller knows every fp16
+    /// key and value row holds no infinity or NaN (the KV cache notes those as it stores them,
+    /// <c>KvCache.RowsFinite</c>), so the call skips its own scan of them, an extra pass over the head's history;
+    /// false scans (the result is the same either way, only the cost differs).</summary>
     internal static void Run<T>(int d, float* q, T* keys, T* values, int stride, int keyCount, float scale,
-                                float* scores, float* output, T* nextKeys, T* nextValues, int nextCount) where T : unmanaged =>
-        Run(d, q, keys, values, stride, keyCount, scale, scores, output, KernelPaths.Best, nextKeys, nextValues, nextCount);
+                                float* scores, float* output, T* nextKeys, T* nextValues, int nextCount, bool rowsFinite = false) where T : unmanaged =>
+        Run(d, q, keys, values, stride, keyCount, scale, scores, output, KernelPaths.Best, nextKeys, nextValues, nextCount, rowsFinite);
 
     // The rung choice mirrors BlockAttention.Run's, so both kernels use the same exp and fused multiply-add.
     internal static void Run<T>(int d, float* q, T* keys, T* values, int stride, int keyCount, float scale,
-                                float* scores, float* output, KernelPath path, T* nextKeys = null, T* nextValues = null, int nextCount = 0) where T : unmanaged
+                                float* scores, float* output, KernelPath path, T* nextKeys = null, T* nextValues = null, int nextCount = 0,
+                                bool rowsFinite = false) where T : unmanaged
     {
         if (typeof(T) != typeof(float) && typeof(T) != typeof(Half))
             throw new NotSupportedException($"attention over {typeof(T).Name} keys");
         switch (path)
         {
             case KernelPath.Vector512 when Vector512.IsHardwareAccelerated:
-                Run<Lanes512, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount); break;
+                Run<Lanes512, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount, rowsFinite); break;
             case KernelPath.Vector256Avx2 or KernelPath.Vector256AvxVnni or KernelPath.Vector512 when Vector256.IsHardwareAccelerated:
-                Run<Lanes256, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount); break;
+                Run<Lanes256, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount, rowsFinite); break;
             case KernelPath.Scalar:
-                Run<LanesScalar, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount); break;
+                Run<LanesScalar, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount, rowsFinite); break;
             default:
-                if (Vector128.IsHardwareAccelerated) Run<Lanes128, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount);
-                else Run<LanesScalar, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount);
+                if (Vector128.IsHardwareAccelerated) Run<Lanes128, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount, rowsFinite);
+                else Run<LanesScalar, T>(d, q, keys, values, stride, keyCount, scale, scores, output, nextKeys, nextValues, nextCount, rowsFinite);
                 break;
         }
     }
 
     private static void Run<L, T>(int d, float* q, T* keys, T* values, int stride, int keyCount, float scale,
-                                  float* scores, float* output, T* nextKeys, T* nextValues, int nextCount) where L : unmanaged, IRowLanes<L> where T : unmanaged
+                                  float* scores, float* output, T* nextKeys, T* nextValues, int nextCount, bool rowsFinite) where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
         nextCount = Math.Min(nextCount, keyCount);
-        Scores<L, T>(d, q, keys, stride, keyCount, scale, scores, nextKeys, nextCount);
+        Scores<L, T>(d, q, keys, stride, keyCount, scale, scores, nextKeys, nextCount, rowsFinite);
         Softmax<L>(keyCount, scores);
-        WeightedValues<L, T>(d, scores, values, stride, keyCount, output, nextValues, nextCount);
+        WeightedValues<L, T>(d, scores, values, stride, keyCount, output, nextValues, nextCount, rowsFinite);
     }
 
     // Whether every key (or value) row the call reads is finite, so that LoadHalfFinite converts it (HalfRows); the
@@ -117,11 +121,11 @@ internal static unsafe class SingleRowAttention
     }
 
     /// <summary>also: alsoCount rows d apart to prefetch, one per key, or null.</summary>
-    private static void Scores<L, T>(int d, float* q, T* keys, int stride, int keyCount, float scale, float* scores, T* also, int alsoCount)
+    private static void Scores<L, T>(int d, float* q, T* keys, int stride, int keyCount, float scale, float* scores, T* also, int alsoCount, bool rowsFinite)
         where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
         if (also == null) alsoCount = 0;
-        if (AllFinite(keys, d, stride, keyCount)) ScoresOf<L, T, Finite>(d, q, keys, stride, keyCount, scale, scores, also, alsoCount);
+        if (typeof(T) == typeof(Half) && rowsFinite || AllFinite(keys, d, stride, keyCount)) ScoresOf<L, T, Finite>(d, q, keys, stride, keyCount, scale, scores, also, alsoCount);
         else ScoresOf<L, T, General>(d, q, keys, stride, keyCount, scale, scores, also, alsoCount);
     }
 
@@ -222,10 +226,10 @@ internal static unsafe class SingleRowAttention
     /// fused multiply-add per key, so a pass costs at least that latency per key whatever its width: one pass of 128
     /// columns, not two of 64 (d = 128 at every Qwen1.5 size above 0.5B). also: alsoCount rows d apart to prefetch, one
     /// per key of the first pass (0 or a null also: none).</summary>
-    private static void WeightedValues<L, T>(int d, float* p, T* values, int stride, int keyCount, float* output, T* also, int alsoCount)
+    private static void WeightedValues<L, T>(int d, float* p, T* values, int stride, int keyCount, float* output, T* also, int alsoCount, bool rowsFinite)
         where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
-        if (AllFinite(values, d, stride, keyCount)) ValuesOf<L, T, Finite>(d, p, values, stride, keyCount, output, also, alsoCount);
+        if (typeof(T) == typeof(Half) && rowsFinite || AllFinite(values, d, stride, keyCount)) ValuesOf<L, T, Finite>(d, p, values, stride, keyCount, output, also, alsoCount);
         else ValuesOf<L, T, General>(d, p, values, stride, keyCount, output, also, alsoCount);
     }
 
