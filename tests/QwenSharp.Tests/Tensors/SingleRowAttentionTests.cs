@@ -117,6 +117,46 @@ public unsafe class SingleRowAttentionTests
             }
     }
 
+    [Theory]
+    [InlineData(64, 2f)]
+    [InlineData(128, 2f)]
+    [InlineData(80, 2f)]
+    [InlineData(64, 70000f)]    // a query element past 2^16
+    public void Fp16RowsGiveTheBitsOfTheSameValuesInFp32(float d0, float queryRange)
+    {
+        // The fp16 path reads each half as its exact value (subnormals included, the finiteness scan skipped); the
+        // fp32 path reads those values directly. Same products in the same order: same bits.
+        int d = (int)d0;
+        var rng = new Random(d + (int)queryRange);
+        foreach (var path in KernelPaths.All.Where(KernelPaths.IsSupported))
+            foreach (int keyCount in new[] { 1, 16, 17, 64, 200 })
+            {
+                var q = new float[d];
+                for (int i = 0; i < d; i++) q[i] = (float)(rng.NextDouble() * 4 - 2);
+                q[d / 2] = queryRange;
+                var kh = new Half[keyCount * d];
+                var vh = new Half[keyCount * d];
+                for (int i = 0; i < kh.Length; i++)
+                {
+                    kh[i] = i % 29 == 0 ? BitConverter.UInt16BitsToHalf((ushort)rng.Next(1, 0x400)) : (Half)(rng.NextDouble() * 2 - 1);
+                    vh[i] = i % 31 == 0 ? BitConverter.UInt16BitsToHalf((ushort)(rng.Next(1, 0x400) | 0x8000)) : (Half)(rng.NextDouble() * 2 - 1);
+                }
+                float[] kf = kh.Select(h => (float)h).ToArray(), vf = vh.Select(h => (float)h).ToArray();
+                var fromHalves = new float[d];
+                var fromFloats = new float[d];
+                var scores = new float[SingleRowAttention.ScoresLength(keyCount)];
+                fixed (float* pq = q, po = fromHalves, pf = fromFloats, ps = scores, pkf = kf, pvf = vf)
+                fixed (Half* pk = kh, pv = vh)
+                {
+                    SingleRowAttention.Run(d, pq, pk, pv, d, keyCount, 0.125f, ps, po, path, rowsFinite: true);
+                    SingleRowAttention.Run(d, pq, pkf, pvf, d, keyCount, 0.125f, ps, pf, path);
+                }
+                for (int j = 0; j < d; j++)
+                    Assert.True(BitConverter.SingleToInt32Bits(fromHalves[j]) == BitConverter.SingleToInt32Bits(fromFloats[j]),
+                        $"{path} d {d} keys {keyCount} column {j}: fp16 {fromHalves[j]:R}, fp32 {fromFloats[j]:R}");
+            }
+    }
+
     [Fact]
     public void HalfLoadsAreExactOnEveryRung()
     {
