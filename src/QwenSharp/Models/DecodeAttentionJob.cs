@@ -95,12 +95,12 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
                 // the next KV head's rows, prefetched while this head's last query head runs
                 byte* nextKeys = g + 1 < kv1 ? cache.KeyHead(_layerIndex, sequence, g + 1) : null;
                 byte* nextValues = g + 1 < kv1 ? cache.ValueHead(_layerIndex, sequence, g + 1) : null;
+                bool finite = cache.RowsFinite(_layerIndex, sequence, g);
                 for (int head = g * group; head < (g + 1) * group; head++)
                 {
                     float* q = _ctx.QueryRow(0) + head * d, o = _ctx.AttentionRow(0) + head * d;
                     int next = head == (g + 1) * group - 1 && nextKeys != null ? keyCount : 0;
-                    AttentionJob.AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, next,
-                                              cache.RowsFinite(_layerIndex, sequence, g));
+                    AttentionJob.AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, next, finite);
                 }
             }
     }

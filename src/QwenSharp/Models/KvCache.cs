@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using QwenSharp.Tensors.Attention;
+using QwenSharp.Tensors.Simd;
 
 namespace QwenSharp.Models;
 
@@ -13,8 +15,8 @@ public enum KvCacheType { F16, F32 }
 /// 0.5B), a new page every two keys, which the hardware prefetchers do not follow. Measured (synthetic 0.5B q4_0,
 /// `qwen bench -p 1 -n 256 -t 2 --reps 3` with QWENSHARP_PROFILE=1, two alternating pairs): decode attention 2.75 /
 /// 2.39 ms per token in the row layout, 1.45 / 1.44 in this one; tg256 46.0 / 51.3 -> 53.4 / 54.8 t/s.
-/// The writer of an fp16 row notes whether it holds an infinity or NaN (<see cref="RowsFinite"/>), so that decode
-/// attention need not scan a head's history for them every step.</summary>
+/// Rows go in through <see cref="Store"/>, which also notes an fp16 row holding an infinity or NaN
+/// (<see cref="RowsFinite"/>), so that decode attention need not scan a head's history for them every step.</summary>
 public sealed unsafe class KvCache : IDisposable
 {
     private readonly byte*[] _keys;
@@ -72,8 +74,25 @@ public sealed unsafe class KvCache : IDisposable
             Array.Clear(_nonFinite, FlagIndex(l, sequence, 0), KvHeadCount);
     }
 
-    /// <summary>Called by the writer of an fp16 key or value row that holds an infinity or NaN (hostile weights).</summary>
-    internal void NoteNonFinite(int layer, int sequence, int kvHead) => _nonFinite[FlagIndex(layer, sequence, kvHead)] = true;
+    /// <summary>One KV head's key and value (<see cref="HeadDim"/> floats each) at a position, in the cache's element
+    /// type. An fp16 row is checked as stored (a finite float past ±65504 becomes an infinity; hostile weights make
+    /// NaNs), and its head is noted for <see cref="RowsFinite"/>. Threads may store different heads at once.</summary>
+    internal void Store(int layer, int sequence, int kvHead, int position, float* key, float* value)
+    {
+        long offset = (long)position * HeadDim;
+        byte* kDst = KeyHead(layer, sequence, kvHead), vDst = ValueHead(layer, sequence, kvHead);
+        if (Type == KvCacheType.F32)
+        {
+            new ReadOnlySpan<float>(key, HeadDim).CopyTo(new Span<float>((float*)kDst + offset, HeadDim));
+            new ReadOnlySpan<float>(value, HeadDim).CopyTo(new Span<float>((float*)vDst + offset, HeadDim));
+            return;
+        }
+        ushort* k = (ushort*)kDst + offset, v = (ushort*)vDst + offset;
+        Fp16.FromSingle(key, k, HeadDim);
+        Fp16.FromSingle(value, v, HeadDim);
+        if (!HalfRows.AllFinite(k, HeadDim) || !HalfRows.AllFinite(v, HeadDim))
+            _nonFinite[FlagIndex(layer, sequence, kvHead)] = true;
+    }
 
     /// <summary>Every key and value row stored for this head since the sequence was last cleared is finite, so that
     /// decode attention may convert its fp16 rows the fast way without scanning them first (an extra pass over a

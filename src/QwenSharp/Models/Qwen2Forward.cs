@@ -3,7 +3,6 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using QwenSharp.Tensors;
-using QwenSharp.Tensors.Attention;
 using QwenSharp.Tensors.Kernels;
 using QwenSharp.Tensors.Simd;
 
@@ -325,30 +324,12 @@ public sealed unsafe partial class Qwen2Context
         }
     }
 
-    /// <summary>The entry's keys and values into the cache, head by head (each head's positions are contiguous).</summary>
+    /// <summary>The entry's keys and values into the cache, head by head.</summary>
     private void StoreKv(int layer, BatchEntry e, int b, int kvStart, int kvEnd)
     {
         int kv = _c.KvDim, d = _c.HeadDim;
-        long offset = (long)e.Position * d;
         for (int head = kvStart; head < kvEnd; head++)
-        {
-            var k = new ReadOnlySpan<float>(_k + (long)b * kv + head * d, d);
-            var v = new ReadOnlySpan<float>(_v + (long)b * kv + head * d, d);
-            byte* kDst = Cache.KeyHead(layer, e.Sequence, head), vDst = Cache.ValueHead(layer, e.Sequence, head);
-            if (Cache.Type == KvCacheType.F32)
-            {
-                k.CopyTo(new Span<float>((float*)kDst + offset, d));
-                v.CopyTo(new Span<float>((float*)vDst + offset, d));
-            }
-            else
-            {
-                Fp16.FromSingle(_k + (long)b * kv + head * d, (ushort*)kDst + offset, d);
-                Fp16.FromSingle(_v + (long)b * kv + head * d, (ushort*)vDst + offset, d);
-                // checked as stored: a finite float past ±65504 is an fp16 infinity
-                if (!HalfRows.AllFinite((ushort*)kDst + offset, d) || !HalfRows.AllFinite((ushort*)vDst + offset, d))
-                    Cache.NoteNonFinite(layer, e.Sequence, head);
-            }
-        }
+            Cache.Store(layer, e.Sequence, head, e.Position, _k + (long)b * kv + head * d, _v + (long)b * kv + head * d);
     }
 
     private void Validate(ReadOnlySpan<BatchEntry> batch)

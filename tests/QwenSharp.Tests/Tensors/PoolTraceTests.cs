@@ -18,21 +18,30 @@ public class PoolTraceTests
         public override void Execute(int threadIndex, int threadCount) { }
     }
 
-    [Fact]
-    public void EachRunIsStampedInOrderUpToTheCapacity()
+    /// <summary>Runs <paramref name="work"/> with <paramref name="trace"/> active on this thread.</summary>
+    private static PoolTrace Traced(PoolTrace trace, Action work)
     {
-        using var pool = new ComputePool(3);
-        var trace = new PoolTrace(threads: 4, capacity: 5);
         PoolTrace.Active = trace;
         try
         {
-            pool.Run(new SingleThreadJob());
-            for (int i = 0; i < 6; i++) pool.Run(new EveryThreadJob());
+            work();
         }
         finally
         {
             PoolTrace.Active = null;
         }
+        return trace;
+    }
+
+    [Fact]
+    public void EachRunIsStampedInOrderUpToTheCapacity()
+    {
+        using var pool = new ComputePool(3);
+        var trace = Traced(new PoolTrace(threads: 4, capacity: 5), () =>
+        {
+            pool.Run(new SingleThreadJob());
+            for (int i = 0; i < 6; i++) pool.Run(new EveryThreadJob());
+        });
         pool.Run(new EveryThreadJob());   // after: not recorded
         Assert.Equal(5, trace.Runs);
         Assert.Equal(typeof(SingleThreadJob), trace.Run(0).Job);
@@ -60,16 +69,7 @@ public class PoolTraceTests
     public void APoolWithMoreThreadsThanTheTraceRecordsIsNotTraced()
     {
         using var pool = new ComputePool(3);
-        var trace = new PoolTrace(threads: 2, capacity: 4);
-        PoolTrace.Active = trace;
-        try
-        {
-            pool.Run(new EveryThreadJob());
-        }
-        finally
-        {
-            PoolTrace.Active = null;
-        }
+        var trace = Traced(new PoolTrace(threads: 2, capacity: 4), () => pool.Run(new EveryThreadJob()));
         Assert.Equal(0, trace.Runs);
     }
 }

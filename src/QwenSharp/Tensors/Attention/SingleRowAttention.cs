@@ -95,11 +95,12 @@ internal static unsafe class SingleRowAttention
     private struct General : IFlag { public static bool On => false; }
 
     /// <summary>Whether the keyCount rows of d halves at p (<paramref name="stride"/> apart) hold no infinity or NaN:
-    /// one pass over the rows, checked once per call rather than per row (per row the check cost about as much as
-    /// the conversion it saved).</summary>
-    private static bool AllFinite<T>(T* p, int d, int stride, int keyCount) where T : unmanaged
+    /// <paramref name="known"/> (the caller's word, from the KV cache), or one pass over the rows, checked once per
+    /// call rather than per row (per row the check cost about as much as the conversion it saved).</summary>
+    private static bool AllFinite<T>(T* p, int d, int stride, int keyCount, bool known) where T : unmanaged
     {
         if (typeof(T) != typeof(Half)) return false;
+        if (known) return true;
         if (stride == d) return HalfRows.AllFinite((ushort*)p, keyCount * d);
         for (int t = 0; t < keyCount; t++)
             if (!HalfRows.AllFinite((ushort*)p + (long)t * stride, d)) return false;
@@ -125,7 +126,7 @@ internal static unsafe class SingleRowAttention
         where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
         if (also == null) alsoCount = 0;
-        if (typeof(T) == typeof(Half) && rowsFinite || AllFinite(keys, d, stride, keyCount)) ScoresOf<L, T, Finite>(d, q, keys, stride, keyCount, scale, scores, also, alsoCount);
+        if (AllFinite(keys, d, stride, keyCount, rowsFinite)) ScoresOf<L, T, Finite>(d, q, keys, stride, keyCount, scale, scores, also, alsoCount);
         else ScoresOf<L, T, General>(d, q, keys, stride, keyCount, scale, scores, also, alsoCount);
     }
 
@@ -229,7 +230,7 @@ internal static unsafe class SingleRowAttention
     private static void WeightedValues<L, T>(int d, float* p, T* values, int stride, int keyCount, float* output, T* also, int alsoCount, bool rowsFinite)
         where L : unmanaged, IRowLanes<L> where T : unmanaged
     {
-        if (typeof(T) == typeof(Half) && rowsFinite || AllFinite(values, d, stride, keyCount)) ValuesOf<L, T, Finite>(d, p, values, stride, keyCount, output, also, alsoCount);
+        if (AllFinite(values, d, stride, keyCount, rowsFinite)) ValuesOf<L, T, Finite>(d, p, values, stride, keyCount, output, also, alsoCount);
         else ValuesOf<L, T, General>(d, p, values, stride, keyCount, output, also, alsoCount);
     }
 
