@@ -94,11 +94,24 @@ public sealed unsafe partial class Qwen2Context
             }
             NormQuantize(layer.FfnNorm, n, layer.WGate.Type);
             t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
-            t = MatMulGroup(layer.WGate, _gate, layer.WUp, _up, n, ForwardProfile.Phase.MatMulGateUp, t);
-            _swiGlu.Set(_gate, _up, f, n, layer.WDown.Type, _act);
-            RunRows(_swiGlu, n);
-            t = ForwardProfile.Stop(ForwardProfile.Phase.SwiGlu, t);
-            _matMul.Set(layer.WDown, _act, n, _xn);
+            byte* downInput = _act;
+            if (n == 1 && FusedDecodeGateUp && DecodeGateUpJob.Fits(layer, Pool.ThreadCount))
+            {
+                // one entry: gate, up, SwiGLU and quantization, each thread on its own rows (DecodeGateUpJob.cs)
+                _decodeGateUp.Set(layer.WGate, _gate, layer.WUp, _up, _act, layer.WDown.Type, _ffnAct);
+                Pool.Run(_decodeGateUp);
+                FusedGateUpRuns++;
+                downInput = _ffnAct;
+                t = ForwardProfile.Stop(ForwardProfile.Phase.MatMulGateUp, t);
+            }
+            else
+            {
+                t = MatMulGroup(layer.WGate, _gate, layer.WUp, _up, n, ForwardProfile.Phase.MatMulGateUp, t);
+                _swiGlu.Set(_gate, _up, f, n, layer.WDown.Type, _act);
+                RunRows(_swiGlu, n);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.SwiGlu, t);
+            }
+            _matMul.Set(layer.WDown, downInput, n, _xn);
             Pool.Run(_matMul);
             t = ForwardProfile.Stop(ForwardProfile.Phase.MatMulDown, t);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
