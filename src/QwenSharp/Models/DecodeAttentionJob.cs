@@ -1,4 +1,5 @@
 using QwenSharp.Tensors;
+using QwenSharp.Tensors.Kernels;
 
 namespace QwenSharp.Models;
 
@@ -16,7 +17,11 @@ namespace QwenSharp.Models;
 /// heads' cache rows), then the others' from the far end, so a late or descheduled thread's share is done by
 /// whoever is there. A slot is taken by swapping the run's number into its flag, each flag on its own cache line.
 /// Used when the KV heads split evenly over the threads (<see cref="Fits"/>); otherwise a thread without a slot
-/// would sit idle, and the general path splits rows instead.</summary>
+/// would sit idle, and the general path splits rows instead.
+///
+/// Where each slot's heads hold whole activation blocks of Wo (<see cref="QuantizesWoInput"/>), the slots also
+/// quantize their heads' outputs for Wo, so that the calling thread does not read the other threads' outputs
+/// across the fabric to quantize the row alone (<see cref="SlotBlocks"/>; same kernels, same bits).</summary>
 internal sealed unsafe class DecodeAttentionJob : ComputeJob
 {
     private const int FlagStride = 16;   // ints: 64 bytes, one cache line per flag
@@ -24,11 +29,13 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
     private readonly int _slots;
     private readonly int[] _taken;
     private readonly AttentionJob _scratch;
+    private readonly SlotBlocks _blocks;
     private Qwen2Context _ctx = null!;
     private Qwen2LayerWeights _layer = null!;
     private int _layerIndex, _run;
     private BatchEntry _entry;
-    private byte* _act;
+    private byte* _act, _woInput;
+    private int _blockSize, _blockBytes;
 
     /// <param name="scratch">The context's general attention job, whose per-thread scores buffers this one borrows.</param>
     public DecodeAttentionJob(int threads, AttentionJob scratch)
@@ -36,6 +43,7 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
         _slots = threads;
         _taken = new int[(_slots + 1) * FlagStride];
         _scratch = scratch;
+        _blocks = new SlotBlocks(threads);
     }
 
     /// <summary>Whether the block can run so: the KV heads split evenly over the threads, and q, k and v read one
@@ -45,9 +53,27 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
         && VecDot.ActivationType(layer.Wq.Type) == VecDot.ActivationType(layer.Wk.Type)
         && VecDot.ActivationType(layer.Wq.Type) == VecDot.ActivationType(layer.Wv.Type);
 
-    public void Set(Qwen2Context ctx, Qwen2LayerWeights layer, int layerIndex, BatchEntry entry, byte* act)
+    /// <summary>Whether the slots can also quantize the attention output for Wo (<see cref="Set"/>'s woInput): each
+    /// slot's heads hold at least one of Wo's activation blocks.</summary>
+    public static bool QuantizesWoInput(Qwen2Config c, Qwen2LayerWeights layer, int threads)
     {
-        _ctx = ctx; _layer = layer; _layerIndex = layerIndex; _entry = entry; _act = act;
+        int width = c.HeadCount * c.HeadDim;
+        return layer.Wo.Cols == width
+            && SlotBlocks.EverySlotHoldsABlock(width, threads, width / threads, GgmlTypeInfo.Block(VecDot.ActivationType(layer.Wo.Type)).BlockSize);
+    }
+
+    /// <param name="act">q's, k's and v's input, quantized for their type.</param>
+    /// <param name="woInput">Where each slot quantizes its heads' attention output for Wo (a block its edge cuts by
+    /// the second slot there), or null: the caller quantizes the row. Not <paramref name="act"/>'s memory: a slot
+    /// writes it while another may still read act.</param>
+    public void Set(Qwen2Context ctx, Qwen2LayerWeights layer, int layerIndex, BatchEntry entry, byte* act, byte* woInput)
+    {
+        _ctx = ctx; _layer = layer; _layerIndex = layerIndex; _entry = entry; _act = act; _woInput = woInput;
+        if (woInput != null)
+        {
+            (_blockSize, _blockBytes) = GgmlTypeInfo.Block(VecDot.ActivationType(layer.Wo.Type));
+            _blocks.Reset();
+        }
         _run++;
     }
 
@@ -103,6 +129,18 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
                     AttentionJob.AttendCached(cache.Type, d, q, keys, values, keyCount, scale, scores, o, nextKeys, nextValues, next, finite);
                 }
             }
+        if (_woInput == null) return;
+        int start = kv0 * group * d, end = kv1 * group * d;
+        QuantizeWoInput(_blocks.LeftCut(slot, start, _blockSize));
+        QuantizeWoInput(SlotBlocks.Inner(start, end, _blockSize));
+        QuantizeWoInput(_blocks.RightCut(slot, end, _blockSize));
+    }
+
+    private void QuantizeWoInput((int Start, int End) blocks)
+    {
+        var (start, end) = blocks;
+        if (start < end)
+            KernelTable.BestActivation(_layer.Wo.Type)(_ctx.AttentionRow(0) + start, _woInput + (long)start / _blockSize * _blockBytes, end - start);
     }
 
     private void MatVec(in WeightMatrix w, int rowStart, int rowEnd, float* output) =>

@@ -25,7 +25,7 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
 
     private readonly int _slots;
     private readonly int[] _taken;       // per slot: the run that took it
-    private readonly int[] _edges;       // per edge between slot s and s + 1: sides finished this run
+    private readonly SlotBlocks _blocks;
     private WeightMatrix _gate, _up;
     private float* _gateOut, _upOut;
     private byte* _input, _output;
@@ -36,7 +36,7 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
     {
         _slots = threads;
         _taken = new int[(_slots + 1) * FlagStride];
-        _edges = new int[(_slots + 1) * FlagStride];
+        _blocks = new SlotBlocks(threads);
     }
 
     /// <summary>Whether the block can run so: gate and up read one quantized input, their rows match, and every slot
@@ -46,13 +46,8 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
         if (VecDot.ActivationType(layer.WGate.Type) != VecDot.ActivationType(layer.WUp.Type) || layer.WGate.Rows != layer.WUp.Rows
             || layer.WDown.Cols != layer.WGate.Rows)
             return false;
-        int block = GgmlTypeInfo.Block(VecDot.ActivationType(layer.WDown.Type)).BlockSize;
-        for (int s = 0; s < threads; s++)
-        {
-            var (a, b) = Slice(layer.WGate.Rows, s, threads, RowGranule);
-            if (b - a < block) return false;
-        }
-        return true;
+        int rows = layer.WGate.Rows, block = GgmlTypeInfo.Block(VecDot.ActivationType(layer.WDown.Type)).BlockSize;
+        return SlotBlocks.EverySlotHoldsABlock(rows, threads, RowGranule, block);
     }
 
     /// <param name="input">gate's and up's input, quantized for their type.</param>
@@ -62,7 +57,7 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
     {
         _gate = gate; _up = up; _gateOut = gateOut; _upOut = upOut; _input = input; _downType = downType; _output = output;
         (_blockSize, _blockBytes) = GgmlTypeInfo.Block(VecDot.ActivationType(downType));
-        for (int e = 0; e < _slots; e++) _edges[(e + 1) * FlagStride] = 0;   // no thread is in the job between runs
+        _blocks.Reset();
         _run++;
     }
 
@@ -85,16 +80,16 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
         var (a, b) = Slice(rows, slot, _slots, RowGranule);
         VecDot.MatMulRows(_gate.Type, _gate.Layout, _gate.Data, _gate.Cols, a, b, _input, 1, _gateOut, rows);
         VecDot.MatMulRows(_up.Type, _up.Layout, _up.Data, _up.Cols, a, b, _input, 1, _upOut, rows);
-        int inner0 = (a + block - 1) / block * block, inner1 = b / block * block;
-        if (inner0 < inner1) Finish(inner0, inner1);
-        // a block cut by an edge is finished by the second of its two slots to get here
-        if (a != inner0 && Interlocked.Increment(ref _edges[slot * FlagStride]) == 2) Finish(a / block * block, inner0);
-        if (b != inner1 && Interlocked.Increment(ref _edges[(slot + 1) * FlagStride]) == 2) Finish(inner1, inner1 + block);
+        Finish(_blocks.LeftCut(slot, a, block));
+        Finish(SlotBlocks.Inner(a, b, block));
+        Finish(_blocks.RightCut(slot, b, block));
     }
 
     /// <summary>silu(gate) ⊙ up over the rows [start, end) (whole activation blocks), quantized into their blocks.</summary>
-    private void Finish(int start, int end)
+    private void Finish((int Start, int End) blocks)
     {
+        var (start, end) = blocks;
+        if (start >= end) return;
         Qwen2Context.SwiGlu(new Span<float>(_gateOut + start, end - start), new Span<float>(_upOut + start, end - start));
         KernelTable.BestActivation(_downType)(_gateOut + start, _output + (long)start / _blockSize * _blockBytes, end - start);
     }

@@ -58,7 +58,7 @@ public sealed record MemoryPlan
     public static long BufferBytesFor(Qwen2Config c, int contextLength, int maxBatch)
     {
         long b = maxBatch, h = c.HiddenSize, f = c.FeedForwardSize, kv = c.KvDim;
-        long floats = b * (4 * h + 2 * kv + 2 * f + c.HeadDim) + b * Math.Max(h, f) + f + c.VocabSize + 64L * contextLength;
+        long floats = b * (4 * h + 2 * kv + 2 * f + c.HeadDim) + (b + 1) * Math.Max(h, f) + c.VocabSize + 64L * contextLength;
         if (c.Moe is { } m)
         {
             long bk = b * m.ExpertUsedCount;

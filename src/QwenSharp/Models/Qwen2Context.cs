@@ -43,7 +43,8 @@ public sealed unsafe partial class Qwen2Context : IDisposable
     private readonly float* _ropeCos; // [B, HeadDim/2]
     private readonly float* _ropeSin; // [B, HeadDim/2]
     private readonly byte* _act;      // [B, activation row bytes]  the matmul input quantized to the weight's dot type
-    private readonly byte* _ffnAct;   // [activation row bytes of F]  a decode step's down-projection input (DecodeGateUpJob)
+    private readonly byte* _decodeAct; // [activation row bytes of max(H, F)]  a decode step's Wo or down input, written by
+                                       // a fused job while its threads may still read _act
     private readonly float[][] _buffers; // keeps the pinned arrays above alive
 
     // Logits of the entries that asked for them, in batch order: [outputs, V]. Grows (rarely) to the largest request.
@@ -70,6 +71,13 @@ public sealed unsafe partial class Qwen2Context : IDisposable
     /// <summary>Layers run through <see cref="DecodeAttentionJob"/> so far.</summary>
     internal long FusedAttentionRuns { get; private set; }
 
+    /// <summary>Single-entry steps quantize the attention output for Wo inside <see cref="DecodeAttentionJob"/>, each
+    /// slot its own heads; false: the calling thread quantizes the row (tests hold one against the other).</summary>
+    internal bool FusedDecodeWoInput { get; set; } = true;
+
+    /// <summary>Layers whose Wo input <see cref="DecodeAttentionJob"/> quantized so far.</summary>
+    internal long FusedWoInputRuns { get; private set; }
+
     /// <summary>Single-entry steps run each layer's gate, up, SwiGLU and quantization as one job
     /// (<see cref="DecodeGateUpJob"/>); false: the general path, for tests that hold one against the other.</summary>
     internal bool FusedDecodeGateUp { get; set; } = true;
@@ -95,7 +103,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
 
         int b = MaxBatch, h = _c.HiddenSize, f = _c.FeedForwardSize, kv = _c.KvDim, half = _c.HeadDim / 2;
         long actFloats = (long)b * Math.Max(h, f) + 64; // F32 rows are the widest activation encoding
-        var sizes = new long[] { b * h, b * h, b * h, b * kv, b * kv, b * h, b * f, b * f, b * half, b * half, actFloats, f + 64 };
+        var sizes = new long[] { b * h, b * h, b * h, b * kv, b * kv, b * h, b * f, b * f, b * half, b * half, actFloats, Math.Max(h, f) + 64 };
         _buffers = new float[sizes.Length][];
         var ptrs = new float*[sizes.Length];
         for (int i = 0; i < sizes.Length; i++)
@@ -106,7 +114,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         _x = ptrs[0]; _xn = ptrs[1]; _q = ptrs[2]; _k = ptrs[3]; _v = ptrs[4];
         _attn = ptrs[5]; _gate = ptrs[6]; _up = ptrs[7]; _ropeCos = ptrs[8]; _ropeSin = ptrs[9];
         _act = (byte*)ptrs[10];
-        _ffnAct = (byte*)ptrs[11];
+        _decodeAct = (byte*)ptrs[11];
         _embeddingRow = new byte[checked((int)model.Weights.TokenEmbedding.RowBytes)];
         _outputRows = new int[MaxBatch];
         _lengthCheck = new int[options.MaxSequences];

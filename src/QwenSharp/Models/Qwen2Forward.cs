@@ -60,12 +60,15 @@ public sealed unsafe partial class Qwen2Context
             // attention block
             NormQuantize(layer.AttnNorm, n, layer.Wq.Type);
             t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
+            byte* woInput = null;   // Wo's input when the attention job quantized it
             if (n == 1 && FusedDecodeAttention && DecodeAttentionJob.Fits(_c, layer, Pool.ThreadCount))
             {
                 // one entry: q/k/v, RoPE, cache and attention per KV head, in one job (DecodeAttentionJob.cs)
-                _decodeAttention.Set(this, layer, l, batch[0], _act);
+                if (FusedDecodeWoInput && DecodeAttentionJob.QuantizesWoInput(_c, layer, Pool.ThreadCount)) woInput = _decodeAct;
+                _decodeAttention.Set(this, layer, l, batch[0], _act, woInput);
                 Pool.Run(_decodeAttention);
                 FusedAttentionRuns++;
+                if (woInput != null) FusedWoInputRuns++;
                 Cache.MarkWritten(batch[0].Sequence, batch[0].Position);
                 t = ForwardProfile.Stop(ForwardProfile.Phase.QkvAttention, t);
             }
@@ -80,7 +83,13 @@ public sealed unsafe partial class Qwen2Context
                 Pool.Run(_attention);
                 t = ForwardProfile.Stop(ForwardProfile.Phase.Attention, t);
             }
-            t = MatMul(layer.Wo, _attn, n, _xn, ForwardProfile.Phase.MatMulO, t);
+            if (woInput != null)
+            {
+                _matMul.Set(layer.Wo, woInput, n, _xn);
+                Pool.Run(_matMul);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.MatMulO, t);
+            }
+            else t = MatMul(layer.Wo, _attn, n, _xn, ForwardProfile.Phase.MatMulO, t);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
             t = ForwardProfile.Stop(ForwardProfile.Phase.Residual, t);
 
@@ -98,10 +107,10 @@ public sealed unsafe partial class Qwen2Context
             if (n == 1 && FusedDecodeGateUp && DecodeGateUpJob.Fits(layer, Pool.ThreadCount))
             {
                 // one entry: gate, up, SwiGLU and quantization, each thread on its own rows (DecodeGateUpJob.cs)
-                _decodeGateUp.Set(layer.WGate, _gate, layer.WUp, _up, _act, layer.WDown.Type, _ffnAct);
+                _decodeGateUp.Set(layer.WGate, _gate, layer.WUp, _up, _act, layer.WDown.Type, _decodeAct);
                 Pool.Run(_decodeGateUp);
                 FusedGateUpRuns++;
-                downInput = _ffnAct;
+                downInput = _decodeAct;
                 t = ForwardProfile.Stop(ForwardProfile.Phase.MatMulGateUp, t);
             }
             else

@@ -5,13 +5,15 @@ namespace QwenSharp.Tests.Models;
 /// <summary>A single-entry decode step runs each layer's q/k/v, RoPE, cache store and attention as one job split by
 /// KV heads (DecodeAttentionJob) when they split evenly over the threads; the general path does the same in three
 /// steps. Both must give the same bits, for interleaved quantized weights and F32 ones, MHA and GQA, either cache
-/// type, one thread or several; with three threads on two or four KV heads decode takes the general path.</summary>
+/// type, one thread or several; with three threads on two or four KV heads decode takes the general path. Where each
+/// slot's heads hold whole blocks of Wo's input the slots quantize it too (a block cut by a slot edge by the second
+/// slot there): the same bits again.</summary>
 public class DecodeAttentionJobTests
 {
     public static TheoryData<string, int, KvCacheType> Cases()
     {
         var data = new TheoryData<string, int, KvCacheType>();
-        foreach (string model in new[] { "q4_0", "tied-q8_0", "mha-f32", "tiny-gqa-f32" })
+        foreach (string model in new[] { "q4_0", "tied-q8_0", "mha-f32", "tiny-gqa-f32", "q8_0-hd16" })
             foreach (int threads in new[] { 1, 2, 3, 4 })
                 data.Add(model, threads, KvCacheType.F16);
         data.Add("q4_0", 2, KvCacheType.F32);
@@ -24,6 +26,11 @@ public class DecodeAttentionJobTests
         "q4_0" => SyntheticModels.SmallQ4_0,              // 4 heads on 2 KV heads, head dim 64, repacked Interleaved8
         "tied-q8_0" => SyntheticModels.SmallTiedQ8_0,
         "mha-f32" => SyntheticModels.Get("mha-hd64-f32", SyntheticModels.Tiny with { HiddenSize = 256, HeadCount = 4, KvHeadCount = 4, Seed = 11 }),
+        // six heads of 16: at two threads a slot's heads end mid-way through a Q8_0 block of Wo's input (48 of 96)
+        "q8_0-hd16" => SyntheticModels.Get("q8_0-hd16", SyntheticModels.Tiny with
+        {
+            WeightType = QwenSharp.Tensors.GgmlType.Q8_0, HiddenSize = 96, HeadCount = 6, KvHeadCount = 6, FeedForwardSize = 96, Seed = 12,
+        }),
         _ => SyntheticModels.TinyF32,                     // head dim 16
     };
 
@@ -34,23 +41,47 @@ public class DecodeAttentionJobTests
         using var model = Qwen2Model.Load(Model(name));
         var options = new ContextOptions { ContextLength = 64, Threads = threads, KvCacheType = kv };
         using var fused = new Qwen2Context(model, options);
+        using var callerQuantizes = new Qwen2Context(model, options) { FusedDecodeWoInput = false };
         using var general = new Qwen2Context(model, options) { FusedDecodeAttention = false };
         var rng = new Random(threads * 31 + name.Length);
         int token = 65;
         for (int position = 0; position < 40; position++)
         {
             fused.Decode([new BatchEntry(token, position, 0, true)]);
+            callerQuantizes.Decode([new BatchEntry(token, position, 0, true)]);
             general.Decode([new BatchEntry(token, position, 0, true)]);
             var a = fused.Logits(0);
+            var c = callerQuantizes.Logits(0);
             var b = general.Logits(0);
             for (int j = 0; j < a.Length; j++)
+            {
                 Assert.True(BitConverter.SingleToInt32Bits(a[j]) == BitConverter.SingleToInt32Bits(b[j]),
                     $"position {position} logit {j}: one job {a[j]:R}, three steps {b[j]:R}");
+                Assert.True(BitConverter.SingleToInt32Bits(c[j]) == BitConverter.SingleToInt32Bits(b[j]),
+                    $"position {position} logit {j}: one job, Wo's input quantized by the caller {c[j]:R}, three steps {b[j]:R}");
+            }
             token = rng.Next(32, 127);
         }
         bool even = model.Config.KvHeadCount % threads == 0;
         Assert.Equal(even ? 40L * model.Config.LayerCount : 0, fused.FusedAttentionRuns);   // the one-job path did run
+        Assert.Equal(even ? 40L * model.Config.LayerCount : 0, callerQuantizes.FusedAttentionRuns);
         Assert.Equal(0, general.FusedAttentionRuns);
+        // every slot's heads hold a whole block of Wo's input at these sizes (Q8_0: 32; F32: 1)
+        Assert.Equal(even ? 40L * model.Config.LayerCount : 0, fused.FusedWoInputRuns);
+        Assert.Equal(0, callerQuantizes.FusedWoInputRuns);
+    }
+
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, false)]   // a slot's two heads of 64 hold 128 of Q8_K's 256
+    public void SlotsQuantizeWoInputOnlyWhenEachHoldsABlock(int threads, bool quantizes)
+    {
+        using var model = Qwen2Model.Load(SyntheticModels.SmallTiedQ4_K);   // hidden 256, Q8_K input
+        var layer = model.Weights.Layers[0];
+        Assert.Equal(quantizes, DecodeAttentionJob.QuantizesWoInput(model.Config, layer, threads));
+        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 16, Threads = threads });
+        ctx.Decode([new BatchEntry(65, 0, 0, true)]);
+        Assert.Equal(quantizes ? model.Config.LayerCount : 0, ctx.FusedWoInputRuns);
     }
 
     [Fact]
