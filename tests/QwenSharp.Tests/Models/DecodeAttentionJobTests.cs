@@ -43,25 +43,8 @@ public class DecodeAttentionJobTests
         using var fused = new Qwen2Context(model, options);
         using var callerQuantizes = new Qwen2Context(model, options) { FusedDecodeWoInput = false };
         using var general = new Qwen2Context(model, options) { FusedDecodeAttention = false };
-        var rng = new Random(threads * 31 + name.Length);
-        int token = 65;
-        for (int position = 0; position < 40; position++)
-        {
-            fused.Decode([new BatchEntry(token, position, 0, true)]);
-            callerQuantizes.Decode([new BatchEntry(token, position, 0, true)]);
-            general.Decode([new BatchEntry(token, position, 0, true)]);
-            var a = fused.Logits(0);
-            var c = callerQuantizes.Logits(0);
-            var b = general.Logits(0);
-            for (int j = 0; j < a.Length; j++)
-            {
-                Assert.True(BitConverter.SingleToInt32Bits(a[j]) == BitConverter.SingleToInt32Bits(b[j]),
-                    $"position {position} logit {j}: one job {a[j]:R}, three steps {b[j]:R}");
-                Assert.True(BitConverter.SingleToInt32Bits(c[j]) == BitConverter.SingleToInt32Bits(b[j]),
-                    $"position {position} logit {j}: one job, Wo's input quantized by the caller {c[j]:R}, three steps {b[j]:R}");
-            }
-            token = rng.Next(32, 127);
-        }
+        DecodePathAgreement.AssertSameBits(40, threads * 31 + name.Length, 65, (general, "three steps"),
+            (fused, "one job"), (callerQuantizes, "one job, Wo's input quantized by the caller"));
         bool even = model.Config.KvHeadCount % threads == 0;
         Assert.Equal(even ? 40L * model.Config.LayerCount : 0, fused.FusedAttentionRuns);   // the one-job path did run
         Assert.Equal(even ? 40L * model.Config.LayerCount : 0, callerQuantizes.FusedAttentionRuns);
@@ -84,15 +67,17 @@ public class DecodeAttentionJobTests
         Assert.Equal(quantizes ? model.Config.LayerCount : 0, ctx.FusedWoInputRuns);
     }
 
+    /// <summary>The single-entry jobs (attention with Wo's input, gate/up with SwiGLU) run for steps of one entry only.</summary>
     [Fact]
-    public void StepsOfSeveralEntriesTakeTheGeneralPath()
+    public void StepsOfSeveralEntriesTakeTheGeneralPaths()
     {
         using var model = Qwen2Model.Load(SyntheticModels.SmallQ4_0);
         using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2, MaxSequences = 2 });
         ctx.Decode([new BatchEntry(65, 0, 0, true), new BatchEntry(66, 0, 1, true)]);
-        Assert.Equal(0, ctx.FusedAttentionRuns);
+        Assert.Equal((0L, 0L, 0L), (ctx.FusedAttentionRuns, ctx.FusedWoInputRuns, ctx.FusedGateUpRuns));
         ctx.Decode([new BatchEntry(67, 1, 0, true)]);
-        Assert.Equal(model.Config.LayerCount, ctx.FusedAttentionRuns);
+        long layers = model.Config.LayerCount;
+        Assert.Equal((layers, layers, layers), (ctx.FusedAttentionRuns, ctx.FusedWoInputRuns, ctx.FusedGateUpRuns));
     }
 
     [Theory]

@@ -8,7 +8,8 @@ namespace QwenSharp.Tests.Models;
 /// projection's input as one job split by feed-forward rows (DecodeGateUpJob); the general path runs a gate/up matmul
 /// and then SwiGLU and quantization on the calling thread. Both must give the same bits for every activation type
 /// (Q8_0 blocks of 32, Q8_K blocks of 256, F16 and F32 elements), with slot edges inside a block and on one, one
-/// thread or several; where a slot would be shorter than a block decode takes the general path.</summary>
+/// thread or several; where a slot would be shorter than a block decode takes the general path (steps of several
+/// entries always do: DecodeAttentionJobTests.StepsOfSeveralEntriesTakeTheGeneralPaths).</summary>
 public class DecodeGateUpJobTests
 {
     public static TheoryData<string, int> Cases()
@@ -39,36 +40,13 @@ public class DecodeGateUpJobTests
         var options = new ContextOptions { ContextLength = 64, Threads = threads };
         using var fused = new Qwen2Context(model, options);
         using var general = new Qwen2Context(model, options) { FusedDecodeGateUp = false };
-        var rng = new Random(threads * 17 + name.Length);
-        int token = 66;
-        for (int position = 0; position < 24; position++)
-        {
-            fused.Decode([new BatchEntry(token, position, 0, true)]);
-            general.Decode([new BatchEntry(token, position, 0, true)]);
-            var a = fused.Logits(0);
-            var b = general.Logits(0);
-            for (int j = 0; j < a.Length; j++)
-                Assert.True(BitConverter.SingleToInt32Bits(a[j]) == BitConverter.SingleToInt32Bits(b[j]),
-                    $"position {position} logit {j}: one job {a[j]:R}, general path {b[j]:R}");
-            token = rng.Next(32, 127);
-        }
+        DecodePathAgreement.AssertSameBits(24, threads * 17 + name.Length, 66, (general, "general path"), (fused, "one job"));
         // K-quant inputs come in blocks of 256: 768 rows over four or five threads leaves slots shorter than a block
         bool kQuant = name is "tied-q4_k" or "tied-q6_k";
         bool fits = !(kQuant && threads >= 4);
         Assert.Equal(fits, DecodeGateUpJob.Fits(model.Weights.Layers[0], threads));
         Assert.Equal(fits ? 24L * model.Config.LayerCount : 0, fused.FusedGateUpRuns);
         Assert.Equal(0, general.FusedGateUpRuns);
-    }
-
-    [Fact]
-    public void StepsOfSeveralEntriesTakeTheGeneralPath()
-    {
-        using var model = Qwen2Model.Load(SyntheticModels.SmallQ4_0);
-        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2, MaxSequences = 2 });
-        ctx.Decode([new BatchEntry(65, 0, 0, true), new BatchEntry(66, 0, 1, true)]);
-        Assert.Equal(0, ctx.FusedGateUpRuns);
-        ctx.Decode([new BatchEntry(67, 1, 0, true)]);
-        Assert.Equal(model.Config.LayerCount, ctx.FusedGateUpRuns);
     }
 
     /// <summary>A job of two slots run by one thread alone (the other never came, as when it is descheduled): that
