@@ -34,7 +34,8 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
     private Qwen2LayerWeights _layer = null!;
     private int _layerIndex, _run;
     private BatchEntry _entry;
-    private byte* _act, _woInput;
+    private ThreadInputs _inputs = null!;
+    private byte* _woInput;
     private int _blockSize, _blockBytes;
 
     /// <param name="scratch">The context's general attention job, whose per-thread scores buffers this one borrows.</param>
@@ -62,13 +63,13 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
             && SlotBlocks.EverySlotHoldsABlock(width, threads, width / threads, GgmlTypeInfo.Block(VecDot.ActivationType(layer.Wo.Type)).BlockSize);
     }
 
-    /// <param name="act">q's, k's and v's input, quantized for their type.</param>
+    /// <param name="inputs">q's, k's and v's input, quantized for their type: one row, or each thread's own.</param>
     /// <param name="woInput">Where each slot quantizes its heads' attention output for Wo (a block its edge cuts by
     /// the second slot there), or null: the caller quantizes the row. Not <paramref name="act"/>'s memory: a slot
     /// writes it while another may still read act.</param>
-    public void Set(Qwen2Context ctx, Qwen2LayerWeights layer, int layerIndex, BatchEntry entry, byte* act, byte* woInput)
+    public void Set(Qwen2Context ctx, Qwen2LayerWeights layer, int layerIndex, BatchEntry entry, ThreadInputs inputs, byte* woInput)
     {
-        _ctx = ctx; _layer = layer; _layerIndex = layerIndex; _entry = entry; _act = act; _woInput = woInput;
+        _ctx = ctx; _layer = layer; _layerIndex = layerIndex; _entry = entry; _inputs = inputs; _woInput = woInput;
         if (woInput != null)
         {
             (_blockSize, _blockBytes) = GgmlTypeInfo.Block(VecDot.ActivationType(layer.Wo.Type));
@@ -81,12 +82,13 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
 
     public override void Execute(int threadIndex, int threadCount)
     {
+        byte* act = _inputs.Prepare(threadIndex);
         for (int step = 0; step < _slots; step++)
         {
             int s = SlotOrder(threadIndex, _slots, step);
             if ((step == 0 || Volatile.Read(ref _taken[(s + 1) * FlagStride]) != _run)
                 && Interlocked.Exchange(ref _taken[(s + 1) * FlagStride], _run) != _run)
-                Slot(threadIndex, s);
+                Slot(threadIndex, s, act);
         }
     }
 
@@ -99,7 +101,7 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
         return s <= threadIndex ? s - 1 : s;
     }
 
-    private void Slot(int threadIndex, int slot)
+    private void Slot(int threadIndex, int slot, byte* act)
     {
         var c = _ctx.Model.Config;
         int kvHeads = c.KvHeadCount, d = c.HeadDim, group = c.HeadsPerKvHead;
@@ -108,9 +110,9 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
         int sequence = _entry.Sequence, keyCount = _entry.Position + 1;
 
         var layer = _layer;
-        MatVec(layer.Wq, kv0 * group * d, kv1 * group * d, _ctx.QueryRow(0));
-        MatVec(layer.Wk, kv0 * d, kv1 * d, _ctx.KeyRow(0));
-        MatVec(layer.Wv, kv0 * d, kv1 * d, _ctx.ValueRow(0));
+        MatVec(layer.Wq, kv0 * group * d, kv1 * group * d, act, _ctx.QueryRow(0));
+        MatVec(layer.Wk, kv0 * d, kv1 * d, act, _ctx.KeyRow(0));
+        MatVec(layer.Wv, kv0 * d, kv1 * d, act, _ctx.ValueRow(0));
         _ctx.FinishQkvHeads(layer, _layerIndex, _entry, 0, kv0, kv1);
 
         float scale = 1f / MathF.Sqrt(d);
@@ -143,6 +145,6 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
             KernelTable.BestActivation(_layer.Wo.Type)(_ctx.AttentionRow(0) + start, _woInput + (long)start / _blockSize * _blockBytes, end - start);
     }
 
-    private void MatVec(in WeightMatrix w, int rowStart, int rowEnd, float* output) =>
-        VecDot.MatMulRows(w.Type, w.Layout, w.Data, w.Cols, rowStart, rowEnd, _act, 1, output, w.Rows);
+    private static void MatVec(in WeightMatrix w, int rowStart, int rowEnd, byte* act, float* output) =>
+        VecDot.MatMulRows(w.Type, w.Layout, w.Data, w.Cols, rowStart, rowEnd, act, 1, output, w.Rows);
 }

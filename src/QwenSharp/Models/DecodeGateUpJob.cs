@@ -28,7 +28,8 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
     private readonly SlotBlocks _blocks;
     private WeightMatrix _gate, _up;
     private float* _gateOut, _upOut;
-    private byte* _input, _output;
+    private ThreadInputs _inputs = null!;
+    private byte* _output;
     private GgmlType _downType;
     private int _blockSize, _blockBytes, _run;
 
@@ -50,12 +51,12 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
         return SlotBlocks.EverySlotHoldsABlock(rows, threads, RowGranule, block);
     }
 
-    /// <param name="input">gate's and up's input, quantized for their type.</param>
+    /// <param name="inputs">gate's and up's input, quantized for their type: one row, or each thread's own.</param>
     /// <param name="output">down's input: silu(gate) ⊙ up quantized for <paramref name="downType"/>; not the same
-    /// memory as <paramref name="input"/> (a thread writes it while another still reads the input).</param>
-    public void Set(in WeightMatrix gate, float* gateOut, in WeightMatrix up, float* upOut, byte* input, GgmlType downType, byte* output)
+    /// memory as the input (a thread writes it while another still reads the input).</param>
+    public void Set(in WeightMatrix gate, float* gateOut, in WeightMatrix up, float* upOut, ThreadInputs inputs, GgmlType downType, byte* output)
     {
-        _gate = gate; _up = up; _gateOut = gateOut; _upOut = upOut; _input = input; _downType = downType; _output = output;
+        _gate = gate; _up = up; _gateOut = gateOut; _upOut = upOut; _inputs = inputs; _downType = downType; _output = output;
         (_blockSize, _blockBytes) = GgmlTypeInfo.Block(VecDot.ActivationType(downType));
         _blocks.Reset();
         _run++;
@@ -65,21 +66,22 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
 
     public override void Execute(int threadIndex, int threadCount)
     {
+        byte* input = _inputs.Prepare(threadIndex);
         for (int step = 0; step < _slots; step++)
         {
             int s = DecodeAttentionJob.SlotOrder(threadIndex, _slots, step);
             if ((step == 0 || Volatile.Read(ref _taken[(s + 1) * FlagStride]) != _run)
                 && Interlocked.Exchange(ref _taken[(s + 1) * FlagStride], _run) != _run)
-                Slot(s);
+                Slot(s, input);
         }
     }
 
-    private void Slot(int slot)
+    private void Slot(int slot, byte* input)
     {
         int rows = _gate.Rows, block = _blockSize;
         var (a, b) = Slice(rows, slot, _slots, RowGranule);
-        VecDot.MatMulRows(_gate.Type, _gate.Layout, _gate.Data, _gate.Cols, a, b, _input, 1, _gateOut, rows);
-        VecDot.MatMulRows(_up.Type, _up.Layout, _up.Data, _up.Cols, a, b, _input, 1, _upOut, rows);
+        VecDot.MatMulRows(_gate.Type, _gate.Layout, _gate.Data, _gate.Cols, a, b, input, 1, _gateOut, rows);
+        VecDot.MatMulRows(_up.Type, _up.Layout, _up.Data, _up.Cols, a, b, input, 1, _upOut, rows);
         Finish(_blocks.LeftCut(slot, a, block));
         Finish(SlotBlocks.Inner(a, b, block));
         Finish(_blocks.RightCut(slot, b, block));

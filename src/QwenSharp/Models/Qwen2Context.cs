@@ -63,6 +63,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
     private readonly AttentionJob _attention;
     private readonly DecodeAttentionJob _decodeAttention;
     private readonly DecodeGateUpJob _decodeGateUp;
+    private readonly ThreadInputs _threadInputs;
 
     /// <summary>Single-entry steps run each layer's attention block as one job (<see cref="DecodeAttentionJob"/>);
     /// false sends them through the general three-step path, for tests that hold one against the other.</summary>
@@ -70,6 +71,10 @@ public sealed unsafe partial class Qwen2Context : IDisposable
 
     /// <summary>Layers run through <see cref="DecodeAttentionJob"/> so far.</summary>
     internal long FusedAttentionRuns { get; private set; }
+
+    /// <summary>In the fused single-entry jobs each thread norms and quantizes the layer input itself
+    /// (<see cref="ThreadInputs"/>); false: the calling thread does it before the run (tests hold one against the other).</summary>
+    internal bool FusedDecodeNorm { get; set; } = true;
 
     /// <summary>Single-entry steps quantize the attention output for Wo inside <see cref="DecodeAttentionJob"/>, each
     /// slot its own heads; false: the calling thread quantizes the row (tests hold one against the other).</summary>
@@ -121,6 +126,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         _attention = new AttentionJob(Pool.ThreadCount, ContextLength, _c.HeadDim, MaxBatch, _c.HeadCount, _c.KvHeadCount, options.KvCacheType == KvCacheType.F16);
         _decodeAttention = new DecodeAttentionJob(Pool.ThreadCount, _attention);
         _decodeGateUp = new DecodeGateUpJob(Pool.ThreadCount);
+        _threadInputs = new ThreadInputs(Pool.ThreadCount, h);
     }
 
     /// <summary>Number of logit rows the last <see cref="Decode"/> produced.</summary>

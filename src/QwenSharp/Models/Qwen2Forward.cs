@@ -58,14 +58,14 @@ public sealed unsafe partial class Qwen2Context
             var layer = w.Layers[l];
 
             // attention block
-            NormQuantize(layer.AttnNorm, n, layer.Wq.Type);
-            t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
             byte* woInput = null;   // Wo's input when the attention job quantized it
             if (n == 1 && FusedDecodeAttention && DecodeAttentionJob.Fits(_c, layer, Pool.ThreadCount))
             {
-                // one entry: q/k/v, RoPE, cache and attention per KV head, in one job (DecodeAttentionJob.cs)
+                // one entry: (the norm,) q/k/v, RoPE, cache and attention per KV head, in one job (DecodeAttentionJob.cs)
+                JobInputs(layer.AttnNorm, n, layer.Wq.Type);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
                 if (FusedDecodeWoInput && DecodeAttentionJob.QuantizesWoInput(_c, layer, Pool.ThreadCount)) woInput = _decodeAct;
-                _decodeAttention.Set(this, layer, l, batch[0], _act, woInput);
+                _decodeAttention.Set(this, layer, l, batch[0], _threadInputs, woInput);
                 Pool.Run(_decodeAttention);
                 FusedAttentionRuns++;
                 if (woInput != null) FusedWoInputRuns++;
@@ -74,6 +74,8 @@ public sealed unsafe partial class Qwen2Context
             }
             else
             {
+                NormQuantize(layer.AttnNorm, n, layer.Wq.Type);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
                 t = MatMulGroup(layer.Wq, _q, layer.Wk, _k, layer.Wv, _v, n, ForwardProfile.Phase.MatMulQkv, t);
                 _qkvFinish.Set(this, layer, l, batch);
                 RunRows(_qkvFinish, n);
@@ -101,13 +103,13 @@ public sealed unsafe partial class Qwen2Context
                 t = ForwardProfile.Stop(ForwardProfile.Phase.Moe, t);
                 continue;
             }
-            NormQuantize(layer.FfnNorm, n, layer.WGate.Type);
-            t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
             byte* downInput = _act;
             if (n == 1 && FusedDecodeGateUp && DecodeGateUpJob.Fits(layer, Pool.ThreadCount))
             {
-                // one entry: gate, up, SwiGLU and quantization, each thread on its own rows (DecodeGateUpJob.cs)
-                _decodeGateUp.Set(layer.WGate, _gate, layer.WUp, _up, _act, layer.WDown.Type, _decodeAct);
+                // one entry: (the norm,) gate, up, SwiGLU and quantization, each thread on its own rows (DecodeGateUpJob.cs)
+                JobInputs(layer.FfnNorm, n, layer.WGate.Type);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
+                _decodeGateUp.Set(layer.WGate, _gate, layer.WUp, _up, _threadInputs, layer.WDown.Type, _decodeAct);
                 Pool.Run(_decodeGateUp);
                 FusedGateUpRuns++;
                 downInput = _decodeAct;
@@ -115,6 +117,8 @@ public sealed unsafe partial class Qwen2Context
             }
             else
             {
+                NormQuantize(layer.FfnNorm, n, layer.WGate.Type);
+                t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
                 t = MatMulGroup(layer.WGate, _gate, layer.WUp, _up, n, ForwardProfile.Phase.MatMulGateUp, t);
                 _swiGlu.Set(_gate, _up, f, n, layer.WDown.Type, _act);
                 RunRows(_swiGlu, n);
@@ -157,6 +161,19 @@ public sealed unsafe partial class Qwen2Context
     {
         _normQuantize.Set(_x, weight, _c.RmsNormEps, _c.HiddenSize, n, _xn, weightType, _act);
         RunRows(_normQuantize, n);
+    }
+
+    /// <summary>The input of a fused single-entry job: each pool thread norms and quantizes _x itself at the start of
+    /// its part (<see cref="ThreadInputs"/>), or, with <see cref="FusedDecodeNorm"/> off, the calling thread does it
+    /// once before the run.</summary>
+    private void JobInputs(float[] normWeight, int n, GgmlType weightType)
+    {
+        if (FusedDecodeNorm) _threadInputs.SetPerThread(_x, normWeight, _c.RmsNormEps, weightType);
+        else
+        {
+            NormQuantize(normWeight, n, weightType);
+            _threadInputs.SetShared(_act);
+        }
     }
 
     /// <summary>Weights that read the same input (quantized in _act by the step before) as one job, when they share

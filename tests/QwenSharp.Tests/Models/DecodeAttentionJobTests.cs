@@ -7,7 +7,7 @@ namespace QwenSharp.Tests.Models;
 /// steps. Both must give the same bits, for interleaved quantized weights and F32 ones, MHA and GQA, either cache
 /// type, one thread or several; with three threads on two or four KV heads decode takes the general path. Where each
 /// slot's heads hold whole blocks of Wo's input the slots quantize it too (a block cut by a slot edge by the second
-/// slot there): the same bits again.</summary>
+/// slot there), and each thread norms and quantizes the layer input itself (ThreadInputs): the same bits again.</summary>
 public class DecodeAttentionJobTests
 {
     public static TheoryData<string, int, KvCacheType> Cases()
@@ -42,9 +42,11 @@ public class DecodeAttentionJobTests
         var options = new ContextOptions { ContextLength = 64, Threads = threads, KvCacheType = kv };
         using var fused = new Qwen2Context(model, options);
         using var callerQuantizes = new Qwen2Context(model, options) { FusedDecodeWoInput = false };
+        using var callerNorms = new Qwen2Context(model, options) { FusedDecodeNorm = false };
         using var general = new Qwen2Context(model, options) { FusedDecodeAttention = false };
         DecodePathAgreement.AssertSameBits(40, threads * 31 + name.Length, 65, (general, "three steps"),
-            (fused, "one job"), (callerQuantizes, "one job, Wo's input quantized by the caller"));
+            (fused, "one job"), (callerQuantizes, "one job, Wo's input quantized by the caller"),
+            (callerNorms, "one job, its input normed by the caller"));
         bool even = model.Config.KvHeadCount % threads == 0;
         Assert.Equal(even ? 40L * model.Config.LayerCount : 0, fused.FusedAttentionRuns);   // the one-job path did run
         Assert.Equal(even ? 40L * model.Config.LayerCount : 0, callerQuantizes.FusedAttentionRuns);

@@ -40,7 +40,9 @@ public class DecodeGateUpJobTests
         var options = new ContextOptions { ContextLength = 64, Threads = threads };
         using var fused = new Qwen2Context(model, options);
         using var general = new Qwen2Context(model, options) { FusedDecodeGateUp = false };
-        DecodePathAgreement.AssertSameBits(24, threads * 17 + name.Length, 66, (general, "general path"), (fused, "one job"));
+        using var callerNorms = new Qwen2Context(model, options) { FusedDecodeNorm = false };
+        DecodePathAgreement.AssertSameBits(24, threads * 17 + name.Length, 66, (general, "general path"), (fused, "one job"),
+            (callerNorms, "one job, its input normed by the caller"));
         // K-quant inputs come in blocks of 256: 768 rows over four or five threads leaves slots shorter than a block
         bool kQuant = name is "tied-q4_k" or "tied-q6_k";
         bool fits = !(kQuant && threads >= 4);
@@ -82,6 +84,7 @@ public class DecodeGateUpJobTests
 
         // the job, two slots, thread 0 alone, twice (a second run must not see the first's flags)
         var job = new DecodeGateUpJob(2);
+        var inputs = new ThreadInputs(2, h);
         var gate2 = GC.AllocateArray<float>(f, pinned: true);
         var up2 = GC.AllocateArray<float>(f, pinned: true);
         var actual = GC.AllocateArray<byte>(outBytes, pinned: true);
@@ -90,7 +93,8 @@ public class DecodeGateUpJobTests
             for (int run = 0; run < 2; run++)
             {
                 Array.Clear(actual);
-                job.Set(layer.WGate, g, layer.WUp, u, pin, layer.WDown.Type, pout);
+                inputs.SetShared(pin);
+                job.Set(layer.WGate, g, layer.WUp, u, inputs, layer.WDown.Type, pout);
                 job.Execute(0, 2);
                 Assert.Equal(expected, actual);
             }
