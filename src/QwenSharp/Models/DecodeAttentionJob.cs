@@ -13,36 +13,28 @@ namespace QwenSharp.Models;
 /// where the host places the vCPUs). Every value is computed by the same kernels in the same order, so the outputs
 /// are the same bits.
 ///
-/// A thread takes its own slot first (the same every step and layer, so a thread keeps writing and reading the same
-/// heads' cache rows), then the others' from the far end, so a late or descheduled thread's share is done by
-/// whoever is there. A slot is taken by swapping the run's number into its flag, each flag on its own cache line.
+/// Slots are taken as <see cref="DecodeSlotJob"/> says (the own first, so a thread keeps writing and reading the
+/// same heads' cache rows; then the others', so a late thread's share is done by whoever is there).
 /// Used when the KV heads split evenly over the threads (<see cref="Fits"/>); otherwise a thread without a slot
 /// would sit idle, and the general path splits rows instead.
 ///
 /// Where each slot's heads hold whole activation blocks of Wo (<see cref="QuantizesWoInput"/>), the slots also
 /// quantize their heads' outputs for Wo, so that the calling thread does not read the other threads' outputs
 /// across the fabric to quantize the row alone (<see cref="SlotBlocks"/>; same kernels, same bits).</summary>
-internal sealed unsafe class DecodeAttentionJob : ComputeJob
+internal sealed unsafe class DecodeAttentionJob : DecodeSlotJob
 {
-    private const int FlagStride = 16;   // ints: 64 bytes, one cache line per flag
-
-    private readonly int _slots;
-    private readonly int[] _taken;
     private readonly AttentionJob _scratch;
     private readonly SlotBlocks _blocks;
     private Qwen2Context _ctx = null!;
     private Qwen2LayerWeights _layer = null!;
-    private int _layerIndex, _run;
+    private int _layerIndex;
     private BatchEntry _entry;
-    private ThreadInputs _inputs = null!;
     private byte* _woInput;
     private int _blockSize, _blockBytes;
 
     /// <param name="scratch">The context's general attention job, whose per-thread scores buffers this one borrows.</param>
-    public DecodeAttentionJob(int threads, AttentionJob scratch)
+    public DecodeAttentionJob(int threads, AttentionJob scratch) : base(threads)
     {
-        _slots = threads;
-        _taken = new int[(_slots + 1) * FlagStride];
         _scratch = scratch;
         _blocks = new SlotBlocks(threads);
     }
@@ -65,47 +57,24 @@ internal sealed unsafe class DecodeAttentionJob : ComputeJob
 
     /// <param name="inputs">q's, k's and v's input, quantized for their type: one row, or each thread's own.</param>
     /// <param name="woInput">Where each slot quantizes its heads' attention output for Wo (a block its edge cuts by
-    /// the second slot there), or null: the caller quantizes the row. Not <paramref name="act"/>'s memory: a slot
-    /// writes it while another may still read act.</param>
+    /// the second slot there), or null: the caller quantizes the row. Not the inputs' memory: a slot writes it
+    /// while another may still read its input.</param>
     public void Set(Qwen2Context ctx, Qwen2LayerWeights layer, int layerIndex, BatchEntry entry, ThreadInputs inputs, byte* woInput)
     {
-        _ctx = ctx; _layer = layer; _layerIndex = layerIndex; _entry = entry; _inputs = inputs; _woInput = woInput;
+        _ctx = ctx; _layer = layer; _layerIndex = layerIndex; _entry = entry; _woInput = woInput;
         if (woInput != null)
         {
             (_blockSize, _blockBytes) = GgmlTypeInfo.Block(VecDot.ActivationType(layer.Wo.Type));
             _blocks.Reset();
         }
-        _run++;
+        BeginSlots(inputs);
     }
 
-    protected internal override bool EveryThreadMustRun => false;
-
-    public override void Execute(int threadIndex, int threadCount)
-    {
-        byte* act = _inputs.Prepare(threadIndex);
-        for (int step = 0; step < _slots; step++)
-        {
-            int s = SlotOrder(threadIndex, _slots, step);
-            if ((step == 0 || Volatile.Read(ref _taken[(s + 1) * FlagStride]) != _run)
-                && Interlocked.Exchange(ref _taken[(s + 1) * FlagStride], _run) != _run)
-                Slot(threadIndex, s, act);
-        }
-    }
-
-    /// <summary>The slot thread <paramref name="threadIndex"/> tries at its <paramref name="step"/>-th attempt: its
-    /// own first, then the others from the last down.</summary>
-    internal static int SlotOrder(int threadIndex, int slots, int step)
-    {
-        if (step == 0) return threadIndex;
-        int s = slots - step;   // slots - 1, slots - 2, ... 0, skipping the own one
-        return s <= threadIndex ? s - 1 : s;
-    }
-
-    private void Slot(int threadIndex, int slot, byte* act)
+    protected override void RunSlot(int threadIndex, int slot, byte* act)
     {
         var c = _ctx.Model.Config;
         int kvHeads = c.KvHeadCount, d = c.HeadDim, group = c.HeadsPerKvHead;
-        int kv0 = kvHeads / _slots * slot, kv1 = kv0 + kvHeads / _slots;
+        int kv0 = kvHeads / Slots * slot, kv1 = kv0 + kvHeads / Slots;
         var cache = _ctx.Cache;
         int sequence = _entry.Sequence, keyCount = _entry.Position + 1;
 

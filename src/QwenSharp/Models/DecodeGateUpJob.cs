@@ -16,29 +16,20 @@ namespace QwenSharp.Models;
 /// lines is a cross-die transfer. Here each thread reads back only what it wrote; the down projection reads the
 /// quantized row (about 3 KiB) as before. Same kernels, same order per element and per block, so the same bits.
 ///
-/// Slots are taken as in <see cref="DecodeAttentionJob"/> (own slot first, then the others' from the far end), so
-/// a late thread's share is done by whoever is there.</summary>
-internal sealed unsafe class DecodeGateUpJob : ComputeJob
+/// Slots are taken as <see cref="DecodeSlotJob"/> says (own slot first, then the others' from the far end), so a late
+/// thread's share is done by whoever is there.</summary>
+internal sealed unsafe class DecodeGateUpJob : DecodeSlotJob
 {
-    private const int FlagStride = 16;   // ints: 64 bytes, one cache line per flag
     private const int RowGranule = 16;   // slot edges on whole interleaved row groups
 
-    private readonly int _slots;
-    private readonly int[] _taken;       // per slot: the run that took it
     private readonly SlotBlocks _blocks;
     private WeightMatrix _gate, _up;
     private float* _gateOut, _upOut;
-    private ThreadInputs _inputs = null!;
     private byte* _output;
     private GgmlType _downType;
-    private int _blockSize, _blockBytes, _run;
+    private int _blockSize, _blockBytes;
 
-    public DecodeGateUpJob(int threads)
-    {
-        _slots = threads;
-        _taken = new int[(_slots + 1) * FlagStride];
-        _blocks = new SlotBlocks(threads);
-    }
+    public DecodeGateUpJob(int threads) : base(threads) => _blocks = new SlotBlocks(threads);
 
     /// <summary>Whether the block can run so: gate and up read one quantized input, their rows match, and every slot
     /// is at least one activation block of the down projection long (so a block straddles at most one edge).</summary>
@@ -56,30 +47,16 @@ internal sealed unsafe class DecodeGateUpJob : ComputeJob
     /// memory as the input (a thread writes it while another still reads the input).</param>
     public void Set(in WeightMatrix gate, float* gateOut, in WeightMatrix up, float* upOut, ThreadInputs inputs, GgmlType downType, byte* output)
     {
-        _gate = gate; _up = up; _gateOut = gateOut; _upOut = upOut; _inputs = inputs; _downType = downType; _output = output;
+        _gate = gate; _up = up; _gateOut = gateOut; _upOut = upOut; _downType = downType; _output = output;
         (_blockSize, _blockBytes) = GgmlTypeInfo.Block(VecDot.ActivationType(downType));
         _blocks.Reset();
-        _run++;
+        BeginSlots(inputs);
     }
 
-    protected internal override bool EveryThreadMustRun => false;
-
-    public override void Execute(int threadIndex, int threadCount)
-    {
-        byte* input = _inputs.Prepare(threadIndex);
-        for (int step = 0; step < _slots; step++)
-        {
-            int s = DecodeAttentionJob.SlotOrder(threadIndex, _slots, step);
-            if ((step == 0 || Volatile.Read(ref _taken[(s + 1) * FlagStride]) != _run)
-                && Interlocked.Exchange(ref _taken[(s + 1) * FlagStride], _run) != _run)
-                Slot(s, input);
-        }
-    }
-
-    private void Slot(int slot, byte* input)
+    protected override void RunSlot(int threadIndex, int slot, byte* input)
     {
         int rows = _gate.Rows, block = _blockSize;
-        var (a, b) = Slice(rows, slot, _slots, RowGranule);
+        var (a, b) = Slice(rows, slot, Slots, RowGranule);
         VecDot.MatMulRows(_gate.Type, _gate.Layout, _gate.Data, _gate.Cols, a, b, input, 1, _gateOut, rows);
         VecDot.MatMulRows(_up.Type, _up.Layout, _up.Data, _up.Cols, a, b, input, 1, _upOut, rows);
         Finish(_blocks.LeftCut(slot, a, block));

@@ -91,7 +91,7 @@ public class DecodeAttentionJobTests
     {
         for (int t = 0; t < slots; t++)
         {
-            var order = Enumerable.Range(0, slots).Select(step => DecodeAttentionJob.SlotOrder(t, slots, step)).ToArray();
+            var order = Enumerable.Range(0, slots).Select(step => DecodeSlotJob.SlotOrder(t, slots, step)).ToArray();
             Assert.Equal(t, order[0]);
             Assert.Equal(Enumerable.Range(0, slots), order.OrderBy(s => s));
             // the others from the far end: a late thread's own slot is taken over last
