@@ -1,5 +1,4 @@
 using QwenSharp.Tensors;
-using QwenSharp.Tensors.Kernels;
 
 namespace QwenSharp.Models;
 
@@ -30,7 +29,7 @@ internal sealed unsafe class DecodeAttentionJob : DecodeSlotJob
     private int _layerIndex;
     private BatchEntry _entry;
     private byte* _woInput;
-    private int _blockSize, _blockBytes;
+    private int _blockSize;
 
     /// <param name="scratch">The context's general attention job, whose per-thread scores buffers this one borrows.</param>
     public DecodeAttentionJob(int threads, AttentionJob scratch) : base(threads)
@@ -64,7 +63,7 @@ internal sealed unsafe class DecodeAttentionJob : DecodeSlotJob
         _ctx = ctx; _layer = layer; _layerIndex = layerIndex; _entry = entry; _woInput = woInput;
         if (woInput != null)
         {
-            (_blockSize, _blockBytes) = GgmlTypeInfo.Block(VecDot.ActivationType(layer.Wo.Type));
+            _blockSize = GgmlTypeInfo.Block(VecDot.ActivationType(layer.Wo.Type)).BlockSize;
             _blocks.Reset();
         }
         BeginSlots(inputs);
@@ -109,9 +108,8 @@ internal sealed unsafe class DecodeAttentionJob : DecodeSlotJob
 
     private void QuantizeWoInput((int Start, int End) blocks)
     {
-        var (start, end) = blocks;
-        if (start < end)
-            KernelTable.BestActivation(_layer.Wo.Type)(_ctx.AttentionRow(0) + start, _woInput + (long)start / _blockSize * _blockBytes, end - start);
+        if (blocks.Start < blocks.End)
+            VecDot.QuantizeActivationBlocks(_layer.Wo.Type, _ctx.AttentionRow(0), blocks.Start, blocks.End, _woInput);
     }
 
     private static void MatVec(in WeightMatrix w, int rowStart, int rowEnd, byte* act, float* output) =>

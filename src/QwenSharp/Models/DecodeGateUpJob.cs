@@ -1,5 +1,4 @@
 using QwenSharp.Tensors;
-using QwenSharp.Tensors.Kernels;
 
 namespace QwenSharp.Models;
 
@@ -27,7 +26,7 @@ internal sealed unsafe class DecodeGateUpJob : DecodeSlotJob
     private float* _gateOut, _upOut;
     private byte* _output;
     private GgmlType _downType;
-    private int _blockSize, _blockBytes;
+    private int _blockSize;
 
     public DecodeGateUpJob(int threads) : base(threads) => _blocks = new SlotBlocks(threads);
 
@@ -48,7 +47,7 @@ internal sealed unsafe class DecodeGateUpJob : DecodeSlotJob
     public void Set(in WeightMatrix gate, float* gateOut, in WeightMatrix up, float* upOut, ThreadInputs inputs, GgmlType downType, byte* output)
     {
         _gate = gate; _up = up; _gateOut = gateOut; _upOut = upOut; _downType = downType; _output = output;
-        (_blockSize, _blockBytes) = GgmlTypeInfo.Block(VecDot.ActivationType(downType));
+        _blockSize = GgmlTypeInfo.Block(VecDot.ActivationType(downType)).BlockSize;
         _blocks.Reset();
         BeginSlots(inputs);
     }
@@ -67,9 +66,6 @@ internal sealed unsafe class DecodeGateUpJob : DecodeSlotJob
     /// <summary>silu(gate) ⊙ up over the rows [start, end) (whole activation blocks), quantized into their blocks.</summary>
     private void Finish((int Start, int End) blocks)
     {
-        var (start, end) = blocks;
-        if (start >= end) return;
-        Qwen2Context.SwiGlu(new Span<float>(_gateOut + start, end - start), new Span<float>(_upOut + start, end - start));
-        KernelTable.BestActivation(_downType)(_gateOut + start, _output + (long)start / _blockSize * _blockBytes, end - start);
+        if (blocks.Start < blocks.End) SwiGluQuantizeJob.Range(_gateOut, _upOut, blocks.Start, blocks.End, _downType, _output);
     }
 }

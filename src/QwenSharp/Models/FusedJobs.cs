@@ -28,11 +28,15 @@ internal sealed unsafe class NormQuantizeJob : ComputeJob
         int bytes = (int)VecDot.ActivationRowBytes(_weightType, _h), chunk = ChunkSize(_rows, threadCount, 4);
         while (Claim(_rows, chunk, out int start, out int end))
             for (int r = start; r < end; r++)
-            {
-                var xn = new Span<float>(_xn + (long)r * _h, _h);
-                Qwen2Context.RmsNormRow(new ReadOnlySpan<float>(_x + (long)r * _h, _h), _weight, _eps, xn);
-                VecDot.QuantizeActivation(_weightType, xn, new Span<byte>(_act + (long)r * bytes, bytes));
-            }
+                Row(_x + (long)r * _h, _weight, _eps, _h, _xn + (long)r * _h, _weightType, _act + (long)r * bytes);
+    }
+
+    /// <summary>One row: xn = RmsNorm(x) ⊙ weight (h floats), then act = xn quantized for weightType.</summary>
+    public static void Row(float* x, float[] weight, float eps, int h, float* xn, GgmlType weightType, byte* act)
+    {
+        var normed = new Span<float>(xn, h);
+        Qwen2Context.RmsNormRow(new ReadOnlySpan<float>(x, h), weight, eps, normed);
+        VecDot.QuantizeActivation(weightType, normed, new Span<byte>(act, (int)VecDot.ActivationRowBytes(weightType, h)));
     }
 }
 
@@ -56,11 +60,16 @@ internal sealed unsafe class SwiGluQuantizeJob : ComputeJob
         int bytes = (int)VecDot.ActivationRowBytes(_weightType, _f), chunk = ChunkSize(_rows, threadCount, 4);
         while (Claim(_rows, chunk, out int start, out int end))
             for (int r = start; r < end; r++)
-            {
-                var gate = new Span<float>(_gate + (long)r * _f, _f);
-                Qwen2Context.SwiGlu(gate, new Span<float>(_up + (long)r * _f, _f));
-                VecDot.QuantizeActivation(_weightType, gate, new Span<byte>(_act + (long)r * bytes, bytes));
-            }
+                Range(_gate + (long)r * _f, _up + (long)r * _f, 0, _f, _weightType, _act + (long)r * bytes);
+    }
+
+    /// <summary>gate[i] = silu(gate[i]) · up[i] for i in [start, end) (whole activation blocks of weightType), and
+    /// those blocks quantized into their place in the row at act.</summary>
+    public static void Range(float* gate, float* up, int start, int end, GgmlType weightType, byte* act)
+    {
+        var g = new Span<float>(gate + start, end - start);
+        Qwen2Context.SwiGlu(g, new Span<float>(up + start, end - start));
+        VecDot.QuantizeActivationBlocks(weightType, gate, start, end, act);
     }
 }
 

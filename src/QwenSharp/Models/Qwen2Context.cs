@@ -72,14 +72,6 @@ public sealed unsafe partial class Qwen2Context : IDisposable
     /// <summary>Layers run through <see cref="DecodeAttentionJob"/> so far.</summary>
     internal long FusedAttentionRuns { get; private set; }
 
-    /// <summary>In the fused single-entry jobs each thread norms and quantizes the layer input itself
-    /// (<see cref="ThreadInputs"/>); false: the calling thread does it before the run (tests hold one against the other).</summary>
-    internal bool FusedDecodeNorm { get; set; } = true;
-
-    /// <summary>Single-entry steps quantize the attention output for Wo inside <see cref="DecodeAttentionJob"/>, each
-    /// slot its own heads; false: the calling thread quantizes the row (tests hold one against the other).</summary>
-    internal bool FusedDecodeWoInput { get; set; } = true;
-
     /// <summary>Layers whose Wo input <see cref="DecodeAttentionJob"/> quantized so far.</summary>
     internal long FusedWoInputRuns { get; private set; }
 

@@ -62,9 +62,8 @@ public sealed unsafe partial class Qwen2Context
             if (n == 1 && FusedDecodeAttention && DecodeAttentionJob.Fits(_c, layer, Pool.ThreadCount))
             {
                 // one entry: (the norm,) q/k/v, RoPE, cache and attention per KV head, in one job (DecodeAttentionJob.cs)
-                JobInputs(layer.AttnNorm, n, layer.Wq.Type);
-                t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
-                if (FusedDecodeWoInput && DecodeAttentionJob.QuantizesWoInput(_c, layer, Pool.ThreadCount)) woInput = _decodeAct;
+                _threadInputs.Set(_x, layer.AttnNorm, _c.RmsNormEps, layer.Wq.Type);
+                if (DecodeAttentionJob.QuantizesWoInput(_c, layer, Pool.ThreadCount)) woInput = _decodeAct;
                 _decodeAttention.Set(this, layer, l, batch[0], _threadInputs, woInput);
                 Pool.Run(_decodeAttention);
                 FusedAttentionRuns++;
@@ -85,13 +84,8 @@ public sealed unsafe partial class Qwen2Context
                 Pool.Run(_attention);
                 t = ForwardProfile.Stop(ForwardProfile.Phase.Attention, t);
             }
-            if (woInput != null)
-            {
-                _matMul.Set(layer.Wo, woInput, n, _xn);
-                Pool.Run(_matMul);
-                t = ForwardProfile.Stop(ForwardProfile.Phase.MatMulO, t);
-            }
-            else t = MatMul(layer.Wo, _attn, n, _xn, ForwardProfile.Phase.MatMulO, t);
+            t = woInput != null ? MatMulQuantized(layer.Wo, woInput, n, _xn, ForwardProfile.Phase.MatMulO, t)
+                                : MatMul(layer.Wo, _attn, n, _xn, ForwardProfile.Phase.MatMulO, t);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
             t = ForwardProfile.Stop(ForwardProfile.Phase.Residual, t);
 
@@ -107,8 +101,7 @@ public sealed unsafe partial class Qwen2Context
             if (n == 1 && FusedDecodeGateUp && DecodeGateUpJob.Fits(layer, Pool.ThreadCount))
             {
                 // one entry: (the norm,) gate, up, SwiGLU and quantization, each thread on its own rows (DecodeGateUpJob.cs)
-                JobInputs(layer.FfnNorm, n, layer.WGate.Type);
-                t = ForwardProfile.Stop(ForwardProfile.Phase.Norm, t);
+                _threadInputs.Set(_x, layer.FfnNorm, _c.RmsNormEps, layer.WGate.Type);
                 _decodeGateUp.Set(layer.WGate, _gate, layer.WUp, _up, _threadInputs, layer.WDown.Type, _decodeAct);
                 Pool.Run(_decodeGateUp);
                 FusedGateUpRuns++;
@@ -124,9 +117,7 @@ public sealed unsafe partial class Qwen2Context
                 RunRows(_swiGlu, n);
                 t = ForwardProfile.Stop(ForwardProfile.Phase.SwiGlu, t);
             }
-            _matMul.Set(layer.WDown, downInput, n, _xn);
-            Pool.Run(_matMul);
-            t = ForwardProfile.Stop(ForwardProfile.Phase.MatMulDown, t);
+            t = MatMulQuantized(layer.WDown, downInput, n, _xn, ForwardProfile.Phase.MatMulDown, t);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * h), new ReadOnlySpan<float>(_xn, n * h), new Span<float>(_x, n * h));
             t = ForwardProfile.Stop(ForwardProfile.Phase.Residual, t);
         }
@@ -151,7 +142,13 @@ public sealed unsafe partial class Qwen2Context
         _quantize.Set(weight.Type, input, weight.Cols, n, _act);
         RunRows(_quantize, n);
         t = ForwardProfile.Stop(ForwardProfile.Phase.Quantize, t);
-        _matMul.Set(weight, _act, n, output);
+        return MatMulQuantized(weight, _act, n, output, phase, t);
+    }
+
+    /// <summary>output[b, :] = W · input[b, :] for b in [0, n), the inputs already quantized to W's dot type in act.</summary>
+    private long MatMulQuantized(in WeightMatrix weight, byte* act, int n, float* output, ForwardProfile.Phase phase, long t)
+    {
+        _matMul.Set(weight, act, n, output);
         Pool.Run(_matMul);
         return ForwardProfile.Stop(phase, t);
     }
@@ -161,19 +158,6 @@ public sealed unsafe partial class Qwen2Context
     {
         _normQuantize.Set(_x, weight, _c.RmsNormEps, _c.HiddenSize, n, _xn, weightType, _act);
         RunRows(_normQuantize, n);
-    }
-
-    /// <summary>The input of a fused single-entry job: each pool thread norms and quantizes _x itself at the start of
-    /// its part (<see cref="ThreadInputs"/>), or, with <see cref="FusedDecodeNorm"/> off, the calling thread does it
-    /// once before the run.</summary>
-    private void JobInputs(float[] normWeight, int n, GgmlType weightType)
-    {
-        if (FusedDecodeNorm) _threadInputs.SetPerThread(_x, normWeight, _c.RmsNormEps, weightType);
-        else
-        {
-            NormQuantize(normWeight, n, weightType);
-            _threadInputs.SetShared(_act);
-        }
     }
 
     /// <summary>Weights that read the same input (quantized in _act by the step before) as one job, when they share

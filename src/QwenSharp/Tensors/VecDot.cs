@@ -31,6 +31,16 @@ public static unsafe class VecDot
     public static void QuantizeActivation(GgmlType weightType, ReadOnlySpan<float> x, Span<byte> dst) =>
         QuantizeActivation(weightType, x, dst, KernelPaths.Best);
 
+    /// <summary>The activation blocks covering x[start, end) (start and end on block edges) quantized for weightType
+    /// into their place in the row at dst: each block depends only on its own elements, so this is that part of the
+    /// whole row's <see cref="QuantizeActivation(GgmlType, ReadOnlySpan{float}, Span{byte})"/>, bit for bit.</summary>
+    internal static void QuantizeActivationBlocks(GgmlType weightType, float* x, int start, int end, byte* dst)
+    {
+        var type = ActivationType(weightType);
+        QuantizeActivation(weightType, new ReadOnlySpan<float>(x + start, end - start),
+            new Span<byte>(dst + GgmlTypeInfo.RowBytes(type, start), (int)GgmlTypeInfo.RowBytes(type, end - start)));
+    }
+
     internal static void QuantizeActivation(GgmlType weightType, ReadOnlySpan<float> x, Span<byte> dst, KernelPath path)
     {
         long bytes = ActivationRowBytes(weightType, x.Length);

@@ -4,8 +4,7 @@ using QwenSharp.Tensors;
 namespace QwenSharp.Tests.Models;
 
 /// <summary>Each pool thread's own normed and quantized input row (ThreadInputs) is the row the calling thread makes
-/// (RMSNorm, then the weight type's activation quantization), in a buffer of its own; in shared mode every thread gets
-/// the one row it was given.</summary>
+/// (RMSNorm, then the weight type's activation quantization), in a buffer of its own.</summary>
 public class ThreadInputsTests
 {
     [Theory]
@@ -28,18 +27,13 @@ public class ThreadInputsTests
         var inputs = new ThreadInputs(threads, h);
         fixed (float* px = x)
         {
-            inputs.SetPerThread(px, weight, 1e-6f, type);
+            inputs.Set(px, weight, 1e-6f, type);
             var rows = new HashSet<nint>();
             for (int t = 0; t < threads; t++)
             {
                 byte* act = inputs.Prepare(t);
                 Assert.True(rows.Add((nint)act), $"thread {t} shares a buffer");
                 Assert.Equal(expected, new ReadOnlySpan<byte>(act, expected.Length).ToArray());
-            }
-            fixed (byte* shared = expected)
-            {
-                inputs.SetShared(shared);
-                for (int t = 0; t < threads; t++) Assert.True(inputs.Prepare(t) == shared);
             }
         }
     }
