@@ -64,6 +64,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
     private readonly DecodeAttentionJob _decodeAttention;
     private readonly DecodeGateUpJob _decodeGateUp;
     private readonly ThreadInputs _threadInputs;
+    private readonly DecodeLayerPlan[] _decodePlan;   // per layer: which single-entry jobs its shapes and the threads allow
 
     /// <summary>Single-entry steps run each layer's attention block as one job (<see cref="DecodeAttentionJob"/>);
     /// false sends them through the general three-step path, for tests that hold one against the other.</summary>
@@ -119,6 +120,14 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         _decodeAttention = new DecodeAttentionJob(Pool.ThreadCount, _attention);
         _decodeGateUp = new DecodeGateUpJob(Pool.ThreadCount);
         _threadInputs = new ThreadInputs(Pool.ThreadCount, h);
+        _decodePlan = new DecodeLayerPlan[_c.LayerCount];
+        for (int l = 0; l < _c.LayerCount; l++)
+        {
+            var layer = model.Weights.Layers[l];
+            bool attention = DecodeAttentionJob.Fits(_c, layer, Pool.ThreadCount);
+            _decodePlan[l] = new DecodeLayerPlan(attention, attention && DecodeAttentionJob.QuantizesWoInput(_c, layer, Pool.ThreadCount),
+                                                 layer.Moe == null && DecodeGateUpJob.Fits(layer, Pool.ThreadCount));
+        }
     }
 
     /// <summary>Number of logit rows the last <see cref="Decode"/> produced.</summary>
@@ -145,3 +154,7 @@ public sealed unsafe partial class Qwen2Context
     internal float* KeyRow(int b) => _k + (long)b * _c.KvDim;
     internal float* ValueRow(int b) => _v + (long)b * _c.KvDim;
 }
+
+/// <summary>Which single-entry decode jobs a layer can take (decided once, from its shapes and the thread count):
+/// the attention job, with it the Wo-input quantization, and the gate/up job.</summary>
+internal readonly record struct DecodeLayerPlan(bool Attention, bool WoInput, bool GateUp);

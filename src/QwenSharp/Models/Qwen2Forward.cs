@@ -59,11 +59,12 @@ public sealed unsafe partial class Qwen2Context
 
             // attention block
             byte* woInput = null;   // Wo's input when the attention job quantized it
-            if (n == 1 && FusedDecodeAttention && DecodeAttentionJob.Fits(_c, layer, Pool.ThreadCount))
+            var plan = _decodePlan[l];
+            if (n == 1 && FusedDecodeAttention && plan.Attention)
             {
                 // one entry: (the norm,) q/k/v, RoPE, cache and attention per KV head, in one job (DecodeAttentionJob.cs)
                 _threadInputs.Set(_x, layer.AttnNorm, _c.RmsNormEps, layer.Wq.Type);
-                if (DecodeAttentionJob.QuantizesWoInput(_c, layer, Pool.ThreadCount)) woInput = _decodeAct;
+                if (plan.WoInput) woInput = _decodeAct;
                 _decodeAttention.Set(this, layer, l, batch[0], _threadInputs, woInput);
                 Pool.Run(_decodeAttention);
                 FusedAttentionRuns++;
@@ -98,7 +99,7 @@ public sealed unsafe partial class Qwen2Context
                 continue;
             }
             byte* downInput = _act;
-            if (n == 1 && FusedDecodeGateUp && DecodeGateUpJob.Fits(layer, Pool.ThreadCount))
+            if (n == 1 && FusedDecodeGateUp && plan.GateUp)
             {
                 // one entry: (the norm,) gate, up, SwiGLU and quantization, each thread on its own rows (DecodeGateUpJob.cs)
                 _threadInputs.Set(_x, layer.FfnNorm, _c.RmsNormEps, layer.WGate.Type);
