@@ -116,7 +116,7 @@ internal static class DecodeTraceBenchmark
     }
 
     /// <summary>One-way latency of a cache line bounced between two threads (best of three rounds of 20,000).</summary>
-    private static double PingPongNanoseconds()
+    internal static double PingPongNanoseconds()
     {
         var line = new long[32];
         const int Trips = 20_000;
