@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using QwenSharp.Cli.Bench;
 using QwenSharp.Formats;
 using QwenSharp.Tensors;
@@ -114,18 +113,8 @@ internal static unsafe class RunSizeBenchmark
                 VecDot.MatMulRows(Type, WeightLayout.Interleaved8, matrix, N, start, end, Activation, 1, Output + First, Rows);
                 return;
             }
-            // the probe's loop: four lines per step, no software prefetch
-            byte* p = matrix + start * RowBytes;
-            long length = (end - start) * RowBytes & ~255L;
-            var a0 = Vector256<ulong>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
-            for (long i = 0; i < length; i += 256)
-            {
-                a0 += Vector256.Load((ulong*)(p + i)) + Vector256.Load((ulong*)(p + i + 32));
-                a1 += Vector256.Load((ulong*)(p + i + 64)) + Vector256.Load((ulong*)(p + i + 96));
-                a2 += Vector256.Load((ulong*)(p + i + 128)) + Vector256.Load((ulong*)(p + i + 160));
-                a3 += Vector256.Load((ulong*)(p + i + 192)) + Vector256.Load((ulong*)(p + i + 224));
-            }
-            _sink[(threadIndex % 16) * 8] += Vector256.Sum(a0 + a1 + a2 + a3);
+            // the bandwidth probe's own sum (four lines per step, no software prefetch)
+            _sink[(threadIndex % 16) * 8] += MemoryBandwidth.Sum(new ReadOnlySpan<ulong>(matrix + start * RowBytes, (int)((end - start) * RowBytes / sizeof(ulong))));
         }
     }
 }
