@@ -5,66 +5,92 @@ namespace QwenSharp.Tests.Tensors;
 /// <summary>The decode prefetch-distance tuner against simulated step times (its own instance, not the process's).</summary>
 public class PrefetchDistanceTunerTests
 {
-    /// <summary>Runs <paramref name="epochs"/> epochs of single-entry steps whose time is cost(distance), times a
-    /// seeded noise of ±noise; returns the distance after each epoch.</summary>
-    private static List<int> Run(PrefetchDistanceTuner tuner, int epochs, Func<int, double> cost, double noise, int seed)
+    private static readonly PrefetchDistanceTuner.Setting NearWithSecond = new(PrefetchDistanceTuner.Near, true),
+        FarWithSecond = new(PrefetchDistanceTuner.Far, true), NearAlone = new(PrefetchDistanceTuner.Near, false);
+
+    /// <summary>Runs <paramref name="epochs"/> epochs of single-entry steps whose time is cost(setting), times a
+    /// seeded noise of ±noise; returns the setting after each epoch.</summary>
+    private static List<PrefetchDistanceTuner.Setting> Run(PrefetchDistanceTuner tuner, int epochs, Func<PrefetchDistanceTuner.Setting, double> cost,
+                                                           double noise, int seed)
     {
         var rng = new Random(seed);
-        var after = new List<int>();
+        var after = new List<PrefetchDistanceTuner.Setting>();
         for (int s = 0; s < epochs * PrefetchDistanceTuner.Epoch; s++)
         {
-            Assert.True(tuner.Begin(1, out int distance));
-            tuner.End((long)(cost(distance) * (1 + noise * (2 * rng.NextDouble() - 1))));
+            Assert.True(tuner.Begin(1, out var setting));
+            tuner.End((long)(cost(setting) * (1 + noise * (2 * rng.NextDouble() - 1))));
             if ((s + 1) % PrefetchDistanceTuner.Epoch == 0) after.Add(tuner.Current);
         }
         return after;
     }
 
     [Fact]
-    public void MovesToTheFasterDistanceAndBackWhenThatChanges()
+    public void MovesToTheFasterSettingAndOnWhenThatChanges()
     {
         var tuner = new PrefetchDistanceTuner();
-        Assert.Equal(PrefetchDistanceTuner.Near, tuner.Current);
-        // as on a free bus: 8 KiB ahead 5 % faster
-        var free = Run(tuner, 20, d => d == PrefetchDistanceTuner.Far ? 95_000 : 100_000, 0.02, seed: 1);
-        int moved = free.IndexOf(PrefetchDistanceTuner.Far);
-        Assert.InRange(moved, 0, 9);
-        Assert.All(free.Skip(moved), d => Assert.Equal(PrefetchDistanceTuner.Far, d));
-        // as on a busy bus: 8 KiB ahead 3 % slower
-        var busy = Run(tuner, 40, d => d == PrefetchDistanceTuner.Far ? 103_000 : 100_000, 0.02, seed: 2);
-        int back = busy.IndexOf(PrefetchDistanceTuner.Near);
-        Assert.InRange(back, 0, 19);
-        Assert.All(busy.Skip(back), d => Assert.Equal(PrefetchDistanceTuner.Near, d));
+        Assert.Equal(NearWithSecond, tuner.Current);
+        // as on a free bus: 8 KiB ahead with the second prefetch 5 % faster than the three others
+        var free = Run(tuner, 30, s => s == FarWithSecond ? 95_000 : 100_000, 0.02, seed: 1);
+        int moved = free.IndexOf(FarWithSecond);
+        Assert.InRange(moved, 0, 14);   // each other setting is tried every third epoch
+        Assert.All(free.Skip(moved), s => Assert.Equal(FarWithSecond, s));
+        // as on a busy bus: 4 KiB ahead without the second 3 % faster than the rest
+        var busy = Run(tuner, 60, s => s == NearAlone ? 97_000 : 100_000, 0.02, seed: 2);
+        int back = busy.IndexOf(NearAlone);
+        Assert.InRange(back, 0, 29);
+        Assert.All(busy.Skip(back), s => Assert.Equal(NearAlone, s));
     }
 
     [Fact]
     public void NoiseAloneDoesNotMoveIt()
     {
-        // the other distance 3 % slower, each step ±3 %: a thousand epochs (32,000 steps) without a move
+        // every other setting 3 % slower, each step ±3 %: a thousand epochs (32,000 steps) without a move
         var tuner = new PrefetchDistanceTuner();
-        var after = Run(tuner, 1000, d => d == PrefetchDistanceTuner.Far ? 103_000 : 100_000, 0.03, seed: 3);
-        Assert.All(after, d => Assert.Equal(PrefetchDistanceTuner.Near, d));
-        // equal distances: a move costs nothing then, but noise should seldom cause one
-        after = Run(tuner, 1000, d => 100_000, 0.03, seed: 4);
+        var after = Run(tuner, 1000, s => s == NearWithSecond ? 100_000 : 103_000, 0.03, seed: 3);
+        Assert.All(after, s => Assert.Equal(NearWithSecond, s));
+        // equal settings: a move costs nothing then, but noise should seldom cause one
+        after = Run(tuner, 1000, s => 100_000, 0.03, seed: 4);
         int moves = after.Zip(after.Skip(1)).Count(p => p.First != p.Second);
         Assert.True(moves <= 50, $"{moves} moves in 1000 epochs");
     }
 
     [Fact]
-    public void EachEpochTriesTheOtherDistanceOnItsLastStepsOnly()
+    public void EachEpochTriesTheNextOtherSettingOnItsLastStepsOnly()
     {
         var tuner = new PrefetchDistanceTuner();
-        var used = new List<int>();
-        for (int s = 0; s < 2 * PrefetchDistanceTuner.Epoch; s++)
+        int others = PrefetchDistanceTuner.Settings.Length - 1;
+        var used = new List<PrefetchDistanceTuner.Setting>();
+        for (int s = 0; s < 2 * others * PrefetchDistanceTuner.Epoch; s++)
         {
-            // (the distance also goes into Block32Rows.PrefetchAhead, which other tests' decodes set too)
-            Assert.True(tuner.Begin(1, out int distance));
-            used.Add(distance);
+            // (the setting also goes into Block32Rows' statics, which other tests' decodes set too)
+            Assert.True(tuner.Begin(1, out var setting));
+            used.Add(setting);
             tuner.End(1000);   // equal times: no move
         }
         for (int s = 0; s < used.Count; s++)
-            Assert.Equal(s % PrefetchDistanceTuner.Epoch >= PrefetchDistanceTuner.Epoch - PrefetchDistanceTuner.Trial
-                ? PrefetchDistanceTuner.Far : PrefetchDistanceTuner.Near, used[s]);
+        {
+            int epoch = s / PrefetchDistanceTuner.Epoch;
+            bool trial = s % PrefetchDistanceTuner.Epoch >= PrefetchDistanceTuner.Epoch - PrefetchDistanceTuner.Trial;
+            Assert.Equal(trial ? PrefetchDistanceTuner.Settings[1 + epoch % others] : PrefetchDistanceTuner.Settings[0], used[s]);
+        }
+    }
+
+    [Fact]
+    public void ATunerOverSomeSettingsUsesOnlyThose()
+    {
+        // the tuner before the second prefetch was tuned too: 4 or 8 KiB, always with it
+        var tuner = new PrefetchDistanceTuner([0, 1]);
+        var seen = new HashSet<PrefetchDistanceTuner.Setting>();
+        var rng = new Random(5);
+        for (int s = 0; s < 200 * PrefetchDistanceTuner.Epoch; s++)
+        {
+            Assert.True(tuner.Begin(1, out var setting));
+            seen.Add(setting);
+            // without the second prefetch would be faster, but it is not among the choices
+            tuner.End(setting.Second ? 100_000 + rng.Next(5000) : 50_000);
+        }
+        Assert.Equal(new[] { NearWithSecond, FarWithSecond }.ToHashSet(), seen);
+        Assert.Throws<ArgumentException>(() => new PrefetchDistanceTuner([2]));
     }
 
     [Fact]

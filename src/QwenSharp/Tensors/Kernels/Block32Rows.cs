@@ -68,12 +68,21 @@ internal static unsafe class Block32Rows
     /// free, yet moving it to 8 KB cost 5-8 % whenever the bus was busy (other tenants): the read bandwidth there flips
     /// between about 45 and 82 GB/s for two threads. A second prefetch into L2, 4 KB further, gives about 1.0 while
     /// the bus is busy (0.98-1.01) and gains while it is free: tg64 in one process, alternating rounds, per-run medians
-    /// q4_0 0.99-1.20, q6_k 1.01-1.25, q4_k_m 0.98-1.16, q8_0 0.99-1.16 (Tensors/README.md). A constant: nothing
-    /// switches it, and so the second prefetch costs no load or branch.</summary>
+    /// q4_0 0.99-1.20, q6_k 1.01-1.25, q4_k_m 0.98-1.16, q8_0 0.99-1.16 (Tensors/README.md). Whether it runs is
+    /// <see cref="FarOffset"/>'s business.</summary>
     internal const int PrefetchFar = 4096;
 
+    /// <summary>Where the second decode prefetch of a line lands, past the first: <see cref="PrefetchFar"/>, or 0 to
+    /// leave it out (it then falls on the first's line, which costs an issue slot but no memory traffic; a branch
+    /// instead cost the Q4_0 kernel 5-7 % hot, a field load per line about nothing). Decode steps choose it with the
+    /// distance (<see cref="PrefetchDistanceTuner"/>): on this project's Zen 5 machine (2026-11-28, session 18; tg128,
+    /// rounds alternating, with and without it, pairs classed by a cache-line ping-pong) leaving it out gained 2-5 %
+    /// of a token with both vCPUs on one CCD (q4_0 1.045, q6_k 1.023, q4_k_m 1.021-1.048) and lost up to 3 % with
+    /// them on two (q4_0 1.000, q6_k 0.987, q4_k_m 0.970); q8_0 lost 9-13 % in both states.</summary>
+    internal static int FarOffset = PrefetchFar;
+
     /// <summary>The decode prefetch of one line <paramref name="p"/> (already <see cref="PrefetchAhead"/> ahead), and
-    /// <see cref="PrefetchFar"/> further on, both prefetchnta: a decode step reads each weight once and not again
+    /// <see cref="FarOffset"/> further on, both prefetchnta: a decode step reads each weight once and not again
     /// until the next token, by which time some 300 MB have passed through the caches. On this project's Zen 5
     /// machine (2026-11-28; prefetcht0 here and prefetcht1 further on before), tg128 in one process, rounds of both
     /// alternating, each round classed by its own bandwidth probes: q4_0 1.013 with the bus busy (39 rounds) and 1.039
@@ -84,7 +93,7 @@ internal static unsafe class Block32Rows
     internal static void PrefetchLine(byte* p)
     {
         Sse.PrefetchNonTemporal(p);
-        Sse.PrefetchNonTemporal(p + PrefetchFar);
+        Sse.PrefetchNonTemporal(p + FarOffset);
     }
 
     private const int BlockBytes = 34;   // Q8_0 weights and activations alike

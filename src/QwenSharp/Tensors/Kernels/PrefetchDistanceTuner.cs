@@ -1,28 +1,42 @@
 namespace QwenSharp.Tensors.Kernels;
 
-/// <summary>Chooses <see cref="Block32Rows.PrefetchAhead"/> for decode steps while they run: 4 KiB or 8 KiB, whichever
-/// the steps themselves show to be faster now. Why at run time: on this project's Zen 5 machine the memory bus is
-/// shared with other tenants and flips from minute to minute between about 45 and 82 GB/s for two threads, and 8 KiB
-/// gains 4-5 % of a token while it is free yet loses about 3 % while it is busy (tg128, one process, rounds classed by
-/// their own bandwidth probes: q4_0 1.049 / 0.973, q6_k 1.037 / 0.968; Tensors/README.md).
+/// <summary>Chooses how decode steps prefetch their weights while they run: <see cref="Block32Rows.PrefetchAhead"/> 4 KiB
+/// or 8 KiB, with or without the second prefetch <see cref="Block32Rows.PrefetchFar"/> further on
+/// (<see cref="Block32Rows.FarOffset"/>), whichever the steps themselves show to be faster now. Why at run time: on
+/// this project's Zen 5 machine the memory bus is shared with other tenants and flips from minute to minute between
+/// about 45 and 82 GB/s for two threads, and no one setting is best in both states: 8 KiB gains 4-5 % of a token while
+/// it is free yet loses about 3 % while it is busy (tg128, one process, rounds classed by their own bandwidth probes:
+/// q4_0 1.049 / 0.973, q6_k 1.037 / 0.968), and leaving out the second prefetch gained 2-5 % on a busy bus (one
+/// CCD) but lost up to 3 % on a free one (two CCDs), except for q8_0, which needs it in both (Tensors/README.md).
 ///
 /// How: single-entry decode steps are counted in epochs of <see cref="Epoch"/>. The last <see cref="Trial"/> steps of
-/// an epoch run at the other distance, the <see cref="Trial"/> before them at the current one, and the ratio of their
-/// times feeds a moving average; when it falls below <see cref="SwitchBelow"/> the other distance becomes the current
-/// one. A step costs the same whichever distance it reads with (prefetches never change a result), so this only moves
-/// time. Exploring runs 2 steps in 32 at the other distance: while the bus is busy, 2/32 of the ~3 % such a step loses.
+/// an epoch run with a challenger (the settings other than the current one, in turn, one per epoch), the
+/// <see cref="Trial"/> before them with the current one, and the ratio of their times feeds that challenger's moving
+/// average; when it falls below <see cref="SwitchBelow"/> the challenger becomes the current setting (and every average
+/// starts again). A step computes the same whichever setting it reads with (prefetches never change a result), so this
+/// only moves time. Exploring runs 2 steps in 32 with another setting: at worst 2/32 of what such a step loses.
 /// Steps of other batch sizes are not timed, and neither is a step that overlaps another context's (the timings would
 /// measure each other): a step only takes part when it finds the tuner free (one compare-exchange, no lock).
 ///
-/// Measured (2026-11-28, q4_0 0.5B, tg128 in one process, rounds of the tuner and of a fixed 4 KiB alternating, each
-/// pair classed by its own bandwidth probes): 0.998 while the bus was busy (138 pairs), 1.038 while it was free (46);
-/// the tuner was at 8 KiB after 57 of its 206 rounds. A fixed 8 KiB: 0.973 and 1.049. q6_k: 0.993 busy (19), 1.018
-/// free (171), at 8 KiB after 186 of 236 rounds; q8_0: 1.001 busy (10), 0.995 free (83), at 4 KiB after 137 of
-/// 138 (8 KiB did not pay for it then); f16 (whose kernels read the same distance; tg64): 0.998 busy (35), 1.049
-/// free (83), at 8 KiB after 115 of 142.</summary>
+/// Measured, distance only (2026-11-28, q4_0 0.5B, tg128 in one process, rounds of the tuner and of a fixed 4 KiB
+/// alternating, each pair classed by its own bandwidth probes): 0.998 while the bus was busy (138 pairs), 1.038 while
+/// it was free (46); the tuner was at 8 KiB after 57 of its 206 rounds. A fixed 8 KiB: 0.973 and 1.049. q6_k: 0.993
+/// busy (19), 1.018 free (171); q8_0: 1.001 busy (10), 0.995 free (83); f16 (whose kernels read the same distance;
+/// tg64): 0.998 busy (35), 1.049 free (83). With the second prefetch tuned too, against this tuner over the distance
+/// alone (2026-11-28, session 18, 13:09-13:17 UTC, same harness, pairs classed by a cache-line ping-pong): one CCD
+/// q4_0 1.042 (25 pairs), q6_k 1.039 (23), q4_k_m 1.035 (18), q8_0 1.001 (18); two CCDs 1.000 (23), 1.006 (25),
+/// 0.991 (30), 0.993 (22). q8_0 kept the second prefetch after 36 of its 40 rounds; q4_0 left it out after 35 of 48.</summary>
 internal sealed class PrefetchDistanceTuner
 {
     public const int Near = 4096, Far = 8192;
+
+    /// <summary>One way for decode kernels to prefetch: the first prefetch <see cref="Ahead"/> bytes ahead, and the
+    /// second <see cref="Block32Rows.PrefetchFar"/> further on when <see cref="Second"/>.</summary>
+    public readonly record struct Setting(int Ahead, bool Second);
+
+    /// <summary>What the tuner chooses between; the first is where it starts, and what batches read with.</summary>
+    public static readonly Setting[] Settings = [new(Near, true), new(Far, true), new(Near, false), new(Far, false)];
+
     public const int Epoch = 32, Trial = 2;
     /// <summary>Weight of the newest epoch's ratio in the moving average.</summary>
     public const double Alpha = 0.3;
@@ -32,38 +46,58 @@ internal sealed class PrefetchDistanceTuner
     /// distances and never in 1000 with the other 3 % slower (PrefetchDistanceTunerTests).</summary>
     public const double SwitchBelow = 0.985;
 
-    /// <summary>The one tuner of the process (the distance is one static): used by every context's decode.</summary>
-    public static readonly PrefetchDistanceTuner Shared = new();
+    /// <summary>The tuner of the process (the setting is one static): used by every context's decode. Settable for
+    /// benchmarks that compare tuners.</summary>
+    public static PrefetchDistanceTuner Shared { get; internal set; } = new();
 
+    private readonly int[] _choices;   // indices into Settings this tuner may use
+    private readonly double[] _average;   // per choice: moving average of its trial / current time ratio
     private int _busy;   // 1 while a timed step runs
-    private int _current = Near, _step;
+    private int _current, _step, _epoch;
     private long _referenceTicks, _trialTicks;
-    private double _average = 1;
 
-    public int Current => _current;
-    public int Other => _current == Near ? Far : Near;
+    /// <summary>A tuner over all <see cref="Settings"/>.</summary>
+    public PrefetchDistanceTuner() : this(Enumerable.Range(0, Settings.Length).ToArray()) { }
 
-    /// <summary>Before a step of <paramref name="batch"/> entries: sets <see cref="Block32Rows.PrefetchAhead"/> for
-    /// it (a single entry: the tuner's distance; a batch: <see cref="Near"/>) and returns true when the tuner times it
-    /// (then <see cref="End"/> must follow).</summary>
+    /// <summary>A tuner over some of them (indices into <see cref="Settings"/>, at least two; the first is where it starts).</summary>
+    public PrefetchDistanceTuner(int[] choices)
+    {
+        if (choices.Length < 2) throw new ArgumentException("a tuner needs two settings to choose between", nameof(choices));
+        _choices = choices;
+        _average = new double[choices.Length];
+        Array.Fill(_average, 1.0);
+    }
+
+    public Setting Current => Settings[_choices[_current]];
+
+    /// <summary>The setting the last <see cref="Trial"/> steps of this epoch run with: the choices other than the
+    /// current one, in turn, one per epoch.</summary>
+    public Setting Challenger => Settings[_choices[ChallengerIndex]];
+
+    private int ChallengerIndex => (_current + 1 + _epoch % (_choices.Length - 1)) % _choices.Length;
+
+    /// <summary>Before a step of <paramref name="batch"/> entries: applies the setting for it (a single entry: the
+    /// tuner's; a batch: the first of <see cref="Settings"/>) and returns true when the tuner times it (then
+    /// <see cref="End"/> must follow).</summary>
     public bool Begin(int batch) => Begin(batch, out _);
 
-    /// <summary><see cref="Begin(int)"/>, also giving the distance the timed step reads with.</summary>
-    public bool Begin(int batch, out int distance)
+    /// <summary><see cref="Begin(int)"/>, also giving the setting the timed step reads with.</summary>
+    public bool Begin(int batch, out Setting setting)
     {
-        distance = 0;
+        setting = default;
         if (batch != 1)
         {
-            // prompts and several sequences at once: the distance they were measured with (none of the A/Bs above)
-            Block32Rows.PrefetchAhead = Near;
+            // prompts and several sequences at once: what their kernels were measured with (none of the A/Bs above)
+            Apply(Settings[0]);
             return false;
         }
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
-            Block32Rows.PrefetchAhead = _current;
+            Apply(Current);
             return false;
         }
-        Block32Rows.PrefetchAhead = distance = _step % Epoch >= Epoch - Trial ? Other : _current;
+        setting = _step % Epoch >= Epoch - Trial ? Challenger : Current;
+        Apply(setting);
         return true;
     }
 
@@ -78,19 +112,27 @@ internal sealed class PrefetchDistanceTuner
             if (++_step % Epoch != 0) return;
             if (_referenceTicks > 0 && _trialTicks > 0)
             {
-                _average = (1 - Alpha) * _average + Alpha * ((double)_trialTicks / _referenceTicks);
-                if (_average < SwitchBelow)
+                int challenger = ChallengerIndex;
+                _average[challenger] = (1 - Alpha) * _average[challenger] + Alpha * ((double)_trialTicks / _referenceTicks);
+                if (_average[challenger] < SwitchBelow)
                 {
-                    _current = Other;
-                    _average = 1;
+                    _current = challenger;
+                    Array.Fill(_average, 1.0);
                 }
             }
+            _epoch++;
             _referenceTicks = _trialTicks = 0;
         }
         finally
         {
-            Block32Rows.PrefetchAhead = _current;
+            Apply(Current);
             Volatile.Write(ref _busy, 0);
         }
+    }
+
+    private static void Apply(Setting setting)
+    {
+        Block32Rows.PrefetchAhead = setting.Ahead;
+        Block32Rows.FarOffset = setting.Second ? Block32Rows.PrefetchFar : 0;
     }
 }
