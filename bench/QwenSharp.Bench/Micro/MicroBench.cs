@@ -12,7 +12,7 @@ internal static class MicroBench
         ("matvec-cpu", "batch-1 MatMulRows, one thread's CPU time, decode kernel vs single-row path (QWEN_BENCH_MATVEC_TYPES=q4_0,f16,...)", DecodeMatVecCpuTimeBenchmark.MatVecThreadCpuTime),
         ("smallbatch", "MatMulRows at small batches, small-batch kernel vs tiles, thread CPU time (QWEN_BENCH_SMALLBATCH_TYPES, _BATCHES)", SmallBatchMatMulBenchmark.SmallBatchMilliseconds),
         ("stream", "batch-1 matvec vs the bandwidth probe's streaming sum over 1 GiB from DRAM, one and two threads (QWEN_BENCH_STREAM_TYPES=q8_0,q4_0)", StreamVsMatVecBenchmark.Run),
-        ("runs", "batch-1 matvecs as a decode step's short pool runs (one per matrix of 1024..65536 rows, cold from DRAM) against a streaming sum over the same runs (QWEN_BENCH_RUNS_TYPE=q4_0, _ROUNDS, QWEN_BENCH_THREADS)", RunSizeBenchmark.Run),
+        ("runs", "batch-1 matvecs as a decode step's short pool runs (one per matrix of 1024..65536 rows, cold from DRAM) against a streaming sum over the same runs (QWEN_BENCH_RUNS_TYPE=q4_0, _ROUNDS, _SIZES, _PREFETCH=4096:4096,8192:0, QWEN_BENCH_THREADS)", RunSizeBenchmark.Run),
         ("prompt-attention", "BlockAttention.Run for one 16-row group, fp32 keys, thread CPU time", PromptAttentionBenchmark.Run),
         ("attention", "one layer of decode attention, 8 sequences x 16 heads, thread CPU time (QWEN_BENCH_ATTENTION_ROUNDS)", DecodeAttentionBenchmark.OneLayerOfDecodeAttention),
         ("decode-trace", "a traced tg128 on a model file: each pool run's span, threads' parts, join lag, idle and close, and the calling thread's work between runs (QWEN_BENCH_TRACE_MODEL, _TOKENS, QWEN_BENCH_THREADS)", DecodeTraceBenchmark.Run),

@@ -14,7 +14,10 @@ namespace QwenSharp.Bench.Micro;
 /// For each R (QWEN_BENCH_RUNS_SIZES: 1024 = Wo or one of q/k/v at 0.5B, 2816 = gate or up or down, 5632, 65536), the same runs twice: the
 /// batch-1 kernel, then a plain streaming sum over the same slices (the bandwidth probe's loop), so the kernel's
 /// share of the loss and the run's share can be told apart. QWEN_BENCH_THREADS (2) threads, QWEN_BENCH_RUNS_ROUNDS
-/// (12) rounds, each with the probe and a cache-line ping-pong to tell the machine's state.</summary>
+/// (12) rounds, each with the probe and a cache-line ping-pong to tell the machine's state. QWEN_BENCH_RUNS_PREFETCH
+/// (4096:4096) lists the decode prefetch settings to run the kernel with, each "ahead:second" in bytes (the first
+/// prefetch's distance, <see cref="Block32Rows.PrefetchAhead"/>; where the second lands past it, 0 for none,
+/// <see cref="Block32Rows.FarOffset"/>), alternating in each round.</summary>
 internal static unsafe class RunSizeBenchmark
 {
     public static void Run(TextWriter output)
@@ -23,6 +26,9 @@ internal static unsafe class RunSizeBenchmark
         int threads = Math.Max(1, int.TryParse(Environment.GetEnvironmentVariable("QWEN_BENCH_THREADS"), out int t) ? t : 2);
         int rounds = Math.Max(1, int.TryParse(Environment.GetEnvironmentVariable("QWEN_BENCH_RUNS_ROUNDS"), out int r) ? r : 12);
         int[] sizes = (Environment.GetEnvironmentVariable("QWEN_BENCH_RUNS_SIZES") ?? "1024,2816,5632,65536").Split(',').Select(int.Parse).ToArray();
+        // decode prefetch settings to compare, "ahead:second" in bytes (second 0: no second prefetch)
+        var settings = (Environment.GetEnvironmentVariable("QWEN_BENCH_RUNS_PREFETCH") ?? $"4096:{Block32Rows.PrefetchFar}").Split(',')
+            .Select(v => v.Split(':')).Select(p => (Ahead: int.Parse(p[0]), Second: int.Parse(p[1]))).ToArray();
         const int n = 1024;
         const long target = 1L << 30;
         long rowBytes = GgmlTypeInfo.RowBytes(type, n);
@@ -50,7 +56,8 @@ internal static unsafe class RunSizeBenchmark
             using var pool = new ComputePool(threads);
             var job = new SliceJob { Type = type, Weights = weights, RowBytes = rowBytes, N = n, Activation = activation, Output = result };
             foreach (bool sum in new[] { false, true }) RunAll(pool, job, 65536, totalRows, sum);   // warm-up: page faults, JIT
-            output.WriteLine($"{GgmlTypeInfo.Name(type)} {n} columns, {threads} threads; per run size: kernel GB/s, streaming-sum GB/s over the same runs, µs per kernel run");
+            output.WriteLine($"{GgmlTypeInfo.Name(type)} {n} columns, {threads} threads; per run size: kernel GB/s (per prefetch setting: " +
+                             $"{string.Join(", ", settings.Select(p => $"{p.Ahead}:{p.Second}"))}), streaming-sum GB/s over the same runs, µs per kernel run (first setting)");
             for (int round = 0; round < rounds; round++)
             {
                 // each pool's workers spin for some 15 ms after its last run: let them sleep before the other pool runs
@@ -63,11 +70,19 @@ internal static unsafe class RunSizeBenchmark
                 var line = new System.Text.StringBuilder($"{DateTime.UtcNow:HH:mm:ss} probe {probeGBps:F1} GB/s, ping-pong {DecodeTraceBenchmark.PingPongNanoseconds():F0} ns |");
                 foreach (int rows in sizes)
                 {
-                    double kernelSeconds = RunAll(pool, job, rows, totalRows, sum: false);
-                    double sumSeconds = RunAll(pool, job, rows, totalRows, sum: true);
                     int runs = totalRows / rows;
                     long read = (long)runs * rows * rowBytes;
-                    line.Append($" {rows}: {read / kernelSeconds / 1e9:F1} / {read / sumSeconds / 1e9:F1}, {kernelSeconds / runs * 1e6:F2} µs;");
+                    // each prefetch setting in turn, in the opposite order every other round
+                    var kernelSeconds = new double[settings.Length];
+                    for (int k = 0; k < settings.Length; k++)
+                    {
+                        int i = round % 2 == 0 ? k : settings.Length - 1 - k;
+                        (Block32Rows.PrefetchAhead, Block32Rows.FarOffset) = settings[i];
+                        kernelSeconds[i] = RunAll(pool, job, rows, totalRows, sum: false);
+                    }
+                    (Block32Rows.PrefetchAhead, Block32Rows.FarOffset) = (4096, Block32Rows.PrefetchFar);
+                    double sumSeconds = RunAll(pool, job, rows, totalRows, sum: true);
+                    line.Append($" {rows}: {string.Join(" ", kernelSeconds.Select(t => (read / t / 1e9).ToString("F1")))} / {read / sumSeconds / 1e9:F1}, {kernelSeconds[0] / runs * 1e6:F2} µs;");
                 }
                 output.WriteLine(line.ToString());
             }
