@@ -27,7 +27,7 @@ internal static unsafe class RunSizeBenchmark
         int rounds = Math.Max(1, int.TryParse(Environment.GetEnvironmentVariable("QWEN_BENCH_RUNS_ROUNDS"), out int r) ? r : 12);
         int[] sizes = (Environment.GetEnvironmentVariable("QWEN_BENCH_RUNS_SIZES") ?? "1024,2816,5632,65536").Split(',').Select(int.Parse).ToArray();
         // decode prefetch settings to compare, "ahead:second" in bytes (second 0: no second prefetch)
-        var settings = (Environment.GetEnvironmentVariable("QWEN_BENCH_RUNS_PREFETCH") ?? $"4096:{Block32Rows.PrefetchFar}").Split(',')
+        var settings = (Environment.GetEnvironmentVariable("QWEN_BENCH_RUNS_PREFETCH") ?? $"{PrefetchDistanceTuner.Near}:{Block32Rows.PrefetchFar}").Split(',')
             .Select(v => v.Split(':')).Select(p => (Ahead: int.Parse(p[0]), Second: int.Parse(p[1]))).ToArray();
         const int n = 1024;
         const long target = 1L << 30;
@@ -80,7 +80,6 @@ internal static unsafe class RunSizeBenchmark
                         (Block32Rows.PrefetchAhead, Block32Rows.FarOffset) = settings[i];
                         kernelSeconds[i] = RunAll(pool, job, rows, totalRows, sum: false);
                     }
-                    (Block32Rows.PrefetchAhead, Block32Rows.FarOffset) = (4096, Block32Rows.PrefetchFar);
                     double sumSeconds = RunAll(pool, job, rows, totalRows, sum: true);
                     line.Append($" {rows}: {string.Join(" ", kernelSeconds.Select(t => (read / t / 1e9).ToString("F1")))} / {read / sumSeconds / 1e9:F1}, {kernelSeconds[0] / runs * 1e6:F2} µs;");
                 }

@@ -53,13 +53,13 @@ public sealed record MemoryPlan
         BufferBytes = BufferBytesFor(c, contextLength, maxBatch),
     };
 
-    /// <summary>Activation buffers of one context (Qwen2Context's fp32 rows for a chunk, its quantized-input buffers,
-    /// one logits row, attention scores and input rows per thread; MoE: the expert-grouped rows) — an upper estimate.</summary>
     /// <summary>Pool threads the per-thread rows are counted for: the plan is made before a context picks its thread
     /// count, and a row per thread is small (8 KiB at 0.5B, 64 KiB at 72B), so a generous count keeps the estimate
     /// an upper one on any machine this runs on.</summary>
     private const long PlannedThreads = 64;
 
+    /// <summary>Activation buffers of one context (Qwen2Context's fp32 rows for a chunk, its quantized-input buffers,
+    /// one logits row, attention scores and input rows per thread; MoE: the expert-grouped rows) — an upper estimate.</summary>
     public static long BufferBytesFor(Qwen2Config c, int contextLength, int maxBatch)
     {
         long b = maxBatch, h = c.HiddenSize, f = c.FeedForwardSize, kv = c.KvDim;

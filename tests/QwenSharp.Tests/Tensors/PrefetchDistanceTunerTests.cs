@@ -76,24 +76,6 @@ public class PrefetchDistanceTunerTests
     }
 
     [Fact]
-    public void ATunerOverSomeSettingsUsesOnlyThose()
-    {
-        // the tuner before the second prefetch was tuned too: 4 or 8 KiB, always with it
-        var tuner = new PrefetchDistanceTuner([0, 1]);
-        var seen = new HashSet<PrefetchDistanceTuner.Setting>();
-        var rng = new Random(5);
-        for (int s = 0; s < 200 * PrefetchDistanceTuner.Epoch; s++)
-        {
-            Assert.True(tuner.Begin(1, out var setting));
-            seen.Add(setting);
-            // without the second prefetch would be faster, but it is not among the choices
-            tuner.End(setting.Second ? 100_000 + rng.Next(5000) : 50_000);
-        }
-        Assert.Equal(new[] { NearWithSecond, FarWithSecond }.ToHashSet(), seen);
-        Assert.Throws<ArgumentException>(() => new PrefetchDistanceTuner([2]));
-    }
-
-    [Fact]
     public void OnlyLoneSingleEntryStepsAreTimed()
     {
         var tuner = new PrefetchDistanceTuner();
@@ -111,5 +93,46 @@ public class PrefetchDistanceTunerTests
         thread.Start();
         thread.Join();
         Assert.True(other);
+    }
+}
+
+/// <summary>Tests that read the kernels' prefetch statics run alone: every decode step elsewhere sets them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PrefetchStaticsCollection
+{
+    public const string Name = "decode prefetch statics";
+}
+
+/// <summary>What a setting does to the kernels: the first prefetch's distance, and the second prefetch's offset past
+/// it (0, the first's own line, when the setting leaves it out).</summary>
+[Collection(PrefetchStaticsCollection.Name)]
+public class PrefetchSettingAppliedTests
+{
+    [Fact]
+    public void EachSettingReachesTheKernelsAndBatchesGetTheFirst()
+    {
+        int ahead = Block32Rows.PrefetchAhead, far = Block32Rows.FarOffset;
+        try
+        {
+            var tuner = new PrefetchDistanceTuner();
+            var seen = new HashSet<PrefetchDistanceTuner.Setting>();
+            for (int s = 0; s < PrefetchDistanceTuner.Settings.Length * PrefetchDistanceTuner.Epoch; s++)
+            {
+                Assert.True(tuner.Begin(1, out var setting));
+                seen.Add(setting);
+                Assert.Equal(setting.Ahead, Block32Rows.PrefetchAhead);
+                Assert.Equal(setting.Second ? Block32Rows.PrefetchFar : 0, Block32Rows.FarOffset);
+                tuner.End(1000);
+            }
+            Assert.Equal(PrefetchDistanceTuner.Settings.ToHashSet(), seen);   // with and without the second prefetch
+            // after a step the current setting is back in place; a batch reads with the first setting
+            Assert.Equal((tuner.Current.Ahead, tuner.Current.Second ? Block32Rows.PrefetchFar : 0), (Block32Rows.PrefetchAhead, Block32Rows.FarOffset));
+            Assert.False(tuner.Begin(4, out _));
+            Assert.Equal((PrefetchDistanceTuner.Settings[0].Ahead, Block32Rows.PrefetchFar), (Block32Rows.PrefetchAhead, Block32Rows.FarOffset));
+        }
+        finally
+        {
+            (Block32Rows.PrefetchAhead, Block32Rows.FarOffset) = (ahead, far);
+        }
     }
 }

@@ -73,12 +73,14 @@ internal static unsafe class Block32Rows
     internal const int PrefetchFar = 4096;
 
     /// <summary>Where the second decode prefetch of a line lands, past the first: <see cref="PrefetchFar"/>, or 0 to
-    /// leave it out (it then falls on the first's line, which costs an issue slot but no memory traffic; a branch
-    /// instead cost the Q4_0 kernel 5-7 % hot, a field load per line about nothing). Decode steps choose it with the
-    /// distance (<see cref="PrefetchDistanceTuner"/>): on this project's Zen 5 machine (2026-11-28, session 18; tg128,
-    /// rounds alternating, with and without it, pairs classed by a cache-line ping-pong) leaving it out gained 2-5 %
-    /// of a token with both vCPUs on one CCD (q4_0 1.045, q6_k 1.023, q4_k_m 1.021-1.048) and lost up to 3 % with
-    /// them on two (q4_0 1.000, q6_k 0.987, q4_k_m 0.970); q8_0 lost 9-13 % in both states.</summary>
+    /// leave it out (it then falls on the first's line, which costs an issue slot but no memory traffic, and no
+    /// branch: a branch per line read 50.2-52.6 GB/s in the Q4_0 kernel from cache, one thread, against 52.5-57.0
+    /// with the constant and 51.2-58.4 with this field, `bench micro matvec-cpu`, three to six runs each, spread about
+    /// ±5 %). Decode steps choose it with the distance (<see cref="PrefetchDistanceTuner"/>): on this project's Zen 5
+    /// machine (2026-11-28, session 18; tg128, rounds alternating, with and without it, pairs classed by a cache-line
+    /// ping-pong, two loops) leaving it out gained 2-5 % of a token with both vCPUs on one CCD (q4_0 1.032-1.045, q6_k
+    /// 1.018-1.034, q4_k_m 1.022-1.048) and lost up to 3 % with them on two (q4_0 1.003, q6_k 0.987, q4_k_m 0.970);
+    /// q8_0 lost 8-13 % in both states (0.866-0.871, 0.917).</summary>
     internal static int FarOffset = PrefetchFar;
 
     /// <summary>The decode prefetch of one line <paramref name="p"/> (already <see cref="PrefetchAhead"/> ahead), and

@@ -28,6 +28,8 @@ namespace QwenSharp.Tensors.Kernels;
 /// 0.991 (30), 0.993 (22). q8_0 kept the second prefetch after 36 of its 40 rounds; q4_0 left it out after 35 of 48.</summary>
 internal sealed class PrefetchDistanceTuner
 {
+    /// <summary>The two distances of the first prefetch (not to be confused with <see cref="Block32Rows.PrefetchFar"/>,
+    /// where the second lands past the first).</summary>
     public const int Near = 4096, Far = 8192;
 
     /// <summary>One way for decode kernels to prefetch: the first prefetch <see cref="Ahead"/> bytes ahead, and the
@@ -40,41 +42,27 @@ internal sealed class PrefetchDistanceTuner
     public const int Epoch = 32, Trial = 2;
     /// <summary>Weight of the newest epoch's ratio in the moving average.</summary>
     public const double Alpha = 0.3;
-    /// <summary>Switch when the other distance's steps take less than this share of the current one's, on average: below
+    /// <summary>Switch when a challenger's steps take less than this share of the current setting's, on average: below
     /// the ratios measured on the AMD machine (0.95-0.96 to 8 KiB on a free bus, 0.97 back on a busy one), so both moves
-    /// happen, and far enough below 1 that simulated ±3 % noise per step moved it 14 times in 1000 epochs of equal
-    /// distances and never in 1000 with the other 3 % slower (PrefetchDistanceTunerTests).</summary>
+    /// happen, and far enough below 1 that simulated ±3 % noise per step moves it at most 50 times in 1000 epochs of
+    /// equal settings and never in 1000 with the others 3 % slower (PrefetchDistanceTunerTests).</summary>
     public const double SwitchBelow = 0.985;
 
-    /// <summary>The tuner of the process (the setting is one static): used by every context's decode. Settable for
-    /// benchmarks that compare tuners.</summary>
-    public static PrefetchDistanceTuner Shared { get; internal set; } = new();
+    /// <summary>The one tuner of the process (the setting is one static): used by every context's decode.</summary>
+    public static readonly PrefetchDistanceTuner Shared = new();
 
-    private readonly int[] _choices;   // indices into Settings this tuner may use
-    private readonly double[] _average;   // per choice: moving average of its trial / current time ratio
+    private readonly double[] _average = new double[Settings.Length];   // per setting: moving average of its trial / current time ratio
     private int _busy;   // 1 while a timed step runs
-    private int _current, _step, _epoch;
+    private int _current, _step, _epoch;   // _current: index into Settings
     private long _referenceTicks, _trialTicks;
 
-    /// <summary>A tuner over all <see cref="Settings"/>.</summary>
-    public PrefetchDistanceTuner() : this(Enumerable.Range(0, Settings.Length).ToArray()) { }
+    public PrefetchDistanceTuner() => Array.Fill(_average, 1.0);
 
-    /// <summary>A tuner over some of them (indices into <see cref="Settings"/>, at least two; the first is where it starts).</summary>
-    public PrefetchDistanceTuner(int[] choices)
-    {
-        if (choices.Length < 2) throw new ArgumentException("a tuner needs two settings to choose between", nameof(choices));
-        _choices = choices;
-        _average = new double[choices.Length];
-        Array.Fill(_average, 1.0);
-    }
+    public Setting Current => Settings[_current];
 
-    public Setting Current => Settings[_choices[_current]];
-
-    /// <summary>The setting the last <see cref="Trial"/> steps of this epoch run with: the choices other than the
-    /// current one, in turn, one per epoch.</summary>
-    public Setting Challenger => Settings[_choices[ChallengerIndex]];
-
-    private int ChallengerIndex => (_current + 1 + _epoch % (_choices.Length - 1)) % _choices.Length;
+    /// <summary>Index of the setting the last <see cref="Trial"/> steps of this epoch run with: the settings other than
+    /// the current one, in turn, one per epoch.</summary>
+    private int Challenger => (_current + 1 + _epoch % (Settings.Length - 1)) % Settings.Length;
 
     /// <summary>Before a step of <paramref name="batch"/> entries: applies the setting for it (a single entry: the
     /// tuner's; a batch: the first of <see cref="Settings"/>) and returns true when the tuner times it (then
@@ -96,7 +84,7 @@ internal sealed class PrefetchDistanceTuner
             Apply(Current);
             return false;
         }
-        setting = _step % Epoch >= Epoch - Trial ? Challenger : Current;
+        setting = _step % Epoch >= Epoch - Trial ? Settings[Challenger] : Current;
         Apply(setting);
         return true;
     }
@@ -112,7 +100,7 @@ internal sealed class PrefetchDistanceTuner
             if (++_step % Epoch != 0) return;
             if (_referenceTicks > 0 && _trialTicks > 0)
             {
-                int challenger = ChallengerIndex;
+                int challenger = Challenger;
                 _average[challenger] = (1 - Alpha) * _average[challenger] + Alpha * ((double)_trialTicks / _referenceTicks);
                 if (_average[challenger] < SwitchBelow)
                 {
