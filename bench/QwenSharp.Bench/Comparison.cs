@@ -65,7 +65,7 @@ internal sealed class Comparison(ComparisonSettings s, TextWriter log)
         GC.Collect();
         long before = ProcessMemory.RssBytes();
         long anonHugeBefore = PageCache.AnonymousOnHugePages();
-        using var model = Qwen2Model.Load(path);
+        using var model = Qwen2Model.Load(path, new ModelLoadOptions { DecodeThreads = s.Threads });
         long afterLoad = ProcessMemory.RssBytes();
         var footprint = ModelFootprint.Of(model);
         int[] tokens = QwenDecodeBench.PromptTokens(s.PromptTokens, model.Config.VocabSize);

@@ -30,7 +30,7 @@ internal static class ServeBench
 
     private static void Run(string path, int[] counts, int tokens, int reps, int threads)
     {
-        using var model = Qwen2Model.Load(path);
+        using var model = Qwen2Model.Load(path, new ModelLoadOptions { DecodeThreads = threads });
         Console.WriteLine($"model: {Path.GetFileName(path)}, {tokens} tokens per stream, best of {reps}, threads {(threads > 0 ? threads : Tensors.ComputePool.DefaultThreadCount)}, load average at start {LoadAverage()}");
         // One scheduler per stream count, all alive at once, so that reps can alternate between the counts and
         // machine noise (other processes) hits every row alike.

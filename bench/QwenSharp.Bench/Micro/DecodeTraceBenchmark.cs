@@ -26,7 +26,7 @@ internal static class DecodeTraceBenchmark
         }
         int tokens = Math.Max(8, int.TryParse(Environment.GetEnvironmentVariable("QWEN_BENCH_TRACE_TOKENS"), out int n) ? n : 128);
         int threads = Math.Max(1, int.TryParse(Environment.GetEnvironmentVariable("QWEN_BENCH_THREADS"), out int t) ? t : 2);
-        using var model = Qwen2Model.Load(path);
+        using var model = Qwen2Model.Load(path, new ModelLoadOptions { DecodeThreads = threads });
         using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = tokens + 8, Threads = threads });
         var step = new BatchEntry[1];
         double Decode(int count)

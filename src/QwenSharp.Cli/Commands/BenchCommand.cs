@@ -41,7 +41,7 @@ internal static class BenchCommand
                 },
                 BandwidthBytes: (long)Positive(r.GetValue(bandwidthMiB), "--bandwidth-mib") << 20);
             _ = settings.ContextLength;   // a sum past the largest context fails here, before the model loads
-            using var m = ModelLocator.Load(r.GetValue(model)!, io, new ModelLoadOptions { RepackWeights = !r.GetValue(noRepack) });
+            using var m = ModelLocator.Load(r.GetValue(model)!, io, new ModelLoadOptions { RepackWeights = !r.GetValue(noRepack), DecodeThreads = settings.Threads });
             var report = Measure(m, settings);
             if (r.GetValue(json)) WriteJson(report, io.Out);
             else WriteTable(report, io.Out);

@@ -37,6 +37,7 @@ internal sealed class RuntimeOptions
     {
         Quantize = r.GetValue(Quantize) is { } q ? ModelLoadOptions.ParseQuantizeType(q) : null,
         RepackWeights = !r.GetValue(NoRepack),
+        DecodeThreads = Math.Max(0, r.GetValue(Threads)),   // the weights laid out for the threads that will read them
     };
 
     public ContextOptions Read(ParseResult r, int maxSequences = 1)

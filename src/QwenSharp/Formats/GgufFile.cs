@@ -105,6 +105,16 @@ public sealed unsafe partial class GgufFile : IDisposable
         if (_map.CopyOnWrite) _map.MakePrivate(ranges);
     }
 
+    /// <summary>On Linux, where madvise(MADV_DONTNEED) drops a mapping's pages (the file's stay in the page cache,
+    /// private copies are freed).</summary>
+    public bool CanRelease => OperatingSystem.IsLinux();
+
+    public void Release(IReadOnlyList<(nint Start, long Bytes)> ranges)
+    {
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        foreach (var (start, bytes) in ranges) FileMapping.Release((byte*)start, bytes);
+    }
+
     /// <summary>The tensor's bytes inside the mapping; valid until this file is disposed.</summary>
     public ReadOnlySpan<byte> GetTensorSpan(GgufTensorInfo tensor)
     {

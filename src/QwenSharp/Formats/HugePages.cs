@@ -43,7 +43,7 @@ internal static unsafe class HugePages
         }
     }
 
-    internal const int MadvHugePage = 14, MadvPopulateWrite = 23;
+    internal const int MadvDontNeed = 4, MadvHugePage = 14, MadvPopulateWrite = 23;
 
     [DllImport("libc", EntryPoint = "madvise")]
     private static extern int Madvise(void* address, nuint length, int advice);

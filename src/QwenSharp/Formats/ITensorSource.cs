@@ -35,4 +35,15 @@ public unsafe interface ITensorSource : IDisposable
     {
         foreach (var (start, bytes) in ranges) FileMapping.PopulatePrivate((byte*)start, bytes);
     }
+
+    /// <summary>Whether <see cref="Release"/> gives memory back to the system (a load moves weights elsewhere only
+    /// then, so that they are never held twice).</summary>
+    bool CanRelease => false;
+
+    /// <summary>Gives back the memory under <paramref name="ranges"/>: tensor bytes that nothing will read here again
+    /// (a load moved them, <see cref="Models.DecodeLayout"/>). Only whole pages inside a range go; its neighbours'
+    /// bytes stay readable.</summary>
+    void Release(IReadOnlyList<(nint Start, long Bytes)> ranges)
+    {
+    }
 }

@@ -113,5 +113,5 @@ internal sealed unsafe class DecodeAttentionJob : DecodeSlotJob
     }
 
     private static void MatVec(in WeightMatrix w, int rowStart, int rowEnd, byte* act, float* output) =>
-        VecDot.MatMulRows(w.Type, w.Layout, w.Data, w.Cols, rowStart, rowEnd, act, 1, output, w.Rows);
+        w.MatMulRows(rowStart, rowEnd, act, 1, output);
 }

@@ -19,7 +19,7 @@ namespace QwenSharp.Models;
 /// thread's share is done by whoever is there.</summary>
 internal sealed unsafe class DecodeGateUpJob : DecodeSlotJob
 {
-    private const int RowGranule = 16;   // slot edges on whole interleaved row groups
+    private const int RowGranule = DecodeLayout.RowGranule;   // slot edges on whole interleaved row groups, as the load laid them out
 
     private readonly SlotBlocks _blocks;
     private WeightMatrix _gate, _up;
@@ -56,8 +56,8 @@ internal sealed unsafe class DecodeGateUpJob : DecodeSlotJob
     {
         int rows = _gate.Rows, block = _blockSize;
         var (a, b) = Slice(rows, slot, Slots, RowGranule);
-        VecDot.MatMulRows(_gate.Type, _gate.Layout, _gate.Data, _gate.Cols, a, b, input, 1, _gateOut, rows);
-        VecDot.MatMulRows(_up.Type, _up.Layout, _up.Data, _up.Cols, a, b, input, 1, _upOut, rows);
+        _gate.MatMulRows(a, b, input, 1, _gateOut);
+        _up.MatMulRows(a, b, input, 1, _upOut);
         Finish(_blocks.LeftCut(slot, a, block));
         Finish(SlotBlocks.Inner(a, b, block));
         Finish(_blocks.RightCut(slot, b, block));

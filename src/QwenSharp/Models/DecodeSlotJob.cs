@@ -10,15 +10,13 @@ namespace QwenSharp.Models;
 /// is reset between runs.</summary>
 internal abstract unsafe class DecodeSlotJob : ComputeJob
 {
-    private const int Stride = 16;   // ints: 64 bytes, one cache line per flag
-    private readonly int[] _taken;   // per slot: the run that took it
+    private readonly SlotClaims _claims;
     private ThreadInputs _inputs = null!;
-    private int _run;
 
     protected DecodeSlotJob(int threads)
     {
         Slots = threads;
-        _taken = new int[(threads + 1) * Stride];
+        _claims = new SlotClaims(threads);
     }
 
     protected int Slots { get; }
@@ -27,7 +25,7 @@ internal abstract unsafe class DecodeSlotJob : ComputeJob
     protected void BeginSlots(ThreadInputs inputs)
     {
         _inputs = inputs;
-        _run++;
+        _claims.Begin();
     }
 
     protected internal override bool EveryThreadMustRun => false;
@@ -38,9 +36,7 @@ internal abstract unsafe class DecodeSlotJob : ComputeJob
         for (int step = 0; step < Slots; step++)
         {
             int s = SlotOrder(threadIndex, Slots, step);
-            ref int flag = ref _taken[(s + 1) * Stride];
-            // the own slot is swapped at once; another's flag is read first, so a thread does not pull every line
-            if ((step == 0 || Volatile.Read(ref flag) != _run) && Interlocked.Exchange(ref flag, _run) != _run)
+            if (_claims.TryTake(s, own: step == 0))
                 RunSlot(threadIndex, s, input);
         }
     }
@@ -55,5 +51,25 @@ internal abstract unsafe class DecodeSlotJob : ComputeJob
         if (step == 0) return threadIndex;
         int s = slots - step;   // slots - 1, slots - 2, ... 0, skipping the own one
         return s <= threadIndex ? s - 1 : s;
+    }
+}
+
+/// <summary>A run's slots, each taken by exactly one thread: a flag per slot on its own cache line, swapped to the
+/// run's number, so nothing is reset between runs.</summary>
+internal sealed class SlotClaims(int slots)
+{
+    private const int Stride = 16;   // ints: 64 bytes, one cache line per flag
+    private readonly int[] _taken = new int[(slots + 1) * Stride];   // per slot: the run that took it
+    private int _run;
+
+    /// <summary>Before a run, by the calling thread.</summary>
+    public void Begin() => _run++;
+
+    /// <summary>Whether the caller takes <paramref name="slot"/> in this run. A thread's own slot is swapped at once;
+    /// another's flag is read first, so a thread does not pull every line.</summary>
+    public bool TryTake(int slot, bool own)
+    {
+        ref int flag = ref _taken[(slot + 1) * Stride];
+        return (own || Volatile.Read(ref flag) != _run) && Interlocked.Exchange(ref flag, _run) != _run;
     }
 }

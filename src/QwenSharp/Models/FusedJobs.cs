@@ -139,7 +139,7 @@ internal sealed unsafe class MatMulGroupJob : ComputeJob
                 ref readonly var w = ref _w[i];
                 int from = Math.Max(start, offset) - offset, to = Math.Min(end, offset + w.Rows) - offset;
                 if (from < to)
-                    VecDot.MatMulRows(w.Type, w.Layout, w.Data, w.Cols, from, to, _act, _batch, (float*)_out[i], w.Rows);
+                    w.MatMulRows(from, to, _act, _batch, (float*)_out[i]);
                 offset += w.Rows;
             }
         }

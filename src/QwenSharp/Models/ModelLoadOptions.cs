@@ -20,6 +20,13 @@ public sealed record ModelLoadOptions
     /// faster here (WeightRepacker.CopyPays). False keeps every page the file's own.</summary>
     public bool RepackWeights { get; init; } = true;
 
+    /// <summary>The threads decode will run on (a context's <see cref="ContextOptions.Threads"/>): with
+    /// <see cref="RepackWeights"/>, a GGUF file on Linux and two or more, each thread's rows of every layer matrix and of
+    /// the output are moved at load into one region per thread, in the order a decode step reads them
+    /// (<see cref="DecodeLayout"/>; same size, bit-identical logits). A context with another count computes the same,
+    /// a little slower. 0: <see cref="Tensors.ComputePool.DefaultThreadCount"/>; 1: the file's layout.</summary>
+    public int DecodeThreads { get; init; }
+
     /// <summary>The memory to plan against (null: what the machine has available now; tests inject a value).</summary>
     public long? AvailableMemoryBytes { get; init; }
 

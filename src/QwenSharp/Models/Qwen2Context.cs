@@ -54,7 +54,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
     private readonly byte[] _embeddingRow; // [RowBytes of the embedding] a repacked embedding's row, copied out
     private readonly int[] _lengthCheck; // [MaxSequences] scratch for batch validation
 
-    private readonly MatMulJob _matMul = new();
+    private readonly MatMulJob _matMul;
     private readonly QuantizeJob _quantize = new();
     private readonly NormQuantizeJob _normQuantize = new();
     private readonly SwiGluQuantizeJob _swiGlu = new();
@@ -117,6 +117,7 @@ public sealed unsafe partial class Qwen2Context : IDisposable
         _outputRows = new int[MaxBatch];
         _lengthCheck = new int[options.MaxSequences];
         _attention = new AttentionJob(Pool.ThreadCount, ContextLength, _c.HeadDim, MaxBatch, _c.HeadCount, _c.KvHeadCount, options.KvCacheType == KvCacheType.F16);
+        _matMul = new MatMulJob(Pool.ThreadCount);
         _decodeAttention = new DecodeAttentionJob(Pool.ThreadCount, _attention);
         _decodeGateUp = new DecodeGateUpJob(Pool.ThreadCount);
         _threadInputs = new ThreadInputs(Pool.ThreadCount, h);

@@ -32,9 +32,13 @@ internal sealed unsafe class QuantizeJob : ComputeJob
     }
 }
 
-/// <summary>One weight matrix times B quantized activation rows; threads claim chunks of the weight's rows.</summary>
-internal sealed unsafe class MatMulJob : ComputeJob
+/// <summary>One weight matrix times B quantized activation rows. A batch's threads claim chunks of the weight's rows;
+/// a single entry's (a decode step's matvec) take slices, each thread its own first (the same rows every step, laid
+/// end to end with its other slices when the load did so: <see cref="DecodeLayout"/>), then the others' from the far
+/// end (<see cref="DecodeSlotJob.SlotOrder"/>), so a late thread's slice is done by whoever is there.</summary>
+internal sealed unsafe class MatMulJob(int threads) : ComputeJob
 {
+    private readonly SlotClaims _slices = new(threads);
     private WeightMatrix _w;
     private byte* _act;
     private int _batch;
@@ -46,14 +50,26 @@ internal sealed unsafe class MatMulJob : ComputeJob
         _act = act;
         _batch = batch;
         _output = output;
+        _slices.Begin();
     }
 
     protected internal override bool EveryThreadMustRun => false;
 
     public override void Execute(int threadIndex, int threadCount)
     {
+        if (_batch == 1 && threadCount == threads)
+        {
+            for (int step = 0; step < threadCount; step++)
+            {
+                int s = DecodeSlotJob.SlotOrder(threadIndex, threadCount, step);
+                if (!_slices.TryTake(s, own: step == 0)) continue;
+                var (start, end) = Slice(_w.Rows, s, threadCount, DecodeLayout.RowGranule);
+                _w.MatMulRows(start, end, _act, 1, _output);
+            }
+            return;
+        }
         int chunk = ChunkSize(_w.Rows, threadCount, MatMulGroupJob.ChunksPerThread(_batch), granule: 16);
         while (Claim(_w.Rows, chunk, out int start, out int end))
-            VecDot.MatMulRows(_w.Type, _w.Layout, _w.Data, _w.Cols, start, end, _act, _batch, _output, _w.Rows);
+            _w.MatMulRows(start, end, _act, _batch, _output);
     }
 }

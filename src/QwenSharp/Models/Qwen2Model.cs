@@ -21,7 +21,7 @@ public sealed partial class Qwen2Model : IDisposable
     /// <summary>general.name, or the file name.</summary>
     public string Name { get; }
 
-    private Qwen2Model(GgufFile file, ITensorSource source, long? availableMemoryBytes, bool repack)
+    private Qwen2Model(GgufFile file, ITensorSource source, long? availableMemoryBytes, bool repack, int decodeThreads)
     {
         File = file;
         Source = source;
@@ -38,6 +38,9 @@ public sealed partial class Qwen2Model : IDisposable
         ChatTemplate = file.TryGetString("tokenizer.chat_template", out string? template) ? template : null;
         Name = file.TryGetString("general.name", out string? name) && !string.IsNullOrWhiteSpace(name)
             ? name : Path.GetFileNameWithoutExtension(file.FilePath);
+        // last, once nothing else can fail: the regions are this model's to free
+        if (repack && DecodeLayout.Applies(Config, source, decodeThreads))
+            Weights = DecodeLayout.Apply(Weights, Config, source, decodeThreads, out _layout);
     }
 
     /// <summary>Loads a GGUF file or a HuggingFace folder (config.json + safetensors + tokenizer files). A GGUF
@@ -53,7 +56,8 @@ public sealed partial class Qwen2Model : IDisposable
         try
         {
             if (options.Quantize is { } type) source = new QuantizingTensorSource(file, type);
-            return new Qwen2Model(file, source, options.AvailableMemoryBytes, options.RepackWeights);
+            int decodeThreads = options.DecodeThreads > 0 ? options.DecodeThreads : Tensors.ComputePool.DefaultThreadCount;
+            return new Qwen2Model(file, source, options.AvailableMemoryBytes, options.RepackWeights, decodeThreads);
         }
         catch
         {
@@ -62,5 +66,12 @@ public sealed partial class Qwen2Model : IDisposable
         }
     }
 
-    public void Dispose() => Source.Dispose();
+    /// <summary>The per-thread regions the weights were moved into at load, or null (<see cref="DecodeLayout"/>).</summary>
+    private readonly DecodeLayout? _layout;
+
+    public void Dispose()
+    {
+        Source.Dispose();
+        _layout?.Dispose();
+    }
 }

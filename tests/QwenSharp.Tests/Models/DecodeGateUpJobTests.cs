@@ -77,8 +77,8 @@ public class DecodeGateUpJobTests
         fixed (byte* pin = input)
         fixed (float* g = gate, u = up)
         {
-            VecDot.MatMulRows(layer.WGate.Type, layer.WGate.Layout, layer.WGate.Data, h, 0, f, pin, 1, g, f);
-            VecDot.MatMulRows(layer.WUp.Type, layer.WUp.Layout, layer.WUp.Data, h, 0, f, pin, 1, u, f);
+            layer.WGate.MatMulRows(0, f, pin, 1, g);
+            layer.WUp.MatMulRows(0, f, pin, 1, u);
         }
         Qwen2Context.SwiGlu(gate, up);
         VecDot.QuantizeActivation(layer.WDown.Type, gate, expected);
