@@ -5,8 +5,9 @@ namespace QwenSharp.Tests.Tensors;
 /// <summary>The decode prefetch-distance tuner against simulated step times (its own instance, not the process's).</summary>
 public class PrefetchDistanceTunerTests
 {
-    private static readonly PrefetchDistanceTuner.Setting NearWithSecond = new(PrefetchDistanceTuner.Near, true),
-        FarWithSecond = new(PrefetchDistanceTuner.Far, true), NearAlone = new(PrefetchDistanceTuner.Near, false);
+    // the setting it starts with, and two others
+    private static readonly PrefetchDistanceTuner.Setting First = PrefetchDistanceTuner.Settings[0],
+        Second = PrefetchDistanceTuner.Settings[1], Third = PrefetchDistanceTuner.Settings[2];
 
     /// <summary>Runs <paramref name="epochs"/> epochs of single-entry steps whose time is cost(setting), times a
     /// seeded noise of ±noise; returns the setting after each epoch.</summary>
@@ -28,17 +29,17 @@ public class PrefetchDistanceTunerTests
     public void MovesToTheFasterSettingAndOnWhenThatChanges()
     {
         var tuner = new PrefetchDistanceTuner();
-        Assert.Equal(NearWithSecond, tuner.Current);
-        // as on a free bus: 8 KiB ahead with the second prefetch 5 % faster than the three others
-        var free = Run(tuner, 30, s => s == FarWithSecond ? 95_000 : 100_000, 0.02, seed: 1);
-        int moved = free.IndexOf(FarWithSecond);
+        Assert.Equal(First, tuner.Current);
+        // as when the bus frees up: another setting 5 % faster than the rest
+        var free = Run(tuner, 30, s => s == Second ? 95_000 : 100_000, 0.02, seed: 1);
+        int moved = free.IndexOf(Second);
         Assert.InRange(moved, 0, 14);   // each other setting is tried every third epoch
-        Assert.All(free.Skip(moved), s => Assert.Equal(FarWithSecond, s));
-        // as on a busy bus: 4 KiB ahead without the second 3 % faster than the rest
-        var busy = Run(tuner, 60, s => s == NearAlone ? 97_000 : 100_000, 0.02, seed: 2);
-        int back = busy.IndexOf(NearAlone);
+        Assert.All(free.Skip(moved), s => Assert.Equal(Second, s));
+        // and when it changes again: a third one 3 % faster than the rest
+        var busy = Run(tuner, 60, s => s == Third ? 97_000 : 100_000, 0.02, seed: 2);
+        int back = busy.IndexOf(Third);
         Assert.InRange(back, 0, 29);
-        Assert.All(busy.Skip(back), s => Assert.Equal(NearAlone, s));
+        Assert.All(busy.Skip(back), s => Assert.Equal(Third, s));
     }
 
     [Fact]
@@ -46,8 +47,8 @@ public class PrefetchDistanceTunerTests
     {
         // every other setting 3 % slower, each step ±3 %: a thousand epochs (32,000 steps) without a move
         var tuner = new PrefetchDistanceTuner();
-        var after = Run(tuner, 1000, s => s == NearWithSecond ? 100_000 : 103_000, 0.03, seed: 3);
-        Assert.All(after, s => Assert.Equal(NearWithSecond, s));
+        var after = Run(tuner, 1000, s => s == First ? 100_000 : 103_000, 0.03, seed: 3);
+        Assert.All(after, s => Assert.Equal(First, s));
         // equal settings: a move costs nothing then, but noise should seldom cause one
         after = Run(tuner, 1000, s => 100_000, 0.03, seed: 4);
         int moves = after.Zip(after.Skip(1)).Count(p => p.First != p.Second);
@@ -109,7 +110,7 @@ public sealed class PrefetchStaticsCollection
 public class PrefetchSettingAppliedTests
 {
     [Fact]
-    public void EachSettingReachesTheKernelsAndBatchesGetTheFirst()
+    public void EachSettingReachesTheKernelsAndBatchesGetTheirOwn()
     {
         int ahead = Block32Rows.PrefetchAhead, far = Block32Rows.FarOffset;
         try
@@ -125,10 +126,12 @@ public class PrefetchSettingAppliedTests
                 tuner.End(1000);
             }
             Assert.Equal(PrefetchDistanceTuner.Settings.ToHashSet(), seen);   // with and without the second prefetch
-            // after a step the current setting is back in place; a batch reads with the first setting
+            // after a step the current setting is back in place; a batch reads with the batch setting
             Assert.Equal((tuner.Current.Ahead, tuner.Current.Second ? Block32Rows.PrefetchFar : 0), (Block32Rows.PrefetchAhead, Block32Rows.FarOffset));
             Assert.False(tuner.Begin(4, out _));
-            Assert.Equal((PrefetchDistanceTuner.Settings[0].Ahead, Block32Rows.PrefetchFar), (Block32Rows.PrefetchAhead, Block32Rows.FarOffset));
+            var batch = PrefetchDistanceTuner.Batch;
+            Assert.Equal((batch.Ahead, batch.Second ? Block32Rows.PrefetchFar : 0), (Block32Rows.PrefetchAhead, Block32Rows.FarOffset));
+            Assert.NotEqual(batch, tuner.Current);   // else the check above could not tell them apart
         }
         finally
         {

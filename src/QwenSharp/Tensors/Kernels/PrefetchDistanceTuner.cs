@@ -1,8 +1,8 @@
 namespace QwenSharp.Tensors.Kernels;
 
-/// <summary>Chooses how decode steps prefetch their weights while they run: <see cref="Block32Rows.PrefetchAhead"/> 4 KiB
-/// or 8 KiB, with or without the second prefetch <see cref="Block32Rows.PrefetchFar"/> further on
-/// (<see cref="Block32Rows.FarOffset"/>), whichever the steps themselves show to be faster now. Why at run time: on
+/// <summary>Chooses how decode steps prefetch their weights while they run: <see cref="Block32Rows.PrefetchAhead"/> 4, 8
+/// or 16 KiB, with or without the second prefetch <see cref="Block32Rows.PrefetchFar"/> further on
+/// (<see cref="Block32Rows.FarOffset"/>), among <see cref="Settings"/>, whichever the steps themselves show to be faster now. Why at run time: on
 /// this project's Zen 5 machine the memory bus is shared with other tenants and flips from minute to minute between
 /// about 45 and 82 GB/s for two threads, and no one setting is best in both states: 8 KiB gains 4-5 % of a token while
 /// it is free yet loses about 3 % while it is busy (tg128, one process, rounds classed by their own bandwidth probes:
@@ -28,16 +28,28 @@ namespace QwenSharp.Tensors.Kernels;
 /// 0.991 (30), 0.993 (22). q8_0 kept the second prefetch after 36 of its 40 rounds; q4_0 left it out after 35 of 48.</summary>
 internal sealed class PrefetchDistanceTuner
 {
-    /// <summary>The two distances of the first prefetch (not to be confused with <see cref="Block32Rows.PrefetchFar"/>,
+    /// <summary>The distances of the first prefetch (not to be confused with <see cref="Block32Rows.PrefetchFar"/>,
     /// where the second lands past the first).</summary>
-    public const int Near = 4096, Far = 8192;
+    public const int Near = 4096, Far = 8192, Farther = 16384;
 
     /// <summary>One way for decode kernels to prefetch: the first prefetch <see cref="Ahead"/> bytes ahead, and the
     /// second <see cref="Block32Rows.PrefetchFar"/> further on when <see cref="Second"/>.</summary>
     public readonly record struct Setting(int Ahead, bool Second);
 
-    /// <summary>What the tuner chooses between; the first is where it starts, and what batches read with.</summary>
-    public static readonly Setting[] Settings = [new(Near, true), new(Far, true), new(Near, false), new(Far, false)];
+    /// <summary>What the tuner chooses between; the first is where it starts. Since each thread's weights lie end to
+    /// end (Models/DecodeLayout, 2026-11-28, session 19) a prefetch past the end of a matrix lands on the thread's next
+    /// matrix, not on rows nobody reads next, and a farther distance pays on a free bus. Fixed settings against 8 KiB
+    /// without the second prefetch, tg128 rounds alternating in one process, classed by the ping-pong (15:02-15:26
+    /// UTC): two CCDs, 16 KiB alone q4_0 1.025 (44 pairs), q4_k_m 1.024 (41), q6_k 1.009 (34), q8_0 0.948 (24);
+    /// 16 KiB with the second 1.008 and 1.004; 8 KiB with it q6_k 1.015, q8_0 0.971; 4 KiB with it q6_k 0.971, q8_0
+    /// 1.007. One CCD: 16 KiB alone 0.980 (37), 0.986 (43), q8_0 1.006 (17); 4 KiB with the second q8_0 1.006. 24 and
+    /// 32 KiB alone, two CCDs, against 16 KiB: q4_0 0.986 and 0.976 (30), q4_k_m 0.979 and 0.973 (36). So each of the
+    /// four is the best somewhere; 4 KiB alone, not measured with the layout, is left out to keep the round of trials
+    /// short (three challengers).</summary>
+    public static readonly Setting[] Settings = [new(Far, false), new(Farther, false), new(Far, true), new(Near, true)];
+
+    /// <summary>What batches (prompts, several sequences at once) read with: what their kernels were measured with.</summary>
+    public static readonly Setting Batch = new(Near, true);
 
     public const int Epoch = 32, Trial = 2;
     /// <summary>Weight of the newest epoch's ratio in the moving average.</summary>
@@ -65,7 +77,7 @@ internal sealed class PrefetchDistanceTuner
     private int Challenger => (_current + 1 + _epoch % (Settings.Length - 1)) % Settings.Length;
 
     /// <summary>Before a step of <paramref name="batch"/> entries: applies the setting for it (a single entry: the
-    /// tuner's; a batch: the first of <see cref="Settings"/>) and returns true when the tuner times it (then
+    /// tuner's; a batch: <see cref="Batch"/>) and returns true when the tuner times it (then
     /// <see cref="End"/> must follow).</summary>
     public bool Begin(int batch) => Begin(batch, out _);
 
@@ -76,7 +88,7 @@ internal sealed class PrefetchDistanceTuner
         if (batch != 1)
         {
             // prompts and several sequences at once: what their kernels were measured with (none of the A/Bs above)
-            Apply(Settings[0]);
+            Apply(Batch);
             return false;
         }
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
