@@ -16,9 +16,12 @@ namespace QwenSharp.Models;
 /// (<see cref="DecodeGateUpJob"/>, <see cref="MatMulJob"/>'s own-slice-first decode). A context with another thread
 /// count reads the same bits (each kernel call is split at the slice edges it crosses), only not as one stream.
 ///
-/// Measured (2026-11-28, the synthetic 0.5B q4_0 file, tg128 rounds alternating in one process with a throwaway copy
-/// of this layout, classed by cache-line ping-pong): two CCDs 1.052 against the file's layout (82 pairs; 1.023 of it
-/// from each thread keeping its own half of Wo, down and the output head), one CCD 1.004 (49).</summary>
+/// Measured (2026-11-28, session 19, the synthetic 0.5B files, tg128 rounds alternating in one process, classed by
+/// cache-line ping-pong): a model loaded with two decode threads against one loaded with one (both taking their own
+/// slice of Wo, down and the output head), q4_0 two CCDs 1.034 (100 pairs), one CCD 1.006 (68); q6_k 1.023 (80) and
+/// 1.008 (88). Before it was built, a throwaway copy of the layout against the code before: 1.056 on two CCDs (256
+/// pairs), of which 1.022 from the own slices alone; 1.007 on one (82). It also let a farther prefetch pay
+/// (<see cref="Tensors.Kernels.PrefetchDistanceTuner.Settings"/>).</summary>
 internal sealed unsafe class DecodeLayout : IDisposable
 {
     private readonly List<nint> _regions = [];
