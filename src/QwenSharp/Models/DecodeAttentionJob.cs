@@ -45,6 +45,11 @@ internal sealed unsafe class DecodeAttentionJob : DecodeSlotJob
         && VecDot.ActivationType(layer.Wq.Type) == VecDot.ActivationType(layer.Wk.Type)
         && VecDot.ActivationType(layer.Wq.Type) == VecDot.ActivationType(layer.Wv.Type);
 
+    /// <summary>The KV heads [start, end) of slot <paramref name="slot"/> of <paramref name="slots"/> (<see cref="Fits"/>:
+    /// they split evenly); the load lays each thread's q, k and v rows out by the same split (<see cref="DecodeLayout"/>).</summary>
+    internal static (int Start, int End) KvHeads(int kvHeads, int slots, int slot) =>
+        (kvHeads / slots * slot, kvHeads / slots * (slot + 1));
+
     /// <summary>Whether the slots can also quantize the attention output for Wo (<see cref="Set"/>'s woInput): each
     /// slot's heads hold at least one of Wo's activation blocks.</summary>
     public static bool QuantizesWoInput(Qwen2Config c, Qwen2LayerWeights layer, int threads)
@@ -73,7 +78,7 @@ internal sealed unsafe class DecodeAttentionJob : DecodeSlotJob
     {
         var c = _ctx.Model.Config;
         int kvHeads = c.KvHeadCount, d = c.HeadDim, group = c.HeadsPerKvHead;
-        int kv0 = kvHeads / Slots * slot, kv1 = kv0 + kvHeads / Slots;
+        var (kv0, kv1) = KvHeads(kvHeads, Slots, slot);
         var cache = _ctx.Cache;
         int sequence = _entry.Sequence, keyCount = _entry.Position + 1;
 

@@ -50,23 +50,24 @@ internal sealed unsafe class DecodeLayout : IDisposable
         }
     }
 
-    /// <summary>Rows [start, end) of each thread's share of a matrix: <paramref name="threads"/> + 1 edges.</summary>
-    internal static int[] Edges(int rows, int threads, Func<int, (int Start, int End)> share)
+    /// <summary>The edges of q's, k's and v's shares (<paramref name="threads"/> + 1): the decode attention job's slots,
+    /// whole KV heads, where they split evenly; 16-row slices otherwise (the general path splits any rows).</summary>
+    internal static int[] HeadEdges(int rows, int kvHeads, int rowsPerKvHead, int threads)
     {
+        if (kvHeads % threads != 0) return SliceEdges(rows, threads);
         var edges = new int[threads + 1];
-        for (int t = 0; t < threads; t++) edges[t + 1] = share(t).End;
-        edges[threads] = rows;
+        for (int t = 0; t < threads; t++) edges[t + 1] = DecodeAttentionJob.KvHeads(kvHeads, threads, t).End * rowsPerKvHead;
         return edges;
     }
 
-    /// <summary>The edges of q's, k's and v's shares: whole KV heads per thread where they split evenly (the decode
-    /// attention job's slots), 16-row slices otherwise (the general path splits any rows).</summary>
-    internal static int[] HeadEdges(int rows, int kvHeads, int rowsPerKvHead, int threads) =>
-        kvHeads % threads == 0
-            ? Edges(rows, threads, t => (kvHeads / threads * t * rowsPerKvHead, kvHeads / threads * (t + 1) * rowsPerKvHead))
-            : SliceEdges(rows, threads);
-
-    internal static int[] SliceEdges(int rows, int threads) => Edges(rows, threads, t => ComputeJob.Slice(rows, t, threads, RowGranule));
+    /// <summary>The edges of each thread's 16-row slice (<paramref name="threads"/> + 1), as <see cref="ComputeJob.Slice"/>
+    /// cuts them for the decode gate/up job and the single-entry matvec.</summary>
+    internal static int[] SliceEdges(int rows, int threads)
+    {
+        var edges = new int[threads + 1];
+        for (int t = 0; t < threads; t++) edges[t + 1] = ComputeJob.Slice(rows, t, threads, RowGranule).End;
+        return edges;
+    }
 
     /// <summary>Slice edges on whole 16-row units: the decode jobs' granule, and whole groups of every interleaved
     /// layout (eight rows at most).</summary>

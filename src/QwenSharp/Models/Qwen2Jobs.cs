@@ -57,7 +57,7 @@ internal sealed unsafe class MatMulJob(int threads) : ComputeJob
 
     public override void Execute(int threadIndex, int threadCount)
     {
-        if (_batch == 1 && threadCount == threads)
+        if (_batch == 1)
         {
             for (int step = 0; step < threadCount; step++)
             {

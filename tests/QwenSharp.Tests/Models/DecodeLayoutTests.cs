@@ -10,36 +10,16 @@ namespace QwenSharp.Tests.Models;
 /// the file's places.</summary>
 public class DecodeLayoutTests
 {
-    private static readonly int[] Prompt = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100, 33, 10, 65, 66, 67];
-
     private static Qwen2Model Load(string path, int decodeThreads) =>
         Qwen2Model.Load(path, new ModelLoadOptions { DecodeThreads = decodeThreads });
 
     private static WeightMatrix[] Matrices(Qwen2Weights w) =>
         [.. w.Layers.SelectMany(l => new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WUp, l.WDown }), w.Output];
 
-    /// <summary>Logits of a prompt (one batch, every position) and then four single-token steps.</summary>
-    private static float[] Logits(Qwen2Model model, int threads)
-    {
-        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = threads });
-        var all = new List<float>();
-        int outputs = ctx.Decode(Prompt.Select((t, i) => new BatchEntry(t, i, 0, true)).ToArray());
-        for (int i = 0; i < outputs; i++) all.AddRange(ctx.Logits(i).ToArray());
-        for (int step = 0; step < 4; step++)
-        {
-            ctx.Decode([new BatchEntry(97 + step, Prompt.Length + step, 0, true)]);
-            all.AddRange(ctx.Logits(0).ToArray());
-        }
-        return all.ToArray();
-    }
+    private static float[] Logits(Qwen2Model model, int threads) => RepackedWeightsTests.Logits(model, threads);
 
-    private static void AssertSameBits(float[] expected, float[] got, string what)
-    {
-        Assert.Equal(expected.Length, got.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                        $"logit {i}: {what} {got[i]:R}, the file's places {expected[i]:R}");
-    }
+    private static void AssertSameBits(float[] expected, float[] got, string what) =>
+        RepackedWeightsTests.AssertSameBits(expected, got, what, "the file's places");
 
     public static TheoryData<string> Models => new() { "small q4_0", "tied q8_0", "tied q6_k", "tied q4_k", "f16", "tiny f32" };
 
@@ -91,8 +71,11 @@ public class DecodeLayoutTests
                 byte* end = SliceStart(a, t) + (a.Slices!.End(t) - a.Slices.Start(t)) * a.RowBytes;
                 Assert.True(end == SliceStart(b, t), $"thread {t}: {b.Name} does not follow {a.Name}");
             }
-        Assert.True(SliceStart(order[0], 1) != SliceStart(order[0], 0) + (order[0].Slices!.End(0) * order[0].RowBytes),
-                    "the two threads' slices share one region");
+        // thread 1's region starts outside thread 0's, which runs from its first slice to the end of its last
+        var last = order[^1];
+        byte* end0 = SliceStart(last, 0) + (last.Slices!.End(0) - last.Slices.Start(0)) * last.RowBytes;
+        byte* start1 = SliceStart(order[0], 1);
+        Assert.True(start1 < SliceStart(order[0], 0) || start1 >= end0, "thread 1's slices lie inside thread 0's region");
     }
 
     private static int[] Edges(WeightMatrix m) => [.. Enumerable.Range(0, m.Slices!.Count).Select(m.Slices.Start), m.Rows];

@@ -14,19 +14,21 @@ public class RepackedWeightsTests
 {
     private static readonly int[] Prompt = [72, 101, 108, 108, 111, 44, 32, 119];
 
-    /// <summary>Every logit of <paramref name="got"/> bit for bit the file layout's.</summary>
-    private static void AssertSameBits(float[] expected, float[] got, string what)
+    /// <summary>Every logit of <paramref name="got"/> bit for bit <paramref name="expected"/> (the file layout's, or
+    /// the one <paramref name="reference"/> names).</summary>
+    internal static void AssertSameBits(float[] expected, float[] got, string what, string reference = "file layout")
     {
         Assert.Equal(expected.Length, got.Length);
         for (int i = 0; i < expected.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                        $"logit {i}: {what} {got[i]:R}, file layout {expected[i]:R}");
+                        $"logit {i}: {what} {got[i]:R}, {reference} {expected[i]:R}");
     }
 
-    /// <summary>Logits of a prompt (one batch, every position) and then four single-token steps.</summary>
-    private static float[] Logits(Qwen2Model model)
+    /// <summary>Logits of a prompt (one batch, every position) and then four single-token steps, on
+    /// <paramref name="threads"/> threads.</summary>
+    internal static float[] Logits(Qwen2Model model, int threads = 2)
     {
-        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = 2 });
+        using var ctx = new Qwen2Context(model, new ContextOptions { ContextLength = 64, Threads = threads });
         var all = new List<float>();
         var batch = Prompt.Select((t, i) => new BatchEntry(t, i, 0, true)).ToArray();
         int outputs = ctx.Decode(batch);

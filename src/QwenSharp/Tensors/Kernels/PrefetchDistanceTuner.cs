@@ -4,7 +4,8 @@ namespace QwenSharp.Tensors.Kernels;
 /// or 16 KiB, with or without the second prefetch <see cref="Block32Rows.PrefetchFar"/> further on
 /// (<see cref="Block32Rows.FarOffset"/>), among <see cref="Settings"/>, whichever the steps themselves show to be faster now. Why at run time: on
 /// this project's Zen 5 machine the memory bus is shared with other tenants and flips from minute to minute between
-/// about 45 and 82 GB/s for two threads, and no one setting is best in both states: 8 KiB gains 4-5 % of a token while
+/// about 45 and 82 GB/s for two threads, and no one setting is best in both states (the figures here are from before
+/// the per-thread layout; those since, at <see cref="Settings"/>): 8 KiB gains 4-5 % of a token while
 /// it is free yet loses about 3 % while it is busy (tg128, one process, rounds classed by their own bandwidth probes:
 /// q4_0 1.049 / 0.973, q6_k 1.037 / 0.968), and leaving out the second prefetch gained 2-5 % on a busy bus (one
 /// CCD) but lost up to 3 % on a free one (two CCDs), except for q8_0, which needs it in both (Tensors/README.md).
@@ -65,16 +66,17 @@ internal sealed class PrefetchDistanceTuner
 
     private readonly double[] _average = new double[Settings.Length];   // per setting: moving average of its trial / current time ratio
     private int _busy;   // 1 while a timed step runs
-    private int _current, _step, _epoch;   // _current: index into Settings
+    private int _current;   // index into Settings
+    private long _step;   // single-entry steps timed so far; the epoch is _step / Epoch (a long: no wrap in a server's lifetime)
     private long _referenceTicks, _trialTicks;
 
     public PrefetchDistanceTuner() => Array.Fill(_average, 1.0);
 
     public Setting Current => Settings[_current];
 
-    /// <summary>Index of the setting the last <see cref="Trial"/> steps of this epoch run with: the settings other than
-    /// the current one, in turn, one per epoch.</summary>
-    private int Challenger => (_current + 1 + _epoch % (Settings.Length - 1)) % Settings.Length;
+    /// <summary>Index of the setting the last <see cref="Trial"/> steps of epoch <paramref name="epoch"/> run with: the
+    /// settings other than the current one, in turn, one per epoch.</summary>
+    private int Challenger(long epoch) => (int)((_current + 1 + epoch % (Settings.Length - 1)) % Settings.Length);
 
     /// <summary>Before a step of <paramref name="batch"/> entries: applies the setting for it (a single entry: the
     /// tuner's; a batch: <see cref="Batch"/>) and returns true when the tuner times it (then
@@ -96,7 +98,7 @@ internal sealed class PrefetchDistanceTuner
             Apply(Current);
             return false;
         }
-        setting = _step % Epoch >= Epoch - Trial ? Settings[Challenger] : Current;
+        setting = _step % Epoch >= Epoch - Trial ? Settings[Challenger(_step / Epoch)] : Current;
         Apply(setting);
         return true;
     }
@@ -106,13 +108,13 @@ internal sealed class PrefetchDistanceTuner
     {
         try
         {
-            int k = _step % Epoch;
+            int k = (int)(_step % Epoch);
             if (k >= Epoch - Trial) _trialTicks += ticks;
             else if (k >= Epoch - 2 * Trial) _referenceTicks += ticks;
             if (++_step % Epoch != 0) return;
             if (_referenceTicks > 0 && _trialTicks > 0)
             {
-                int challenger = Challenger;
+                int challenger = Challenger(_step / Epoch - 1);   // the epoch that just ended
                 _average[challenger] = (1 - Alpha) * _average[challenger] + Alpha * ((double)_trialTicks / _referenceTicks);
                 if (_average[challenger] < SwitchBelow)
                 {
@@ -120,7 +122,6 @@ internal sealed class PrefetchDistanceTuner
                     Array.Fill(_average, 1.0);
                 }
             }
-            _epoch++;
             _referenceTicks = _trialTicks = 0;
         }
         finally
